@@ -1,0 +1,196 @@
+"""Layer schemas: the columns, geometry kind and id of every layer a study can hold.
+
+This is the contract between the loaders (:mod:`ictplan.io`), the sample builder
+(``scripts/build_camau_sample.py``) and the analyses. Loaders check required columns
+(all missing ones are reported at once), the geometry kind and the id's uniqueness.
+Optional columns get the default shown when absent.
+
+All vector layers are returned in the file's CRS; analyses project to the study's
+working CRS (UTM 48N, EPSG:32648, for Cà Mau).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["LayerSchema", "SCHEMAS", "OPERATORS_MCC452", "LAYER_NAMES"]
+
+
+@dataclass(frozen=True)
+class LayerSchema:
+    """What one layer must hold.
+
+    ``geometry`` is one of "polygon", "line", "point" (multi-parts accepted).
+    ``required`` maps column -> kind ("str", "int", "float", "bool").
+    ``optional`` maps column -> default value used when the column is absent.
+    ``choices`` maps column -> allowed values (checked case-insensitively for str).
+    """
+
+    name: str
+    geometry: str
+    id_column: str | None
+    required: dict[str, str]
+    optional: dict[str, object] = field(default_factory=dict)
+    choices: dict[str, tuple] = field(default_factory=dict)
+    description: str = ""
+
+
+# MCC 452 (Vietnam) mobile network codes -> operator names used throughout ictplan
+OPERATORS_MCC452 = {
+    1: "MobiFone",
+    2: "VNPT",  # VinaPhone
+    4: "Viettel",
+    5: "Vietnamobile",
+    7: "Gmobile",
+}
+
+_OPERATORS = tuple(OPERATORS_MCC452.values())
+
+SCHEMAS: dict[str, LayerSchema] = {
+    s.name: s
+    for s in [
+        LayerSchema(
+            "communes",
+            "polygon",
+            "commune_code",
+            {
+                "commune_code": "str",  # GSO ma_xa, 5 digits
+                "commune_name": "str",  # with diacritics, NFC
+                "commune_type": "str",  # Xã / Phường / Thị trấn
+                "district_code": "str",
+                "district_name": "str",
+            },
+            {"pop2019": None, "hh2019": None, "pop2019_urban": None},
+            description="Commune-level units (xã, phường, thị trấn).",
+        ),
+        LayerSchema(
+            "hamlets",
+            "polygon",  # points accepted too (see io.read_hamlets)
+            "hamlet_code",
+            {"hamlet_code": "str", "hamlet_name": "str", "commune_code": "str"},
+            {"households": None, "hamlet_kind": "ấp"},
+            choices={"hamlet_kind": ("ấp", "khóm")},
+            description="Hamlets (ấp, rural) and urban quarters (khóm).",
+        ),
+        LayerSchema(
+            "sites",
+            "point",
+            "sector_id",
+            {
+                "sector_id": "str",
+                "site_id": "str",
+                "operator": "str",
+                "technology": "str",  # 4G / 5G
+                "band": "str",  # e.g. B3, n41, n78 (profile key)
+                "azimuth_deg": "float",  # 0-360, clockwise from north; NaN = omni
+                "height_m": "float",  # antenna height above ground
+            },
+            {"tilt_deg": 4.0, "etilt_deg": 0.0, "tx_power_dbm": None},
+            choices={"technology": ("4G", "5G"), "operator": _OPERATORS},
+            description="An operator's site/sector table (one row per sector).",
+        ),
+        LayerSchema(
+            "roads",
+            "line",
+            None,
+            {"kind": "str"},
+            {"name": "", "road_class": "", "crossing_cost_m": 0.0},
+            choices={"kind": ("road", "canal", "river", "bridge", "ferry")},
+            description="Roads and canal banks, with bridges and ferries as crossings.",
+        ),
+        LayerSchema(
+            "fiber_routes",
+            "line",
+            "route_id",
+            {"route_id": "str", "operator": "str", "technology": "str", "placement": "str"},
+            {"owner": None},
+            choices={
+                "technology": ("GPON", "XGS-PON"),
+                "placement": ("aerial", "duct", "buried"),
+            },
+            description="Fiber cable routes per operator.",
+        ),
+        LayerSchema(
+            "copper_routes",
+            "line",
+            "route_id",
+            {"route_id": "str", "operator": "str", "technology": "str"},
+            {},
+            choices={"technology": ("ADSL", "VDSL")},
+            description="Copper (xDSL) routes, mostly in old urban areas.",
+        ),
+        LayerSchema(
+            "poles",
+            "point",
+            "pole_id",
+            {"pole_id": "str", "owner": "str"},
+            {"max_cables": 6},
+            description="Utility poles.",
+        ),
+        LayerSchema(
+            "spans",
+            "line",
+            "span_id",
+            {"span_id": "str", "kind": "str", "operators": "str"},
+            {"from_pole": None, "to_pole": None, "cable_count": None},
+            choices={"kind": ("aerial", "duct")},
+            description="Pole-to-pole aerial spans and duct sections; `operators` is "
+            "a ';'-separated list of the operators whose cables ride on it.",
+        ),
+        LayerSchema(
+            "access_points",
+            "point",
+            "ap_id",
+            {"ap_id": "str", "operator": "str", "technology": "str"},
+            {"route_id": None},
+            choices={"technology": ("GPON", "XGS-PON")},
+            description="Fiber access points (splitter / ODF / cabinet).",
+        ),
+        LayerSchema(
+            "postal_points",
+            "point",
+            "point_id",
+            {
+                "point_id": "str",
+                "name": "str",
+                "commune_code": "str",
+                "staffed": "bool",
+                "internet": "bool",
+                "online_services": "bool",
+            },
+            {"kind": "post_office"},
+            description="Postal service points (bưu cục, điểm bưu điện văn hóa xã).",
+        ),
+        LayerSchema(
+            "facilities",
+            "point",
+            "facility_id",
+            {"facility_id": "str", "name": "str", "kind": "str", "commune_code": "str"},
+            {"level": None, "urban": False},
+            choices={
+                "kind": (
+                    "agency",
+                    "commune_office",
+                    "health_station",
+                    "hospital",
+                    "school",
+                    "data_centre",
+                ),
+                "level": ("province", "district", "commune"),
+            },
+            description="Public facilities: State agencies by level, commune offices, "
+            "health stations, hospitals, schools, data centres.",
+        ),
+        LayerSchema(
+            "dtt_transmitters",
+            "point",
+            "tx_id",
+            {"tx_id": "str", "name": "str", "freq_mhz": "float", "erp_dbm": "float",
+             "height_m": "float"},
+            {},
+            description="Digital terrestrial TV (DVB-T2) transmitters.",
+        ),
+    ]
+}
+
+LAYER_NAMES = tuple(SCHEMAS) + ("population", "districts", "cells")
