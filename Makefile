@@ -1,0 +1,43 @@
+# ictplan — the two commands a planner needs: `make demo` and `make test`.
+# Every target sets up its own virtual environment (.venv) on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STUDY  ?= data/camau
+OUT    ?= out
+
+.PHONY: all demo test bench bench-small sample lint clean coverage fiber sharing scorecard maps report notebooks
+
+all: demo
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+## demo: run the main job on the embedded Cà Mau sample; writes maps and tables to out/
+demo: $(VENV)/.installed
+	$(PY) -m ictplan demo $(STUDY) --out $(OUT)/demo --overwrite
+
+## test: run the test suite
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+## bench: time ictplan against the conventional approach; writes out/bench/results.json
+bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) scripts/bench.py --out $(OUT)/bench/results.json
+
+bench-small: $(VENV)/.installed
+	$(PY) scripts/bench.py --scale small --out $(OUT)/bench/results-small.json
+
+## sample: rebuild data/camau from ../shared/data (developers only)
+sample: $(VENV)/.installed
+	$(PY) scripts/build_camau_sample.py
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check ictplan tests scripts
+
+clean:
+	rm -rf $(OUT) .pytest_cache .hypothesis

@@ -1,0 +1,46 @@
+"""ictplan: plan a province's ICT infrastructure from real geodata.
+
+Modules (``import ictplan as ip; ip.io.read_layer(...)``): ``io`` (loaders and atomic
+writers), ``study`` (a study folder), ``crs``, ``grid`` (analysis grid, zone weights),
+``names`` (Vietnamese names), ``datasets`` (the embedded Cà Mau sample), and the
+analyses ``radio``, ``coverage``, ``network``, ``fiber``, ``sharing``, ``targets``,
+``maps``, ``report`` as they land.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import crs as crs
+from . import datasets as datasets
+from . import errors as errors
+from . import grid as grid
+from . import io as io
+from . import names as names
+from . import schemas as schemas
+from . import study as study
+
+try:
+    __version__ = version("ictplan")
+except PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["crs", "datasets", "errors", "grid", "io", "names", "schemas", "study", "__version__", "show_versions"]
+
+
+def show_versions() -> str:
+    """Versions of ictplan and the geospatial stack (for bug reports)."""
+    import sys
+
+    import geopandas
+    import numpy
+    import pyogrio
+    import pyproj
+    import rasterio
+    import shapely
+
+    lines = [f"ictplan {__version__}", f"python {sys.version.split()[0]}"]
+    for mod in (numpy, geopandas, shapely, pyogrio, pyproj, rasterio):
+        lines.append(f"{mod.__name__} {mod.__version__}")
+    lines.append(f"GDAL {rasterio.__gdal_version__}, PROJ {pyproj.proj_version_str}")
+    return "\n".join(lines)

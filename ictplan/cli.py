@@ -1,0 +1,171 @@
+"""The ``ictplan`` command: thin wrappers over library functions, one subcommand per job.
+
+Errors print as one clean line and exit with code 1 (``-vv`` shows the traceback).
+Outputs are never overwritten without ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import click
+
+from ._errors import IctplanError, OutputExistsError
+
+log = logging.getLogger("ictplan")
+
+
+class _Ctx:
+    verbosity = 0
+
+
+def _echo(msg: str = "", *, err: bool = False) -> None:
+    if _Ctx.verbosity >= 0 or err:
+        click.echo(msg, err=err)
+
+
+def _out_dir(path: Path, overwrite: bool) -> Path:
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise OutputExistsError(f"the output folder {path} is not empty. Pass --overwrite to replace its files, or choose another --out.")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More output (-vv: tracebacks).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.version_option(package_name="ictplan")
+def cli(verbose: int, quiet: bool) -> None:
+    """ictplan — plan a province's ICT infrastructure from real geodata."""
+    _Ctx.verbosity = -1 if quiet else verbose
+    logging.basicConfig(level=logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING, format="%(message)s")
+
+
+study_arg = click.argument("study", type=click.Path(path_type=Path), default="data/camau")
+out_opt = click.option("--out", "out", type=click.Path(path_type=Path), default=Path("out"), show_default=True, help="Output folder.")
+overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+
+
+@cli.command()
+@study_arg
+def info(study: Path) -> None:
+    """What a study holds: its layers, files and CRS."""
+    from . import study as _study
+
+    s = _study.load(study)
+    _echo(f"{s.name}  ({s.root})")
+    _echo(f"working CRS: EPSG:{s.crs.to_epsg()}  bounds (lon/lat): {s.bounds_lonlat}  synthetic: {s.synthetic}")
+    for name, spec in s.layer_specs.items():
+        _echo(f"  {name:<17} {spec['path']}{':' + spec['layer'] if 'layer' in spec else ''}")
+
+
+def _print_checks(checks) -> bool:
+    ok = True
+    _echo(f"{'layer':<17} {'features':>9} {'load s':>7}  notes")
+    for c in checks:
+        notes = "; ".join(f"{k}={v}" for k, v in c.report.items())
+        if c.error:
+            ok = False
+            notes = f"ERROR: {c.error}"
+        elif c.warnings:
+            notes = (notes + "; " if notes else "") + f"{len(c.warnings)} warning(s): " + " | ".join(c.warnings[:2])
+        _echo(f"{c.name:<17} {c.n_features if c.n_features is not None else '-':>9} {c.seconds:>7.2f}  {notes}")
+    return ok
+
+
+@cli.command()
+@study_arg
+def check(study: Path) -> None:
+    """Load and validate every layer; report repairs, skips and errors."""
+    from . import study as _study
+
+    s = _study.load(study)
+    if not _print_checks(s.check()):
+        raise click.exceptions.Exit(1)
+
+
+def district_summary(s) -> object:
+    """Communes, people, households, hamlets, sites and fiber km per district (a DataFrame)."""
+    import pandas as pd
+
+    communes = s.layer("communes")
+    by = communes.groupby("district_name").agg(communes=("commune_code", "count"), pop2019=("pop2019", "sum"), hh2019=("hh2019", "sum"))
+    code_to_district = communes.set_index("commune_code")["district_name"]
+    if s.has("hamlets"):
+        h = s.layer("hamlets")
+        by["hamlets"] = h["commune_code"].map(code_to_district).value_counts()
+    work = s.layer_in_crs("communes")[["district_name", "geometry"]]
+    if s.has("sites"):
+        sites = s.layer_in_crs("sites").drop_duplicates("site_id")
+        j = sites.sjoin(work, predicate="within", how="left")
+        for tech in ("4G", "5G"):
+            by[f"sites_{tech}"] = j[j["technology"] == tech]["district_name"].value_counts()
+    if s.has("fiber_routes"):
+        import geopandas as gpd
+
+        routes = s.layer_in_crs("fiber_routes")[["geometry"]]
+        pieces = gpd.overlay(routes, work, how="intersection", keep_geom_type=True)
+        by["fiber_km"] = (pieces.assign(km=pieces.length / 1000).groupby("district_name")["km"].sum()).round(1)
+    by = by.fillna(0)
+    total = pd.DataFrame(by.sum(numeric_only=True)).T
+    total.index = ["Tỉnh (province)"]
+    return pd.concat([by, total])
+
+
+@cli.command()
+@study_arg
+@out_opt
+@overwrite_opt
+def demo(study: Path, out: Path, overwrite: bool) -> None:
+    """The main job on a study: check every layer, summarise per district, write maps and tables."""
+    from . import io as _io
+    from . import maps
+    from . import study as _study
+
+    t0 = time.perf_counter()
+    s = _study.load(study)
+    _echo(f"Study: {s.name}  ({s.root})")
+    out = _out_dir(out, overwrite)
+    if not _print_checks(s.check()):
+        raise IctplanError("some layers failed to load (see above); fix them and run again.")
+    _echo("\nPer district:")
+    summary = district_summary(s)
+    with __import__("pandas").option_context("display.width", 160, "display.max_columns", 20):
+        _echo(summary.to_string())
+    _io.write_table(summary.reset_index(names="district_name"), out / "district_summary.csv", overwrite=True)
+    m = maps.study_map(s)
+    map_path = out / "map.html"
+    with _io.atomic_path(map_path, overwrite=True) as tmp:
+        m.save(str(tmp))
+    _echo(f"\nWrote {map_path} and {out / 'district_summary.csv'} in {time.perf_counter() - t0:.1f} s.")
+    _echo(f"Open the map: file://{map_path.resolve()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one clean line per error, exit code 1 (traceback with -vv)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        cli.main(args=argv, prog_name="ictplan", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except (IctplanError, OSError, ValueError) as e:
+        if _Ctx.verbosity >= 2:
+            raise
+        click.echo(f"error: {e}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    warnings.simplefilter("default")
+    sys.exit(main())

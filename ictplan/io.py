@@ -1,0 +1,693 @@
+"""Every read and write of a file: loaders that validate, repair or refuse, and atomic writers.
+
+Loaders return a validated :class:`geopandas.GeoDataFrame` in the file's CRS (or a
+:class:`ictplan.grid.Population` for the population raster). What a loader repaired or
+skipped is counted in ``gdf.attrs["ictplan_report"]`` and announced with a
+:class:`~ictplan.errors.RepairWarning` / :class:`~ictplan.errors.SkippedFeaturesWarning`:
+nothing is dropped silently.
+
+Accepted formats: GeoPackage (``.gpkg``), GeoJSON (``.geojson``/``.json``), Shapefile
+(``.shp``), FlatGeobuf (``.fgb``), CSV with lon/lat (or x/y) columns, OpenCelliD CSV,
+GeoTIFF for rasters.
+
+Writers (:func:`write_layer`, :func:`write_table`, :func:`write_raster`) write to a
+temporary file beside the target and rename it into place: a failure never leaves half a
+file, and an existing file is replaced only with ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+import shapely
+from rasterio.errors import RasterioIOError
+
+from . import crs as _crs
+from ._errors import (
+    CoordinateError,
+    DataSourceError,
+    DuplicateIdError,
+    EmptyLayerError,
+    EncodingError,
+    GeometryTypeError,
+    InputValidationError,
+    MissingColumnError,
+    MissingFileError,
+    NodataError,
+    OutputExistsError,
+    RepairWarning,
+    SkippedFeaturesWarning,
+)
+from .grid import Grid, Population
+from .names import normalise_text_columns
+from .schemas import OPERATORS_MCC452, SCHEMAS, LayerSchema
+
+__all__ = [
+    "VECTOR_SUFFIXES",
+    "read_layer",
+    "read_communes",
+    "read_districts",
+    "read_hamlets",
+    "read_sites",
+    "read_cells",
+    "read_population",
+    "write_layer",
+    "write_table",
+    "write_raster",
+    "atomic_path",
+]
+
+VECTOR_SUFFIXES = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
+_GEOM_KINDS = {
+    "polygon": {"Polygon", "MultiPolygon"},
+    "line": {"LineString", "MultiLineString"},
+    "point": {"Point", "MultiPoint"},
+}
+_X_NAMES = ("lon", "longitude", "lng", "long", "x")
+_Y_NAMES = ("lat", "latitude", "y")
+_TRUE = {"1", "true", "yes", "y", "t", "có", "co", "x"}
+_FALSE = {"0", "false", "no", "n", "f", "không", "khong", ""}
+
+OPENCELLID_COLUMNS = (
+    "radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range",
+    "samples", "changeable", "created", "updated", "averageSignal",
+)
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_exists(path: Path, what: str) -> None:
+    if not path.exists():
+        hint = ""
+        if path.parent.is_dir():
+            near = sorted(p.name for p in path.parent.iterdir())[:12]
+            hint = f" Files in {path.parent}: {', '.join(near) or '(none)'}."
+        raise MissingFileError(f"{what}: file not found: {path}.{hint} Check the path (in study.toml it is relative to the study folder).")
+
+
+def _check_utf8(path: Path, what: str) -> None:
+    """Refuse text files that are not UTF-8, naming the likely Vietnamese legacy encodings."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise EncodingError(
+            f"{what}: {path.name} is not UTF-8 (bad byte 0x{raw[err.start]:02x} on line {line}). "
+            "Vietnamese files often come in Windows-1258 (CP1258) or TCVN3 (ABC). Re-save it as UTF-8, "
+            f"e.g. `iconv -f CP1258 -t UTF-8 {path.name} > fixed.csv`, or in QGIS/Excel choose "
+            "'UTF-8' when saving; for TCVN3 convert with Unikey's toolkit first."
+        ) from None
+
+
+def _shapefile_encoding_check(path: Path, what: str) -> None:
+    cpg = path.with_suffix(".cpg")
+    if cpg.exists():
+        enc = cpg.read_text(errors="replace").strip().upper()
+        if enc and enc.replace("-", "") not in {"UTF8"}:
+            raise EncodingError(
+                f"{what}: {path.name} declares the encoding {enc!r} in {cpg.name}, not UTF-8. "
+                "Vietnamese names in CP1258/TCVN3 would be garbled: re-save the layer as UTF-8 "
+                "(QGIS: Export → Save Features As… → Encoding UTF-8)."
+            )
+
+
+def _read_vector(path: Path, layer: str | None, what: str) -> gpd.GeoDataFrame:
+    suffix = path.suffix.lower()
+    if suffix not in VECTOR_SUFFIXES:
+        raise DataSourceError(
+            f"{what}: cannot read {path.name}: unknown format {suffix!r}. "
+            f"Use one of {', '.join(sorted(VECTOR_SUFFIXES))} or a CSV with lon/lat columns."
+        )
+    if suffix in (".geojson", ".json"):
+        _check_utf8(path, what)
+    if suffix == ".shp":
+        _shapefile_encoding_check(path, what)
+    if suffix == ".gpkg" and layer is not None:
+        try:
+            layers = [row[0] for row in pyogrio.list_layers(path)]
+        except Exception as err:  # corrupt file
+            raise DataSourceError(f"{what}: could not open {path} as a GeoPackage: {err}. Is the file complete and not corrupt?") from err
+        if layer not in layers:
+            raise DataSourceError(f"{what}: {path.name} has no layer {layer!r}; it has: {', '.join(layers)}. Fix the layer name.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return gpd.read_file(path, layer=layer, engine="pyogrio")
+    except Exception as err:
+        raise DataSourceError(f"{what}: could not read {path} ({VECTOR_SUFFIXES[suffix]}): {err}. Is the file complete and not corrupt?") from err
+
+
+def _pick(columns: Sequence[str], names: Sequence[str]) -> str | None:
+    lower = {c.lower(): c for c in columns}
+    for n in names:
+        if n in lower:
+            return lower[n]
+    return None
+
+
+def _read_csv_points(path: Path, what: str, *, x: str | None, y: str | None, crs: Any) -> gpd.GeoDataFrame:
+    _check_utf8(path, what)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except Exception as err:
+        raise DataSourceError(f"{what}: could not parse {path} as CSV: {err}.") from err
+    x = x or _pick(df.columns, _X_NAMES)
+    y = y or _pick(df.columns, _Y_NAMES)
+    missing = [n for n, c in (("x/lon", x), ("y/lat", y)) if c is None or c not in df.columns]
+    if missing:
+        raise MissingColumnError(
+            f"{what}: {path.name} has no coordinate columns ({' and '.join(missing)} missing; columns: "
+            f"{', '.join(df.columns)}). Name them lon/lat (or pass x=, y= in study.toml)."
+        )
+    xs = pd.to_numeric(df[x], errors="coerce")
+    ys = pd.to_numeric(df[y], errors="coerce")
+    bad = xs.isna() | ys.isna()
+    report: dict[str, int] = {}
+    if bad.any():
+        report["skipped_no_position"] = int(bad.sum())
+        warnings.warn(
+            f"{what}: {int(bad.sum())} row(s) of {path.name} have no usable {x}/{y} and were skipped "
+            f"(first row numbers: {', '.join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:5])}).",
+            SkippedFeaturesWarning,
+            stacklevel=3,
+        )
+        df, xs, ys = df[~bad], xs[~bad], ys[~bad]
+    gdf = gpd.GeoDataFrame(df.drop(columns=[x, y]), geometry=gpd.points_from_xy(xs, ys), crs=crs)
+    gdf[x], gdf[y] = xs.to_numpy(), ys.to_numpy()
+    gdf.attrs["ictplan_report"] = report
+    return gdf
+
+
+def _coerce(series: pd.Series, kind: str, column: str, what: str) -> pd.Series:
+    if kind == "str":
+        def to_str(v):
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                return None
+            if isinstance(v, float) and v.is_integer():
+                return str(int(v))
+            return str(v)
+        return series.map(to_str).astype(object)
+    if kind in ("float", "int"):
+        out = pd.to_numeric(series, errors="coerce")
+        bad = out.isna() & series.notna()
+        if bad.any():
+            raise InputValidationError(
+                f"{what}: column {column!r} must be numeric; {int(bad.sum())} value(s) are not "
+                f"(e.g. {series[bad].iloc[0]!r}). Fix them in the source file."
+            )
+        return out.astype(float) if kind == "float" else out
+    if kind == "bool":
+        def to_bool(v):
+            if isinstance(v, (bool, np.bool_)):
+                return bool(v)
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                return None
+            s = str(v).strip().lower()
+            if s in _TRUE:
+                return True
+            if s in _FALSE:
+                return False
+            if s.replace(".", "", 1).isdigit():
+                return float(s) != 0
+            raise InputValidationError(
+                f"{what}: column {column!r} must be true/false; got {v!r}. Use true/false, yes/no or 1/0."
+            )
+        return series.map(to_bool).astype(object)
+    raise ValueError(kind)
+
+
+def _check_lonlat(gdf: gpd.GeoDataFrame, what: str, bounds_lonlat: Sequence[float] | None) -> None:
+    """Catch swapped lon/lat, out-of-range degrees and data far from the study area."""
+    if gdf.empty:
+        return
+    crs = gdf.crs
+    geoms = gdf.geometry
+    if not crs.is_geographic:
+        if bounds_lonlat is None:
+            return
+        try:
+            geoms = geoms.to_crs(4326)
+        except Exception as err:
+            raise CoordinateError(f"{what}: could not transform from {_crs.crs_label(crs)} to lon/lat: {err}") from err
+    b = np.asarray(geoms.bounds)
+    ok = np.isfinite(b).all(axis=1)
+    b = b[ok]
+    if b.size == 0:
+        return
+    xmin, ymin, xmax, ymax = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    if crs.is_geographic and (ymin < -90 or ymax > 90) and -90 <= xmin and xmax <= 90 and -180 <= ymin and ymax <= 180:
+        raise CoordinateError(
+            f"{what}: lon and lat look swapped: y runs {ymin:.3f}..{ymax:.3f}, beyond ±90° latitude, while x fits "
+            "a latitude. Swap the columns (x = longitude, y = latitude) or fix the source."
+        )
+    if crs.is_geographic and (ymin < -90 or ymax > 90 or xmin < -180 or xmax > 180):
+        raise CoordinateError(
+            f"{what}: coordinates out of range for lon/lat degrees (x {xmin:.3f}..{xmax:.3f}, y {ymin:.3f}..{ymax:.3f}). "
+            "The layer is probably in a projected CRS (e.g. UTM metres) but declared as EPSG:4326; set the right CRS."
+        )
+    if bounds_lonlat is None:
+        return
+    bx0, by0, bx1, by1 = bounds_lonlat
+    cx = (b[:, 0] + b[:, 2]) / 2
+    cy = (b[:, 1] + b[:, 3]) / 2
+    inside = (cx >= bx0) & (cx <= bx1) & (cy >= by0) & (cy <= by1)
+    swapped = (cy >= bx0) & (cy <= bx1) & (cx >= by0) & (cx <= by1)
+    if inside.mean() >= 0.5:
+        return
+    if swapped.mean() >= 0.5:
+        raise CoordinateError(
+            f"{what}: lon and lat look swapped: {int(swapped.sum())} of {len(cx)} features fall in the study area "
+            f"({bx0}..{bx1} E, {by0}..{by1} N) only when x and y are exchanged. Swap the columns "
+            "(x = longitude, y = latitude) or fix the source."
+        )
+    raise CoordinateError(
+        f"{what}: {int((~inside).sum())} of {len(cx)} features lie outside the study area "
+        f"({bx0}..{bx1} E, {by0}..{by1} N); their centre is near lon {np.median(cx):.4f}, lat {np.median(cy):.4f}. "
+        "Check the layer's CRS (a wrong CRS moves everything) and that it covers this province."
+    )
+
+
+def validate_layer(
+    gdf: gpd.GeoDataFrame,
+    schema: LayerSchema | str,
+    *,
+    what: str | None = None,
+    bounds_lonlat: Sequence[float] | None = None,
+    geometry_kinds: set[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Check and normalise a layer against its schema; returns a new GeoDataFrame.
+
+    Raises
+    ------
+    EmptyLayerError, MissingCRSError, MissingColumnError, GeometryTypeError,
+    DuplicateIdError, InputValidationError, CoordinateError
+    """
+    schema = SCHEMAS[schema] if isinstance(schema, str) else schema
+    what = what or f"layer {schema.name!r}"
+    report: dict[str, int] = dict(gdf.attrs.get("ictplan_report", {}))
+    if len(gdf) == 0:
+        raise EmptyLayerError(f"{what} has no features. Check the file and layer name, or leave this layer out of the study.")
+    _crs.require_crs(gdf, what)
+    gdf = gdf.copy()
+    gdf.attrs = {}
+    # columns: case-insensitive match, all missing reported at once
+    lower = {c.lower(): c for c in gdf.columns}
+    rename = {}
+    for c in list(schema.required) + list(schema.optional):
+        if c in gdf.columns:
+            continue
+        if c.lower() in lower:
+            rename[lower[c.lower()]] = c
+        elif c[:10].lower() in lower and lower[c[:10].lower()] not in rename:  # Shapefile's 10-character names
+            rename[lower[c[:10].lower()]] = c
+    gdf = gdf.rename(columns=rename)
+    missing = [c for c in schema.required if c not in gdf.columns]
+    if missing:
+        raise MissingColumnError(
+            f"{what} is missing required column(s): {', '.join(missing)}. It has: {', '.join(c for c in gdf.columns if c != 'geometry')}. "
+            f"Add or rename them (schema {schema.name!r}: {', '.join(schema.required)})."
+        )
+    for col, default in schema.optional.items():
+        if col not in gdf.columns:
+            gdf[col] = default
+    for col, kind in schema.required.items():
+        gdf[col] = _coerce(gdf[col], kind, col, what)
+    # geometry: nulls counted and skipped, Z dropped, invalid repaired
+    geom = gdf.geometry
+    empty = geom.isna() | geom.is_empty
+    if empty.any():
+        report["skipped_empty_geometry"] = int(empty.sum())
+        warnings.warn(f"{what}: {int(empty.sum())} feature(s) with no geometry were skipped.", SkippedFeaturesWarning, stacklevel=3)
+        gdf = gdf[~empty].copy()
+        if len(gdf) == 0:
+            raise EmptyLayerError(f"{what} has no features with a geometry. Check the file.")
+    kinds = geometry_kinds or _GEOM_KINDS[schema.geometry]
+    types = gdf.geom_type
+    wrong = ~types.isin(kinds)
+    if wrong.any():
+        seen = ", ".join(sorted(set(types[wrong])))
+        raise GeometryTypeError(
+            f"{what} must hold {'/'.join(sorted(kinds))} geometries; {int(wrong.sum())} feature(s) are {seen}. "
+            "Use the right layer, or convert (e.g. polygons to points with `.representative_point()`)."
+        )
+    if shapely.has_z(gdf.geometry.values).any():
+        report["dropped_z"] = int(shapely.has_z(gdf.geometry.values).sum())
+        gdf.geometry = shapely.force_2d(gdf.geometry.values)
+    invalid = ~gdf.geometry.is_valid
+    if invalid.any():
+        n = int(invalid.sum())
+        fixed = shapely.make_valid(gdf.geometry.values[invalid.to_numpy()])
+        if schema.geometry == "polygon":  # keep only the polygonal part of a repaired polygon
+            fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
+        gdf.loc[invalid, gdf.geometry.name] = fixed
+        report["repaired_invalid_geometry"] = n
+        warnings.warn(f"{what}: {n} invalid geometr{'y was' if n == 1 else 'ies were'} repaired with make_valid.", RepairWarning, stacklevel=3)
+    # choices
+    problems = []
+    for col, allowed in schema.choices.items():
+        if col not in gdf.columns:
+            continue
+        vals = gdf[col]
+        present = vals.notna()
+        canon = {str(a).lower(): a for a in allowed}
+        lowered = vals[present].map(lambda v: str(v).strip().lower())
+        bad = ~lowered.isin(canon)
+        if bad.any():
+            problems.append(f"column {col!r} has value(s) {sorted(set(vals[present][bad].astype(str)))[:5]} not in {list(allowed)}")
+        else:
+            gdf.loc[present, col] = lowered.map(canon)
+    if problems:
+        raise InputValidationError(f"{what}: " + "; ".join(problems) + ". Fix the values in the source file.")
+    gdf, n_changed = normalise_text_columns(gdf)
+    if n_changed:
+        report["names_normalised_nfc"] = n_changed
+    if schema.id_column:
+        ids = gdf[schema.id_column]
+        if ids.isna().any():
+            raise InputValidationError(f"{what}: {int(ids.isna().sum())} feature(s) have no {schema.id_column!r}. Every feature needs an id.")
+        dup = ids.duplicated(keep=False)
+        if dup.any():
+            shown = sorted(set(ids[dup]))[:5]
+            raise DuplicateIdError(
+                f"{what}: {int(ids[dup].nunique())} {schema.id_column!r} value(s) appear more than once (e.g. {', '.join(map(str, shown))}). "
+                "Ids must be unique: fix or renumber them."
+            )
+    _check_lonlat(gdf, what, bounds_lonlat)
+    gdf.attrs["ictplan_report"] = report
+    gdf.attrs["ictplan_schema"] = schema.name
+    return gdf
+
+
+def _polygonal(geom):
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else geom
+
+
+# --------------------------------------------------------------------------- readers
+def read_layer(
+    path: str | os.PathLike,
+    schema: str,
+    /,
+    *,
+    layer: str | None = None,
+    crs: Any = None,
+    x: str | None = None,
+    y: str | None = None,
+    bounds_lonlat: Sequence[float] | None = None,
+    geometry_kinds: set[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Read one layer and validate it against ``schemas.SCHEMAS[schema]``.
+
+    Parameters
+    ----------
+    path : a GeoPackage, GeoJSON, Shapefile, FlatGeobuf, or CSV with lon/lat columns.
+    schema : the layer's schema name (``"communes"``, ``"sites"``, ``"roads"``, ...).
+    layer : the layer inside a GeoPackage.
+    crs : CRS of a CSV's coordinates (default EPSG:4326), or the CRS to *assign* to a
+        vector file that has none (never a reprojection).
+    x, y : coordinate columns of a CSV (default: lon/lat, longitude/latitude or x/y).
+    bounds_lonlat : (min lon, min lat, max lon, max lat) of the study area: catches
+        swapped coordinates and a wrong CRS.
+
+    Raises
+    ------
+    MissingFileError, DataSourceError, EncodingError, EmptyLayerError, MissingCRSError,
+    MissingColumnError, GeometryTypeError, DuplicateIdError, CoordinateError
+    """
+    path = Path(path)
+    what = f"{schema} ({path.name}{':' + layer if layer else ''})"
+    if schema not in SCHEMAS:
+        raise InputValidationError(f"unknown layer schema {schema!r}; use one of {', '.join(SCHEMAS)}.")
+    _check_exists(path, what)
+    if path.suffix.lower() in (".csv", ".txt"):
+        gdf = _read_csv_points(path, what, x=x, y=y, crs=_crs.as_crs(crs if crs is not None else 4326))
+    else:
+        gdf = _read_vector(path, layer, what)
+        if gdf.crs is None and crs is not None:
+            gdf = gdf.set_crs(_crs.as_crs(crs))
+    return validate_layer(gdf, schema, what=what, bounds_lonlat=bounds_lonlat, geometry_kinds=geometry_kinds)
+
+
+def read_communes(path, /, *, layer: str | None = "communes", **kw) -> gpd.GeoDataFrame:
+    """Commune polygons (GSO code, name, type, district). See :func:`read_layer`."""
+    return read_layer(path, "communes", layer=_layer_for(path, layer), **kw)
+
+
+def read_districts(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Districts dissolved from communes, with summed census figures where present."""
+    cols = [c for c in ("pop2019", "hh2019", "pop2019_urban") if c in communes.columns and communes[c].notna().all()]
+    agg = {c: "sum" for c in cols}
+    agg["commune_code"] = "count"
+    out = communes.dissolve(by=["district_code", "district_name"], aggfunc=agg, as_index=False)
+    return out.rename(columns={"commune_code": "n_communes"})
+
+
+def read_hamlets(path, /, *, layer: str | None = "hamlets", **kw) -> gpd.GeoDataFrame:
+    """Hamlets (ấp, khóm) as polygons or points, with their commune code."""
+    return read_layer(path, "hamlets", layer=_layer_for(path, layer), geometry_kinds=_GEOM_KINDS["polygon"] | _GEOM_KINDS["point"], **kw)
+
+
+def read_sites(path, /, *, layer: str | None = None, **kw) -> gpd.GeoDataFrame:
+    """An operator's site/sector table (one row per sector): CSV with lon/lat or any vector format."""
+    return read_layer(path, "sites", layer=_layer_for(path, layer), **kw)
+
+
+def _layer_for(path, layer):
+    return layer if Path(path).suffix.lower() == ".gpkg" else None
+
+
+def read_cells(
+    path: str | os.PathLike,
+    /,
+    *,
+    mcc: int | None = 452,
+    bounds_lonlat: Sequence[float] | None = None,
+) -> gpd.GeoDataFrame:
+    """Cells in the OpenCelliD CSV format (with or without its header row).
+
+    Columns as published: radio, mcc, net, area, cell, unit, lon, lat, range, samples,
+    changeable, created, updated, averageSignal. Adds ``operator`` from the MCC 452 network
+    code (01 MobiFone, 02 VNPT, 04 Viettel, 05 Vietnamobile, 07 Gmobile) and ``cell_key``
+    ("radio-mcc-net-area-cell"). Rows of another MCC or without a position are skipped and
+    counted. Geometry: points in EPSG:4326.
+    """
+    path = Path(path)
+    what = f"cells ({path.name})"
+    _check_exists(path, what)
+    _check_utf8(path, what)
+    with open(path, encoding="utf-8") as fh:
+        first = fh.readline().strip().lower().split(",")
+    has_header = first[:2] == ["radio", "mcc"]
+    try:
+        df = pd.read_csv(path, header=0 if has_header else None, names=None if has_header else list(OPENCELLID_COLUMNS))
+    except Exception as err:
+        raise DataSourceError(f"{what}: could not parse as OpenCelliD CSV: {err}.") from err
+    missing = [c for c in OPENCELLID_COLUMNS[:9] if c not in df.columns]
+    if missing:
+        raise MissingColumnError(
+            f"{what} is missing OpenCelliD column(s): {', '.join(missing)}. Expected the published header "
+            f"{','.join(OPENCELLID_COLUMNS)} (or no header with the columns in that order)."
+        )
+    if df.empty:
+        raise EmptyLayerError(f"{what} has no rows.")
+    report: dict[str, int] = {}
+    for c in ("mcc", "net", "area", "cell", "range", "samples"):
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    df["lon"] = pd.to_numeric(df["lon"], errors="coerce")
+    df["lat"] = pd.to_numeric(df["lat"], errors="coerce")
+    if mcc is not None:
+        other = df["mcc"] != mcc
+        if other.any():
+            report["skipped_other_mcc"] = int(other.sum())
+            warnings.warn(f"{what}: {int(other.sum())} row(s) with an MCC other than {mcc} were skipped.", SkippedFeaturesWarning, stacklevel=2)
+            df = df[~other]
+    nopos = df["lon"].isna() | df["lat"].isna() | ((df["lon"] == 0) & (df["lat"] == 0))
+    if nopos.any():
+        report["skipped_no_position"] = int(nopos.sum())
+        warnings.warn(f"{what}: {int(nopos.sum())} cell(s) without a position were skipped.", SkippedFeaturesWarning, stacklevel=2)
+        df = df[~nopos]
+    if df.empty:
+        raise EmptyLayerError(f"{what} has no usable cells (MCC {mcc}, with a position).")
+    df = df.copy()
+    df["operator"] = df["net"].map(lambda n: OPERATORS_MCC452.get(int(n), f"MNC {int(n):02d}") if pd.notna(n) else "unknown")
+    df["radio"] = df["radio"].astype(str).str.upper()
+    df["cell_key"] = (
+        df["radio"] + "-" + df["mcc"].astype("Int64").astype(str) + "-" + df["net"].astype("Int64").astype(str)
+        + "-" + df["area"].astype("Int64").astype(str) + "-" + df["cell"].astype("Int64").astype(str)
+    )
+    dup = df["cell_key"].duplicated()
+    if dup.any():
+        report["skipped_duplicate_cells"] = int(dup.sum())
+        warnings.warn(f"{what}: {int(dup.sum())} duplicate cell row(s) were skipped (same radio, MCC, net, area, cell).", SkippedFeaturesWarning, stacklevel=2)
+        df = df[~dup]
+    gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+    _check_lonlat(gdf, what, bounds_lonlat)
+    gdf.attrs["ictplan_report"] = report
+    return gdf.reset_index(drop=True)
+
+
+_SENTINELS = (-9999.0, -99999.0, -3.4028234663852886e38, -1e20)
+
+
+def read_population(path: str | os.PathLike, /, *, band: int = 1) -> Population:
+    """Population counts from a GeoTIFF (any CRS) as a :class:`~ictplan.grid.Population`.
+
+    Nodata cells become 0 and are flagged in ``nodata_mask``. A raster without a nodata
+    value that holds sentinel-like values (-9999, -3.4e38, any negative count) is refused.
+
+    Raises
+    ------
+    MissingFileError, DataSourceError, MissingCRSError, NodataError, InputValidationError
+    """
+    path = Path(path)
+    what = f"population ({path.name})"
+    _check_exists(path, what)
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None:
+                raise _crs.MissingCRSError(
+                    f"{what} has no CRS. Assign it (e.g. `gdal_edit.py -a_srs EPSG:32648 {path.name}`, or in QGIS "
+                    "Raster → Projections → Assign Projection)."
+                )
+            if ds.transform.b != 0 or ds.transform.d != 0:
+                raise InputValidationError(f"{what} is rotated; warp it north-up first (gdalwarp).")
+            data = ds.read(band).astype("float64")
+            nodata = ds.nodata
+            grid = Grid(transform=ds.transform, width=ds.width, height=ds.height, crs=_crs.as_crs(ds.crs))
+    except (RasterioIOError, rasterio.errors.RasterioError) as err:
+        raise DataSourceError(f"{what}: could not read {path} as a raster: {err}. Is the file complete and not corrupt?") from err
+    mask = ~np.isfinite(data)
+    if nodata is not None and not np.isnan(nodata):
+        mask |= data == nodata
+    elif nodata is None:
+        sentinel = np.isin(data, _SENTINELS) | (data < -1e30)
+        if sentinel.any():
+            raise NodataError(
+                f"{what} has no nodata value but {int(sentinel.sum())} cell(s) hold sentinel values "
+                f"({', '.join(f'{v:g}' for v in np.unique(data[sentinel])[:3])}). Set the nodata value, e.g. "
+                f"`gdal_edit.py -a_nodata {np.unique(data[sentinel])[0]:g} {path.name}`."
+            )
+    negative = (data < 0) & ~mask
+    if negative.any():
+        raise InputValidationError(
+            f"{what}: {int(negative.sum())} cell(s) hold negative counts (min {data[negative].min():g}). "
+            "If that value means 'no data', set it as the raster's nodata value."
+        )
+    counts = np.where(mask, 0.0, data)
+    return Population(grid=grid, counts=counts, nodata_mask=mask, source=str(path))
+
+
+# --------------------------------------------------------------------------- writers
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, overwrite: bool = False, copy_existing: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
+
+    ``copy_existing`` starts the temporary file as a copy of the target (to add a layer
+    to an existing GeoPackage).
+    """
+    path = Path(path)
+    if path.exists() and not overwrite and not copy_existing:
+        raise OutputExistsError(f"{path} already exists. Pass overwrite=True (CLI: --overwrite) to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        if copy_existing and path.exists():
+            shutil.copyfile(path, tmp_path)
+        else:
+            tmp_path.unlink()
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        for leftover in (tmp_path, Path(str(tmp_path) + "-journal"), Path(str(tmp_path) + "-wal"), Path(str(tmp_path) + "-shm")):
+            if leftover.exists():
+                leftover.unlink()
+
+
+def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike, /, *, layer: str | None = None, overwrite: bool = False) -> Path:
+    """Write a GeoDataFrame atomically (format from the suffix; GeoPackage keeps other layers).
+
+    In a GeoPackage, an existing *layer* is replaced only with ``overwrite=True``; other
+    layers of the file are kept.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in VECTOR_SUFFIXES:
+        raise InputValidationError(f"cannot write {path.name}: use one of {', '.join(sorted(VECTOR_SUFFIXES))}.")
+    if gdf.crs is None:
+        _crs.require_crs(gdf, f"the layer written to {path.name}")
+    is_gpkg = suffix == ".gpkg"
+    layer = layer or (path.stem if is_gpkg else None)
+    if is_gpkg and path.exists() and not overwrite:
+        existing = [row[0] for row in pyogrio.list_layers(path)]
+        if layer in existing:
+            raise OutputExistsError(f"{path} already has a layer {layer!r}. Pass overwrite=True (CLI: --overwrite) to replace it.")
+    out = gdf.copy()
+    out.attrs = {}
+    with atomic_path(path, overwrite=True, copy_existing=is_gpkg) as tmp:
+        kwargs: dict[str, Any] = {"driver": VECTOR_SUFFIXES[suffix], "engine": "pyogrio"}
+        if is_gpkg:
+            kwargs["layer"] = layer
+        if suffix == ".shp":
+            kwargs["encoding"] = "UTF-8"
+        out.to_file(tmp, **kwargs)
+        if suffix == ".shp":  # a shapefile is several files: move the sidecars too
+            for side in (".dbf", ".shx", ".prj", ".cpg"):
+                s = tmp.with_suffix(side)
+                if s.exists():
+                    os.replace(s, path.with_suffix(side))
+    return path
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike, /, *, overwrite: bool = False) -> Path:
+    """Write a table as UTF-8 CSV atomically (geometry columns dropped)."""
+    path = Path(path)
+    out = pd.DataFrame(df.drop(columns=[c for c in df.columns if c == "geometry"], errors="ignore"))
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        out.to_csv(tmp, index=False, encoding="utf-8")
+    return path
+
+
+def write_raster(
+    array: np.ndarray,
+    grid: Grid,
+    path: str | os.PathLike,
+    /,
+    *,
+    nodata: float | int | None = None,
+    overwrite: bool = False,
+    description: str | None = None,
+) -> Path:
+    """Write a 2-D array on ``grid`` as a tiled, DEFLATE-compressed GeoTIFF, atomically."""
+    path = Path(path)
+    if array.shape != grid.shape:
+        raise InputValidationError(f"array shape {array.shape} does not match the grid {grid.shape}.")
+    profile = {
+        "driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1,
+        "dtype": array.dtype.name if array.dtype != np.bool_ else "uint8",
+        "crs": grid.crs.to_wkt(), "transform": grid.transform, "nodata": nodata,
+        "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256,
+    }
+    if np.issubdtype(array.dtype, np.floating):
+        profile["predictor"] = 3
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        with rasterio.open(tmp, "w", **profile) as ds:
+            ds.write(array.astype(profile["dtype"]), 1)
+            if description:
+                ds.set_band_description(1, description)
+    return path
