@@ -41,3 +41,15 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(OUT) .pytest_cache .hypothesis
+
+## one target per job (each writes to out/<job>/)
+coverage fiber sharing scorecard report: $(VENV)/.installed
+	$(PY) -m ictplan $@ $(STUDY) --out $(OUT)/$@ --overwrite
+
+maps: $(VENV)/.installed
+	$(PY) -m ictplan map $(STUDY) --out $(OUT)/maps --overwrite
+
+## notebooks: execute every notebook top to bottom on the sample (fresh kernel)
+notebooks: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[notebooks]"
+	$(PY) scripts/run_notebooks.py notebooks

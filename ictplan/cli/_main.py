@@ -10,11 +10,11 @@ import logging
 import sys
 import time
 import warnings
-from pathlib import Path
+from pathlib import Path  # noqa: F811
 
 import click
 
-from ._errors import IctplanError, OutputExistsError
+from .._errors import IctplanError, OutputExistsError
 
 log = logging.getLogger("ictplan")
 
@@ -23,12 +23,13 @@ class _Ctx:
     verbosity = 0
 
 
-def _echo(msg: str = "", *, err: bool = False) -> None:
+def echo(msg: str = "", *, err: bool = False) -> None:
+    """Print unless -q (errors always print)."""
     if _Ctx.verbosity >= 0 or err:
         click.echo(msg, err=err)
 
 
-def _out_dir(path: Path, overwrite: bool) -> Path:
+def out_dir(path: Path, overwrite: bool) -> Path:
     if path.exists() and any(path.iterdir()) and not overwrite:
         raise OutputExistsError(f"the output folder {path} is not empty. Pass --overwrite to replace its files, or choose another --out.")
     path.mkdir(parents=True, exist_ok=True)
@@ -54,18 +55,18 @@ overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing
 @study_arg
 def info(study: Path) -> None:
     """What a study holds: its layers, files and CRS."""
-    from . import study as _study
+    from .. import study as _study
 
     s = _study.load(study)
-    _echo(f"{s.name}  ({s.root})")
-    _echo(f"working CRS: EPSG:{s.crs.to_epsg()}  bounds (lon/lat): {s.bounds_lonlat}  synthetic: {s.synthetic}")
+    echo(f"{s.name}  ({s.root})")
+    echo(f"working CRS: EPSG:{s.crs.to_epsg()}  bounds (lon/lat): {s.bounds_lonlat}  synthetic: {s.synthetic}")
     for name, spec in s.layer_specs.items():
-        _echo(f"  {name:<17} {spec['path']}{':' + spec['layer'] if 'layer' in spec else ''}")
+        echo(f"  {name:<17} {spec['path']}{':' + spec['layer'] if 'layer' in spec else ''}")
 
 
 def _print_checks(checks) -> bool:
     ok = True
-    _echo(f"{'layer':<17} {'features':>9} {'load s':>7}  notes")
+    echo(f"{'layer':<17} {'features':>9} {'load s':>7}  notes")
     for c in checks:
         notes = "; ".join(f"{k}={v}" for k, v in c.report.items())
         if c.error:
@@ -73,7 +74,7 @@ def _print_checks(checks) -> bool:
             notes = f"ERROR: {c.error}"
         elif c.warnings:
             notes = (notes + "; " if notes else "") + f"{len(c.warnings)} warning(s): " + " | ".join(c.warnings[:2])
-        _echo(f"{c.name:<17} {c.n_features if c.n_features is not None else '-':>9} {c.seconds:>7.2f}  {notes}")
+        echo(f"{c.name:<17} {c.n_features if c.n_features is not None else '-':>9} {c.seconds:>7.2f}  {notes}")
     return ok
 
 
@@ -81,7 +82,7 @@ def _print_checks(checks) -> bool:
 @study_arg
 def check(study: Path) -> None:
     """Load and validate every layer; report repairs, skips and errors."""
-    from . import study as _study
+    from .. import study as _study
 
     s = _study.load(study)
     if not _print_checks(s.check()):
@@ -122,32 +123,43 @@ def district_summary(s) -> object:
 @overwrite_opt
 def demo(study: Path, out: Path, overwrite: bool) -> None:
     """The main job on a study: check every layer, summarise per district, write maps and tables."""
+    from .. import study as _study
     from . import io as _io
     from . import maps
-    from . import study as _study
 
     t0 = time.perf_counter()
     s = _study.load(study)
-    _echo(f"Study: {s.name}  ({s.root})")
-    out = _out_dir(out, overwrite)
+    echo(f"Study: {s.name}  ({s.root})")
+    out = out_dir(out, overwrite)
     if not _print_checks(s.check()):
         raise IctplanError("some layers failed to load (see above); fix them and run again.")
-    _echo("\nPer district:")
+    echo("\nPer district:")
     summary = district_summary(s)
     with __import__("pandas").option_context("display.width", 160, "display.max_columns", 20):
-        _echo(summary.to_string())
+        echo(summary.to_string())
     _io.write_table(summary.reset_index(names="district_name"), out / "district_summary.csv", overwrite=True)
     m = maps.study_map(s)
     map_path = out / "map.html"
     with _io.atomic_path(map_path, overwrite=True) as tmp:
         m.save(str(tmp))
-    _echo(f"\nWrote {map_path} and {out / 'district_summary.csv'} in {time.perf_counter() - t0:.1f} s.")
-    _echo(f"Open the map: file://{map_path.resolve()}")
+    echo(f"\nWrote {map_path} and {out / 'district_summary.csv'} in {time.perf_counter() - t0:.1f} s.")
+    echo(f"Open the map: file://{map_path.resolve()}")
+
+
+def _register_subcommands() -> None:
+    """Import every module of ``ictplan.cli``: each adds its subcommand to ``cli``."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"ictplan.cli.{info.name}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one clean line per error, exit code 1 (traceback with -vv)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _register_subcommands()
     try:
         cli.main(args=argv, prog_name="ictplan", standalone_mode=False)
     except click.exceptions.Exit as e:
