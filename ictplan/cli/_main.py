@@ -101,7 +101,7 @@ def district_summary(s) -> object:
         by["hamlets"] = h["commune_code"].map(code_to_district).value_counts()
     work = s.layer_in_crs("communes")[["district_name", "geometry"]]
     if s.has("sites"):
-        sites = s.layer_in_crs("sites").drop_duplicates("site_id")
+        sites = s.layer_in_crs("sites").drop_duplicates(["site_id", "technology"])
         j = sites.sjoin(work, predicate="within", how="left")
         for tech in ("4G", "5G"):
             by[f"sites_{tech}"] = j[j["technology"] == tech]["district_name"].value_counts()
@@ -112,9 +112,11 @@ def district_summary(s) -> object:
         pieces = gpd.overlay(routes, work, how="intersection", keep_geom_type=True)
         by["fiber_km"] = (pieces.assign(km=pieces.length / 1000).groupby("district_name")["km"].sum()).round(1)
     by = by.fillna(0)
+    by = by.astype({c: int for c in by.columns if c != "fiber_km"})
     total = pd.DataFrame(by.sum(numeric_only=True)).T
     total.index = ["Tỉnh (province)"]
-    return pd.concat([by, total])
+    out = pd.concat([by, total])
+    return out.astype({c: int for c in out.columns if c != "fiber_km"})
 
 
 @cli.command()
@@ -124,8 +126,8 @@ def district_summary(s) -> object:
 def demo(study: Path, out: Path, overwrite: bool) -> None:
     """The main job on a study: check every layer, summarise per district, write maps and tables."""
     from .. import study as _study
-    from . import io as _io
-    from . import maps
+    from .. import io as _io
+    from .. import maps
 
     t0 = time.perf_counter()
     s = _study.load(study)
