@@ -612,6 +612,10 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False, copy_existi
         else:
             tmp_path.unlink()
         yield tmp_path
+        if tmp_path.exists():  # mkstemp makes 0600 files: give the output ordinary permissions
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
         for leftover in (tmp_path, Path(str(tmp_path) + "-journal"), Path(str(tmp_path) + "-wal"), Path(str(tmp_path) + "-shm")):

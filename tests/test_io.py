@@ -386,3 +386,10 @@ def test_hamlets_accept_points(tmp_path):
     gdf.to_file(tmp_path / "h.geojson", engine="pyogrio")
     out = io.read_hamlets(tmp_path / "h.geojson", bounds_lonlat=BOUNDS)
     assert list(out.geom_type) == ["Point", "Point"] and out.loc[1, "hamlet_name"] == "Khóm 2"
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    path = io.write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.csv")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
