@@ -1,0 +1,550 @@
+"""Invariants of the embedded Cà Mau sample study (``data/camau``).
+
+These tests read the committed files directly (geopandas, rasterio, exactextract), so they
+check the data, not ictplan's loaders. Tests marked ``realdata`` compare with the real
+inputs in ``../shared/data/camau`` and skip when that folder is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+import unicodedata
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from rasterio import features
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from ictplan.schemas import SCHEMAS
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "camau"
+GPKG = SAMPLE / "camau.gpkg"
+POP_TIF = SAMPLE / "population_100m.tif"
+SHARED = REPO.parent / "shared" / "data" / "camau"
+PROVINCE_POP = 1_194_476
+PROVINCE_HH = 305_290
+EPSG = 32648
+
+GPKG_LAYERS = [
+    "communes", "districts", "hamlets", "roads", "fiber_routes", "copper_routes",
+    "access_points", "poles", "spans", "postal_points", "facilities", "dtt_transmitters",
+]
+KIND = {"polygon": {"Polygon", "MultiPolygon"}, "line": {"LineString", "MultiLineString"},
+        "point": {"Point", "MultiPoint"}}
+
+
+@pytest.fixture(scope="module")
+def layers() -> dict[str, gpd.GeoDataFrame]:
+    return {name: gpd.read_file(GPKG, layer=name) for name in GPKG_LAYERS}
+
+
+@pytest.fixture(scope="module")
+def communes(layers):
+    return layers["communes"]
+
+
+@pytest.fixture(scope="module")
+def pop():
+    with rasterio.open(POP_TIF) as src:
+        return {"a": src.read(1), "profile": src.profile, "transform": src.transform,
+                "crs": src.crs, "nodata": src.nodata, "res": src.res}
+
+
+@pytest.fixture(scope="module")
+def sites():
+    return pd.read_csv(SAMPLE / "sites.csv", dtype={"sector_id": str, "site_id": str})
+
+
+def _utm(df: pd.DataFrame) -> np.ndarray:
+    g = gpd.GeoSeries(gpd.points_from_xy(df.lon, df.lat), crs=4326).to_crs(EPSG)
+    return shapely.get_coordinates(g.to_numpy())
+
+
+# --------------------------------------------------------------------------------------
+# files, schemas, CRS, names
+# --------------------------------------------------------------------------------------
+def test_files_present_and_small():
+    for f in ("camau.gpkg", "population_100m.tif", "sites.csv", "opencellid_452.csv", "study.toml"):
+        assert (SAMPLE / f).is_file(), f
+    total = sum(p.stat().st_size for p in (REPO / "data").rglob("*") if p.is_file())
+    assert total < 10 * 1024 * 1024, f"data/ is {total / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("name", GPKG_LAYERS)
+def test_layer_schema_geometry_crs(layers, name):
+    gdf = layers[name]
+    assert len(gdf) > 0
+    assert gdf.crs is not None and gdf.crs.to_epsg() == EPSG
+    assert gdf.geometry.notna().all() and not gdf.geometry.is_empty.any()
+    assert gdf.geometry.is_valid.all()
+    schema = SCHEMAS.get(name)
+    if schema is None:  # districts: not a schema layer, but a fixed contract
+        assert {"district_code", "district_name", "pop2019", "hh2019"} <= set(gdf.columns)
+        assert set(gdf.geom_type) <= KIND["polygon"]
+        return
+    missing = set(schema.required) - set(gdf.columns)
+    assert not missing, f"{name} lacks {missing}"
+    assert set(gdf.geom_type) <= KIND[schema.geometry], set(gdf.geom_type)
+    if schema.id_column:
+        assert gdf[schema.id_column].is_unique
+    for col, allowed in schema.choices.items():
+        if col in gdf.columns:
+            vals = set(gdf[col].dropna().astype(str).str.lower())
+            assert vals <= {str(a).lower() for a in allowed}, (col, vals)
+
+
+@pytest.mark.parametrize("name", GPKG_LAYERS)
+def test_text_is_nfc(layers, name):
+    gdf = layers[name]
+    for col in gdf.columns:
+        if gdf[col].dtype == object and col != "geometry":
+            vals = gdf[col].dropna().astype(str)
+            bad = [v for v in vals if unicodedata.normalize("NFC", v) != v]
+            assert not bad, (name, col, bad[:3])
+
+
+def test_csv_text_is_nfc_utf8():
+    for f in ("sites.csv", "opencellid_452.csv"):
+        text = (SAMPLE / f).read_bytes().decode("utf-8")
+        assert unicodedata.normalize("NFC", text) == text
+
+
+# --------------------------------------------------------------------------------------
+# communes and districts
+# --------------------------------------------------------------------------------------
+def test_communes_codes_and_census(communes):
+    assert len(communes) == 101
+    assert communes.commune_code.is_unique
+    assert communes.commune_code.str.fullmatch(r"\d{5}").all()
+    assert set(communes.commune_type) == {"Xã", "Phường", "Thị trấn"}
+    assert communes.pop2019.sum() == PROVINCE_POP
+    assert communes.hh2019.sum() == PROVINCE_HH
+    assert (communes.pop2019_urban <= communes.pop2019).all()
+    assert (communes.loc[communes.commune_type == "Phường", "pop2019_urban"]
+            == communes.loc[communes.commune_type == "Phường", "pop2019"]).all()
+
+
+def test_communes_form_a_coverage(communes):
+    g = communes.geometry.to_numpy()
+    assert shapely.coverage_is_valid(g)  # no overlaps, edges matched
+    union = shapely.union_all(g)
+    assert abs(union.area - shapely.area(g).sum()) < 1e-6 * union.area  # no overlaps by area
+    assert shapely.get_num_interior_rings(shapely.get_parts(union)).sum() == 0  # no holes
+    np.testing.assert_allclose(communes.area_km2, shapely.area(g) / 1e6, atol=6e-4)
+    # area-weighted: city wards small, rural communes large; near the official figures
+    ratio = communes.area_km2 / communes.area_km2_official
+    assert ratio.median() == pytest.approx(1.04, abs=0.1)
+    assert np.corrcoef(np.log(communes.area_km2), np.log(communes.area_km2_official))[0, 1] > 0.9
+
+
+def test_districts_dissolve_communes(layers, communes):
+    d = layers["districts"]
+    assert len(d) == 9
+    assert d.pop2019.sum() == PROVINCE_POP
+    s = communes.groupby("district_code").pop2019.sum()
+    assert (d.set_index("district_code").pop2019 == s).all()
+    np.testing.assert_allclose(d.area.sum(), communes.area.sum(), rtol=1e-9)
+
+
+# --------------------------------------------------------------------------------------
+# population raster
+# --------------------------------------------------------------------------------------
+def test_population_grid(pop, communes):
+    assert pop["crs"].to_epsg() == EPSG
+    assert pop["profile"]["dtype"] == "float32"
+    assert pop["nodata"] == -1
+    assert pop["res"] == (100.0, 100.0)
+    t = pop["transform"]
+    assert t.c % 100 == 0 and t.f % 100 == 0 and t.b == 0 and t.d == 0
+    assert pop["profile"]["compress"].lower() == "deflate"
+    h, w = pop["a"].shape
+    minx, miny, maxx, maxy = communes.total_bounds
+    assert t.c <= minx and t.f >= maxy and t.c + 100 * w >= maxx and t.f - 100 * h <= miny
+    a = pop["a"]
+    assert set(np.unique(a[a < 0])) <= {-1.0}
+    assert abs(float(a[a >= 0].sum(dtype=np.float64)) - PROVINCE_POP) <= 1
+
+
+def test_population_per_commune_cell_centre(pop, communes):
+    a = pop["a"].astype(np.float64)
+    ids = features.rasterize(((g, i + 1) for i, g in enumerate(communes.geometry)),
+                             out_shape=a.shape, transform=pop["transform"], fill=0, dtype="int32")
+    v = np.where(a > 0, a, 0.0)
+    sums = np.bincount(ids.ravel(), weights=v.ravel(), minlength=len(communes) + 1)
+    assert sums[0] == 0  # nobody outside the communes
+    np.testing.assert_allclose(sums[1:], communes.pop2019.to_numpy(), atol=1.0)
+
+
+def test_population_per_commune_exact_fractions(communes):
+    exactextract = pytest.importorskip("exactextract")
+    res = exactextract.exact_extract(str(POP_TIF), communes[["commune_code", "geometry"]], "sum",
+                                     include_cols=["commune_code"], output="pandas")
+    got = res.set_index("commune_code")["sum"].reindex(communes.commune_code)
+    np.testing.assert_allclose(got.to_numpy(), communes.pop2019.to_numpy(), atol=1.0)
+
+
+def test_population_is_plausible(pop, communes):
+    """Dense in the city and towns, thin in the mangrove south and the U Minh forest."""
+    a = np.where(pop["a"] > 0, pop["a"], 0.0)
+    t = pop["transform"]
+
+    def cell_value(lon, lat, r=5):
+        x, y = gpd.GeoSeries.from_xy([lon], [lat], crs=4326).to_crs(EPSG).get_coordinates().iloc[0]
+        row, col = int((t.f - y) / 100), int((x - t.c) / 100)
+        return a[row - r: row + r + 1, col - r: col + r + 1].mean()
+
+    city = cell_value(105.152, 9.180)
+    forest = cell_value(104.965, 9.225)  # U Minh Hạ forest core
+    assert city > 30 * forest
+    # the southern mangrove coast (within 2 km of the sea, south of 8.8°N) is thin
+    rows, cols = np.nonzero(a > 0)
+    xy = np.column_stack([t.c + (cols + 0.5) * 100, t.f - (rows + 0.5) * 100])
+    coast = shapely.union_all(communes.geometry.to_numpy()).boundary
+    south_y = gpd.GeoSeries.from_xy([105.0], [8.8], crs=4326).to_crs(EPSG).y.iloc[0]
+    sel = xy[:, 1] < south_y
+    d = shapely.distance(shapely.points(xy[sel]), coast)
+    belt = a[rows[sel], cols[sel]][d < 2000]
+    assert belt.mean() < 0.5 * a[a > 0].mean()
+    wards = communes[communes.commune_type == "Phường"]
+    rural = communes[communes.commune_type == "Xã"]
+    assert (wards.pop2019 / wards.area_km2).median() > 5 * (rural.pop2019 / rural.area_km2).median()
+
+
+# --------------------------------------------------------------------------------------
+# hamlets
+# --------------------------------------------------------------------------------------
+def test_hamlets(layers, communes):
+    h = layers["hamlets"]
+    assert 800 <= len(h) <= 1000
+    assert (h.hamlet_code.str[:5] == h.commune_code).all()
+    assert h.hamlet_code.str.fullmatch(r"\d{7}").all()
+    per = h.groupby("commune_code").size()
+    assert per.between(3, 20).all() and set(per.index) == set(communes.commune_code)
+    hh = h.groupby("commune_code").households.sum()
+    assert (hh.reindex(communes.commune_code).to_numpy() == communes.hh2019.to_numpy()).all()
+    assert (h.households >= 0).all()
+    kind = h.commune_code.map(communes.set_index("commune_code").commune_type)
+    assert ((kind == "Xã") == (h.hamlet_kind == "ấp")).all()
+    assert h.loc[h.hamlet_kind == "ấp", "hamlet_name"].str.startswith("Ấp ").all()
+    assert h.loc[h.hamlet_kind == "khóm", "hamlet_name"].str.startswith("Khóm ").all()
+    # hamlets tile their commune
+    area = h.assign(a=h.area).groupby("commune_code").a.sum()
+    np.testing.assert_allclose(area.reindex(communes.commune_code).to_numpy(), communes.area.to_numpy(),
+                               rtol=1e-6)
+    cpoly = communes.set_index("commune_code").geometry
+    inside = shapely.area(shapely.intersection(h.geometry.to_numpy(), cpoly.reindex(h.commune_code).to_numpy()))
+    np.testing.assert_allclose(inside, h.area.to_numpy(), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# roads: one connected network + two deliberate islands
+# --------------------------------------------------------------------------------------
+def _components(geoms: np.ndarray):
+    noded = shapely.get_parts(shapely.union_all(geoms))
+    ends = np.vstack([shapely.get_coordinates(shapely.get_point(noded, 0)),
+                      shapely.get_coordinates(shapely.get_point(noded, -1))])
+    uniq, inv = np.unique(ends, axis=0, return_inverse=True)
+    m = len(noded)
+    g = sparse.coo_matrix((np.ones(m), (inv[:m], inv[m:])), shape=(len(uniq),) * 2)
+    n, lab = csgraph.connected_components(g, directed=False)
+    seg_lab = lab[inv[:m]]
+    length = np.bincount(seg_lab, weights=shapely.length(noded), minlength=n)
+    return noded, seg_lab, length
+
+
+def test_road_network_connected(layers):
+    r = layers["roads"]
+    assert set(r.kind) == {"road", "canal", "river", "bridge", "ferry"}
+    assert 500 <= len(r) <= 20_000
+    net = r[r.kind != "river"]
+    noded, seg_lab, length = _components(net.geometry.to_numpy())
+    main = int(np.argmax(length))
+    assert length[main] >= 0.99 * length.sum()
+    others = [k for k in range(len(length)) if k != main]
+    assert len(others) == 2, f"expected exactly the 2 deliberate islands, got {len(others)}"
+    islands = net[net.name.str.startswith("Kênh biệt lập")]
+    assert len(islands) >= 2 and (islands.kind == "canal").all()
+    isl = shapely.union_all(islands.geometry.to_numpy())
+    other_len = length[others].sum()
+    assert isl.length == pytest.approx(other_len, rel=1e-9)
+    # every hamlet centre is on the main component
+    main_geom = shapely.union_all(noded[seg_lab == main])
+    ham = layers["hamlets"].geometry
+    cen = ham.centroid
+    anchor = np.where(ham.contains(cen), cen, ham.representative_point())
+    assert (shapely.distance(anchor, main_geom) < 1.0).all()  # links start at the centre (0.01 m rounding)
+
+
+def test_rivers_crossed_only_by_bridges_and_ferries(layers):
+    r = layers["roads"]
+    rivers = shapely.union_all(r[r.kind == "river"].geometry.to_numpy())
+    for kind in ("road", "canal"):
+        assert not shapely.intersects(r[r.kind == kind].geometry.to_numpy(), rivers).any(), kind
+    br = r[r.kind.isin(["bridge", "ferry"])]
+    assert shapely.intersects(br.geometry.to_numpy(), rivers).all()
+    fer = r[r.kind == "ferry"]
+    assert 2 <= len(fer) <= 3 and (fer.crossing_cost_m > 0).all()
+    assert {"national", "provincial", "district", "commune", "hamlet"} <= set(r.road_class)
+    assert {"Quốc lộ 1", "Quốc lộ 63"} <= set(r.name)
+
+
+# --------------------------------------------------------------------------------------
+# sites and OpenCelliD cells
+# --------------------------------------------------------------------------------------
+def test_sites_table(sites, communes):
+    need = set(SCHEMAS["sites"].required) | {"lon", "lat", "tx_power_dbm", "tilt_deg"}
+    assert need <= set(sites.columns)
+    assert sites.sector_id.is_unique
+    assert sites.sector_id.str.fullmatch(r"(VTL|VNP|MBF)-\d{5}-[A-F]").all()
+    assert (sites.sector_id.str[:9] == sites.site_id).all()
+    lte = sites[sites.technology == "4G"]
+    assert (lte.band == "B3").all()
+    assert (lte.groupby("site_id").size() == 3).all()
+    n4 = lte.groupby("operator").site_id.nunique()
+    assert 1000 <= n4.sum() <= 1200 and n4.idxmax() == "Viettel"
+    assert lte.tilt_deg.between(2, 6).all() and lte.tx_power_dbm.between(43, 46).all()
+    assert sites.height_m.between(20, 45).all()
+    assert sites.azimuth_deg.between(0, 360).all()
+    nr = sites[sites.technology == "5G"]
+    assert set(nr.loc[nr.operator == "Viettel", "band"]) == {"n41"}
+    assert set(nr.loc[nr.operator != "Viettel", "band"]) == {"n78"}
+    assert 80 <= nr.site_id.nunique() <= 150
+    assert nr.tx_power_dbm.between(49, 53).all()
+    xy = _utm(sites)
+    outline = shapely.union_all(communes.geometry.to_numpy())
+    assert shapely.contains_xy(outline, xy[:, 0], xy[:, 1]).all()
+
+
+def test_sites_where_people_live(sites, pop):
+    xy = _utm(sites.drop_duplicates("site_id"))
+    t = pop["transform"]
+    rows = ((t.f - xy[:, 1]) // 100).astype(int)
+    cols = ((xy[:, 0] - t.c) // 100).astype(int)
+    a = pop["a"]
+    near = np.array([a[r - 2: r + 3, c - 2: c + 3].clip(0).sum() for r, c in zip(rows, cols, strict=True)])
+    assert (near > 0).mean() > 0.97
+    # site density follows people: far more sites per km² in the city than overall
+    city = (xy[:, 0] - 516_100) ** 2 + (xy[:, 1] - 1_015_000) ** 2 < 3000**2
+    assert city.sum() / (np.pi * 9) > 5 * len(xy) / 5_300
+
+
+def test_site_colocation(sites):
+    s = sites.drop_duplicates("site_id")
+    xy = _utm(s)
+    vt = cKDTree(xy[(s.operator == "Viettel").to_numpy()])
+    other = (s.operator != "Viettel").to_numpy()
+    d, _ = vt.query(xy[other])
+    shared = (d <= 30).mean()
+    near = ((d >= 60) & (d <= 300)).mean()
+    assert 0.12 <= shared <= 0.18, shared
+    assert 0.07 <= near <= 0.13, near
+
+
+def test_5g_population_coverage_near_plan(sites, pop):
+    """Circle model (n78 600 m, n41 900 m): about 20 % of people, far from 99 %."""
+    a = pop["a"]
+    rows, cols = np.nonzero(a > 0)
+    t = pop["transform"]
+    cxy = np.column_stack([t.c + (cols + 0.5) * 100, t.f - (rows + 0.5) * 100])
+    people = a[rows, cols].astype(np.float64)
+    covered = np.zeros(len(cxy), bool)
+    nr = sites[sites.technology == "5G"].drop_duplicates("site_id")
+    for band, radius in (("n78", 600.0), ("n41", 900.0)):
+        sel = nr[nr.band == band]
+        d, _ = cKDTree(_utm(sel)).query(cxy, distance_upper_bound=radius)
+        covered |= np.isfinite(d)
+    frac = people[covered].sum() / PROVINCE_POP
+    assert 0.15 <= frac <= 0.25, frac
+
+
+def test_opencellid_format(sites):
+    path = SAMPLE / "opencellid_452.csv"
+    with open(path, newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    assert header == ["radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range",
+                      "samples", "changeable", "created", "updated", "averageSignal"]
+    c = pd.read_csv(path)
+    assert (c.mcc == 452).all()
+    assert set(c.radio) == {"GSM", "UMTS", "LTE", "NR"}
+    assert set(c.net) == {1, 2, 4, 5}
+    assert (c.updated >= c.created).all()
+    assert c.lon.between(104.6, 105.6).all() and c.lat.between(8.45, 9.7).all()
+    lte = c[c.radio == "LTE"]
+    assert lte.cell.mod(256).between(1, 3).all()
+    # one LTE/NR row per sector of the site table, 50-300 m from the true position
+    main_ops = c[c.net.isin([1, 2, 4]) & c.radio.isin(["LTE", "NR"])]
+    assert len(main_ops) == len(sites)
+    d = np.hypot(*(_utm(main_ops) - _utm(sites)).T)
+    assert d.min() >= 49 and d.max() <= 301
+
+
+# --------------------------------------------------------------------------------------
+# fiber, copper, access points, poles and spans
+# --------------------------------------------------------------------------------------
+def test_fiber_routes(layers):
+    f, r, h = layers["fiber_routes"], layers["roads"], layers["hamlets"]
+    assert set(f.operator) == {"Viettel", "VNPT", "FPT", "MobiFone"}
+    assert (f.technology == "GPON").mean() > 0.5 and (f.technology == "XGS-PON").any()
+    assert (f.placement == "aerial").mean() > 0.5 and (f.placement == "duct").any()
+    leased = f[f.owner != f.operator]
+    assert 0 < len(leased) < 0.2 * len(f)
+    # routes follow roads: every route vertex within 11 m of a road or bridge
+    roads = shapely.union_all(r[r.kind.isin(["road", "bridge"])].geometry.to_numpy())
+    v = shapely.points(shapely.get_coordinates(f.geometry.to_numpy()))
+    assert shapely.distance(v, roads).max() < 11
+    # duplicated backbones: Viettel and VNPT side by side 3-10 m apart along QL1
+    vt = f[(f.operator == "Viettel") & f.route_id.str.contains("-B-")]
+    vn = f[(f.operator == "VNPT") & f.route_id.str.contains("-B-")]
+    assert len(vt) and len(vn)
+    pts = shapely.line_interpolate_point(vt.geometry.to_numpy(), 0.5, normalized=True)
+    d = shapely.distance(pts, shapely.union_all(vn.geometry.to_numpy()))
+    assert np.median(d) == pytest.approx(10, abs=3) and d.max() <= 11
+    # 5-8 % of hamlets beyond fiber (their centre > 1 km from any route)
+    cen = h.centroid
+    anchor = np.where(h.contains(cen), cen, h.representative_point())
+    dist = shapely.distance(anchor, shapely.union_all(f.geometry.to_numpy()))
+    frac = (dist > 1000).mean()
+    assert 0.04 <= frac <= 0.09, frac
+    remote = h.commune_code.map(layers["communes"].set_index("commune_code").district_name)[dist > 1000]
+    assert remote.isin(["Huyện Ngọc Hiển", "Huyện U Minh", "Huyện Đầm Dơi"]).mean() > 0.9
+
+
+def test_copper_and_access_points(layers, communes):
+    c, ap, f = layers["copper_routes"], layers["access_points"], layers["fiber_routes"]
+    assert set(c.operator) == {"VNPT"} and set(c.technology) == {"ADSL", "VDSL"}
+    urban = shapely.union_all(communes[communes.commune_type != "Xã"].geometry.to_numpy()).buffer(3000)
+    assert shapely.within(c.geometry.to_numpy(), urban).all()
+    assert set(ap.route_id) <= set(f.route_id)
+    route = f.set_index("route_id").geometry.reindex(ap.route_id).to_numpy()
+    assert (shapely.distance(ap.geometry.to_numpy(), route) < 0.01).all()
+    op = f.set_index("route_id").operator.reindex(ap.route_id).to_numpy()
+    assert (op == ap.operator.to_numpy()).all()
+
+
+def test_poles_and_spans(layers, communes):
+    p, s = layers["poles"], layers["spans"]
+    city = shapely.union_all(communes[communes.district_name == "Thành phố Cà Mau"].geometry.to_numpy())
+    assert shapely.within(p.geometry.to_numpy(), city.buffer(50)).all()
+    assert set(p.owner) == {"EVN", "VNPT", "Viettel"}
+    aerial = s[s.kind == "aerial"]
+    assert (aerial.kind == "aerial").mean() > 0.8 and (s.kind == "duct").any()
+    assert set(aerial.from_pole) | set(aerial.to_pole) <= set(p.pole_id)
+    assert aerial.length.between(20, 60).mean() > 0.95
+    # span endpoints sit on their poles
+    pg = p.set_index("pole_id").geometry
+    d0 = shapely.distance(shapely.get_point(aerial.geometry.to_numpy(), 0), pg.reindex(aerial.from_pole).to_numpy())
+    assert (d0 < 0.01).all()
+    ops = s.operators.str.split(";")
+    assert ops.map(len).max() >= 3
+    assert set().union(*ops) <= {"Viettel", "VNPT", "FPT", "MobiFone"}
+    load = pd.concat([aerial[["from_pole", "cable_count"]].set_axis(["pole", "n"], axis=1),
+                      aerial[["to_pole", "cable_count"]].set_axis(["pole", "n"], axis=1)]).groupby("pole").n.max()
+    over = load > p.set_index("pole_id").max_cables.reindex(load.index)
+    assert 0 < over.sum() < 0.3 * len(p)
+
+
+# --------------------------------------------------------------------------------------
+# postal points, facilities, DTT
+# --------------------------------------------------------------------------------------
+def test_postal_points(layers, communes):
+    pp = layers["postal_points"]
+    assert 110 <= len(pp) <= 150
+    staffed = set(pp.loc[pp.staffed, "commune_code"])
+    assert len(set(communes.commune_code) - staffed) == 4
+    assert (~pp.internet).sum() - (pp.kind == "agent").sum() == 10
+    assert 18 <= (~pp.online_services).sum() <= 24
+    assert not (pp.online_services & ~pp.internet).any()
+    assert pp.name.str.startswith(("Bưu cục", "Bưu điện", "Điểm BĐ-VHX", "Đại lý")).all()
+    _check_commune_codes(pp, communes)
+
+
+def _check_commune_codes(gdf, communes):
+    j = gpd.sjoin(gdf[["commune_code", "geometry"]], communes[["commune_code", "geometry"]],
+                  predicate="within", how="left")
+    assert (j.commune_code_left == j.commune_code_right).all()
+
+
+def test_facilities(layers, communes):
+    f = layers["facilities"]
+    counts = f.kind.value_counts()
+    assert counts["commune_office"] == 101 and counts["health_station"] == 101
+    assert f[f.kind == "commune_office"].commune_code.is_unique
+    assert 280 <= counts["school"] <= 420
+    assert 10 <= counts["hospital"] <= 14 and counts["data_centre"] == 2
+    ag = f[f.kind == "agency"]
+    assert (ag.level == "province").sum() == 25
+    assert 60 <= (ag.level == "district").sum() <= 80
+    urban = f.commune_code.map(communes.set_index("commune_code").commune_type) != "Xã"
+    assert (urban.to_numpy() == f.urban.to_numpy()).all()
+    _check_commune_codes(f, communes)
+
+
+def test_dtt(layers):
+    d = layers["dtt_transmitters"]
+    assert len(d) == 3
+    assert d.freq_mhz.between(470, 700).all() and d.erp_dbm.between(66, 71).all()
+    assert d.height_m.between(100, 150).all()
+
+
+# --------------------------------------------------------------------------------------
+# against the real inputs (../shared) and reproducibility
+# --------------------------------------------------------------------------------------
+@pytest.mark.realdata
+def test_communes_match_real_list(communes):
+    real = pd.read_csv(SHARED / "commune_points_2019.csv", dtype={"ma_xa": str, "ma_huyen": str})
+    real = real.set_index("ma_xa").reindex(communes.commune_code)
+    assert real.index.notna().all() and len(real) == 101
+    assert (real.ten_xa.map(lambda s: unicodedata.normalize("NFC", s)).to_numpy()
+            == communes.commune_name.to_numpy()).all()
+    assert (real.pop2019_total.to_numpy() == communes.pop2019.to_numpy()).all()
+    assert (real.hh2019_total.to_numpy() == communes.hh2019.to_numpy()).all()
+    assert (real.pop2019_urban.to_numpy() == communes.pop2019_urban.to_numpy()).all()
+    np.testing.assert_allclose(real.area_km2.to_numpy(), communes.area_km2_official.to_numpy())
+    pts = gpd.GeoSeries(gpd.points_from_xy(real.lon, real.lat), crs=4326).to_crs(EPSG).to_numpy()
+    assert shapely.contains(communes.geometry.to_numpy(), pts).all()  # each real point in its own polygon
+
+
+@pytest.mark.realdata
+def test_commune_centres_on_the_road_network(layers):
+    real = pd.read_csv(SHARED / "commune_points_2019.csv")
+    pts = gpd.GeoSeries(gpd.points_from_xy(real.lon, real.lat), crs=4326).to_crs(EPSG).to_numpy()
+    r = layers["roads"]
+    noded, seg_lab, length = _components(r[r.kind != "river"].geometry.to_numpy())
+    main_geom = shapely.union_all(noded[seg_lab == int(np.argmax(length))])
+    assert (shapely.distance(pts, main_geom) < 1.0).all()
+
+
+@pytest.mark.realdata
+def test_outline_is_the_real_one(communes):
+    o = gpd.read_file(SHARED / "province_outline_geoboundaries.geojson")
+    o = o[o.shapeName == "Cà Mau"].to_crs(EPSG).geometry.iloc[0]
+    u = shapely.union_all(communes.geometry.to_numpy())
+    assert u.symmetric_difference(o).area < 1e-4 * o.area
+    # no spikes or slivers reaching out to sea: every vertex lies on or inside the outline
+    v = shapely.points(communes.get_coordinates().to_numpy())
+    assert shapely.distance(v, o).max() < 0.05
+
+
+@pytest.mark.realdata
+def test_builder_is_reproducible(tmp_path, communes, pop):
+    spec = importlib.util.spec_from_file_location("build_camau_sample", REPO / "scripts" / "build_camau_sample.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["build_camau_sample"] = mod
+    spec.loader.exec_module(mod)
+    mod.build(SHARED, tmp_path, seed=2021)
+    again = gpd.read_file(tmp_path / "camau.gpkg", layer="communes")
+    pd.testing.assert_frame_equal(again.drop(columns="geometry"), communes.drop(columns="geometry"))
+    assert again.geometry.geom_equals_exact(communes.geometry, tolerance=0).all()
+    with rasterio.open(tmp_path / "population_100m.tif") as src:
+        assert src.transform == pop["transform"]
+        np.testing.assert_array_equal(src.read(1), pop["a"])
