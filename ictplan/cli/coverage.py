@@ -1,0 +1,36 @@
+"""``ictplan coverage STUDY``: 4G/5G best-server rasters and population covered per zone."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+
+
+@cli.command()
+@study_arg
+@out_opt
+@overwrite_opt
+@click.option("--method", type=click.Choice(["exact", "centre"]), default="exact", show_default=True,
+              help="Zone sums: exact cell fractions, or whole cells by their centre.")
+@click.option("--no-rasters", is_flag=True, help="Write the tables only, not the GeoTIFFs.")
+def coverage(study: Path, out: Path, overwrite: bool, method: str, no_rasters: bool) -> None:
+    """Best-server RSRP, SINR and throughput rasters; population covered per commune, hamlet, district."""
+    from .. import coverage as _coverage
+    from .. import study as _study
+
+    t0 = time.perf_counter()
+    s = _study.load(study)
+    out = out_dir(out, overwrite)
+    res = _coverage.run(s, method=method)
+    paths = _coverage.write_outputs(res, out, overwrite=True, rasters=not no_rasters)
+    t = res.table
+    prov = t[t["level"] == "province"] if "level" in t.columns else t.iloc[:0]
+    echo(f"{s.name}: population covered (province)")
+    for _, r in prov.iterrows():
+        tput = r.get("mean_tput_mbps", float("nan"))
+        echo(f"  {r['technology']:<3} {r['operator']:<10} {r['pct_covered']:6.1f} %   mean throughput {tput:7.1f} Mb/s")
+    echo(f"\nWrote {len(paths)} files to {out} in {time.perf_counter() - t0:.1f} s.")

@@ -1,0 +1,441 @@
+"""Best-server engine and population covered: analytic cases, brute force, properties, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ictplan import coverage, radio
+from ictplan._errors import (
+    GeographicCRSError,
+    IctplanWarning,
+    InputValidationError,
+    MissingColumnError,
+    NoDataInBoundsError,
+    ProfileError,
+)
+from ictplan.grid import OUTSIDE_ZONES, Grid, Population
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILES = radio.load_profiles(REPO / "data" / "profiles" / "default.toml")
+UTM = pyproj.CRS(32648)
+X0, Y0 = 500_000.0, 1_000_000.0
+
+
+def make_grid(w=120, h=100, res=100.0):
+    return Grid(Affine(res, 0, X0, 0, -res, Y0), w, h, UTM)
+
+
+def sites(xy, *, az=None, h=35.0, op="Viettel", tech="4G", band="B3", tilt=4.0, tx=None, crs=UTM):
+    n = len(xy)
+    data = {
+        "sector_id": [f"s{i}" for i in range(n)], "site_id": [f"site{i}" for i in range(n)],
+        "operator": op, "technology": tech, "band": band,
+        "azimuth_deg": np.full(n, np.nan) if az is None else np.asarray(az, float),
+        "height_m": np.broadcast_to(np.asarray(h, float), (n,)).copy(), "tilt_deg": tilt,
+    }
+    if tx is not None:
+        data["tx_power_dbm"] = np.broadcast_to(np.asarray(tx, float), (n,)).copy()
+    return gpd.GeoDataFrame(data, geometry=gpd.points_from_xy(*zip(*xy, strict=True)), crs=crs)
+
+
+def lte(**kw):
+    return dataclasses.replace(radio.profile_for(PROFILES, "Viettel", "4G", "B3"), **kw)
+
+
+def brute_rsrp(gdf, grid, prof):
+    """Independent per-sector RSRP over the whole grid with the radio functions (no tables, no windows)."""
+    xc, yc = grid.cell_centres()
+    out = []
+    for _, s in gdf.iterrows():
+        dx, dy = xc - s.geometry.x, yc - s.geometry.y
+        pl = radio.path_loss_db(np.hypot(dx, dy), model=prof.model, freq_mhz=prof.freq_mhz, h_bs_m=s.height_m,
+                                h_ut_m=prof.ue_height_m, los=prof.los, environment=prof.environment)
+        g = radio.antenna_gain_dbi(dx, dy, azimuth_deg=s.azimuth_deg, h_bs_m=s.height_m, h_ut_m=prof.ue_height_m,
+                                   gain_dbi=prof.antenna_gain_dbi, pattern=prof.pattern, tilt_deg=s.tilt_deg,
+                                   beamwidth_deg=prof.beamwidth_deg, front_to_back_db=prof.front_to_back_db,
+                                   vertical_beamwidth_deg=prof.vertical_beamwidth_deg, sla_v_db=prof.sla_v_db)
+        tx = s.tx_power_dbm if "tx_power_dbm" in gdf.columns else prof.tx_power_dbm
+        out.append(tx - 10 * math.log10(12 * prof.n_rb) + g - prof.feeder_loss_db - pl)
+    return np.array(out)
+
+
+# ---------------------------------------------------------------- analytic cases
+@pytest.mark.parametrize("model", ["38901_rma", "cost231", "fspl"])
+def test_one_site_disc_radius_equals_model_range(model):
+    g = make_grid(140, 140)
+    prof = lte(model=model, environment="urban", pattern="omni", tx_power_dbm=30.0 if model == "fspl" else 46.0,
+               rsrp_threshold_dbm=-110.0 if model != "fspl" else -95.0)
+    cx, cy = X0 + 7000.0 + 37.0, Y0 - 7000.0 - 12.0
+    bs = coverage.best_server(sites([(cx, cy)], h=35.0), g, prof)
+    covered = bs["rsrp_dbm"] >= prof.rsrp_threshold_dbm
+    r = radio.range_m(np.array([prof.rsrp_offset_db - prof.rsrp_threshold_dbm]), model=model,
+                      freq_mhz=prof.freq_mhz, h_bs_m=35.0, los=prof.los, environment="urban")[0]
+    assert 1000 < r < 6500  # a disc well inside the grid
+    xc, yc = g.cell_centres()
+    d = np.hypot(xc - cx, yc - cy)
+    assert d[covered].max() <= r + 100.0 and d[~covered].min() >= r - 100.0  # within a cell
+    # and the covered area is the disc's: π r² within the boundary cells' share
+    assert covered.sum() * 1e4 == pytest.approx(math.pi * r * r, rel=0.03)
+
+
+def test_two_sites_sinr_at_midpoint():
+    g = make_grid(81, 21)
+    prof = lte(pattern="omni", model="fspl", tx_power_dbm=10.0, load_factor=0.7)
+    y = Y0 - 1050.0
+    xa, xb = X0 + 2050.0, X0 + 6050.0  # the midpoint X0+4050 is cell (10, 40)'s centre
+    bs = coverage.best_server(sites([(xa, y), (xb, y)], h=31.5), g, prof)
+    d_mid = math.hypot(2000.0, 30.0)
+    s = 10 - 10 * math.log10(1200) + prof.antenna_gain_dbi - prof.feeder_loss_db - ref_fspl(d_mid, prof.freq_mhz)
+    noise = -174 + 10 * math.log10(15e3) + prof.ue_noise_figure_db
+    expect = s - 10 * math.log10(0.7 * 10 ** (s / 10) + 10 ** (noise / 10))
+    assert bs["rsrp_dbm"][10, 40] == pytest.approx(s, abs=0.02)
+    assert bs["sinr_db"][10, 40] == pytest.approx(expect, abs=0.02)
+    assert expect == pytest.approx(-10 * math.log10(0.7), abs=0.2)  # interference-limited: ≈ 1/load
+    # each half is served by its own site
+    assert (bs["server"][:, :40] == 0).all() and (bs["server"][:, 41:] == 1).all()
+
+
+def ref_fspl(d_m, f_mhz):
+    return 20 * math.log10(4 * math.pi * d_m * f_mhz * 1e6 / 299_792_458.0)
+
+
+def test_engine_matches_brute_force_sectors():
+    g = make_grid(90, 70)
+    prof = lte()
+    gdf = sites([(X0 + 2000.0, Y0 - 2000.0), (X0 + 2000.0, Y0 - 2000.0), (X0 + 6123.0, Y0 - 4567.0),
+                 (X0 - 1500.0, Y0 - 3000.0)], az=[30.0, 250.0, 180.0, 90.0], h=[35.0, 35.0, 28.0, 40.0],
+                tilt=[4.0, 2.0, 6.0, 3.0])
+    bs = coverage.best_server(gdf, g, prof, window_rows=17)
+    r = brute_rsrp(gdf, g, prof)
+    cutoff = prof.rsrp_threshold_dbm - 20.0
+    best = r.max(axis=0)
+    seen = best > cutoff + 0.05
+    assert (np.isfinite(bs["rsrp_dbm"]) | ~seen).all()
+    np.testing.assert_allclose(bs["rsrp_dbm"][seen], best[seen], atol=0.03)
+    clear = seen & (np.sort(r, axis=0)[-1] - np.sort(r, axis=0)[-2] > 0.1)
+    assert (bs["server"][clear] == r.argmax(axis=0)[clear]).all()
+    lin = np.where(r > cutoff, 10 ** (r / 10), 0.0)
+    others = lin.sum(axis=0) - np.where(best > cutoff, 10 ** (best / 10), 0)
+    sinr = best - 10 * np.log10(prof.load_factor * others + 10 ** (prof.noise_re_dbm / 10))
+    far = seen & (np.abs(r - cutoff) > 0.05).all(axis=0)  # away from the cutoff edge
+    np.testing.assert_allclose(bs["sinr_db"][far], sinr[far], atol=0.05)
+    expect_rate = radio.throughput_mbps(bs["sinr_db"], bandwidth_mhz=20, mimo_layers=2, alpha=0.6,
+                                        max_se_bps_hz=4.4, overhead=0.25)
+    np.testing.assert_allclose(bs["rate_mbps"], expect_rate, rtol=1e-5)
+
+
+def test_windows_and_jobs_do_not_change_the_answer():
+    g = make_grid(60, 50)
+    gdf = sites([(X0 + 1000.0 * i, Y0 - 700.0 * i) for i in range(6)], az=[0, 60, 120, 180, 240, 300])
+    a = coverage.best_server(gdf, g, lte(), window_rows=256)
+    b = coverage.best_server(gdf, g, lte(), window_rows=7, n_jobs=2)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_clutter_loss_lowers_rsrp_by_its_value():
+    g = make_grid(40, 40)
+    gdf = sites([(X0 + 2000.0, Y0 - 2000.0)])
+    lc = np.ones(g.shape, dtype=np.uint8)
+    lc[:, 20:] = 2  # mangrove
+    cl = coverage.clutter_loss_db(lc, PROFILES)
+    assert cl[0, 0] == 0.0 and cl[0, 30] == 12.0
+    a = coverage.best_server(gdf, g, lte())
+    b = coverage.best_server(gdf, g, lte(), clutter_loss=cl)
+    m = np.isfinite(b["rsrp_dbm"])
+    np.testing.assert_allclose((a["rsrp_dbm"] - b["rsrp_dbm"])[m], cl[m], atol=1e-4)
+    with pytest.raises(InputValidationError, match="code"):
+        coverage.clutter_loss_db(np.full((2, 2), 9), PROFILES)
+
+
+# ---------------------------------------------------------------- full computation
+def uniform_population(g, value=10.0):
+    return Population(grid=g, counts=np.full(g.shape, value), nodata_mask=np.zeros(g.shape, bool))
+
+
+def test_user_throughput_shares_the_cell_rate():
+    g = make_grid(60, 60)
+    pop = uniform_population(g, 20.0)
+    gdf = sites([(X0 + 3000.0, Y0 - 3000.0)])
+    res = coverage.compute(gdf, pop, PROFILES)
+    lay = res.layers[("Viettel", "4G")]
+    prof = radio.profile_for(PROFILES, "Viettel", "4G", "B3")
+    served = 20.0 * lay.covered.sum()
+    users = max(1.0, served * prof.market_share * prof.activity_ratio)
+    assert res.sectors.loc[0, "pop_served"] == pytest.approx(served)
+    rate = radio.throughput_mbps(lay.sinr_db, bandwidth_mhz=20, mimo_layers=2, alpha=0.6, max_se_bps_hz=4.4,
+                                 overhead=0.25)
+    np.testing.assert_allclose(lay.tput_mbps[lay.covered], (rate / users)[lay.covered], rtol=1e-5)
+    assert (lay.tput_mbps[~lay.covered] == 0).all()
+    assert set(res.layers) == {("Viettel", "4G"), ("any", "4G")}
+
+
+def two_operator_case():
+    g = make_grid(80, 60)
+    rng = np.random.default_rng(3)
+    pop = Population(grid=g, counts=rng.gamma(0.7, 15, g.shape), nodata_mask=np.zeros(g.shape, bool))
+    a = sites([(X0 + 2000.0, Y0 - 2500.0)] * 3, az=[0, 120, 240], op="Viettel")
+    b = sites([(X0 + 6000.0, Y0 - 3000.0)] * 3, az=[10, 130, 250], op="VNPT")
+    c = sites([(X0 + 5000.0, Y0 - 1000.0)], op="VNPT", tech="5G", band="n78", h=30.0)
+    allsites = pd.concat([a, b, c], ignore_index=True)
+    allsites["sector_id"] = [f"x{i}" for i in range(len(allsites))]
+    minx, miny, maxx, maxy = g.bounds
+    communes = gpd.GeoDataFrame({
+        "commune_code": ["001", "002", "003"], "commune_name": ["Một", "Hai", "Ba"],
+        "district_code": ["D1", "D1", "D2"], "district_name": ["Đ1", "Đ1", "Đ2"]},
+        geometry=[shapely.box(minx, miny, minx + 3333.0, maxy), shapely.box(minx + 3333.0, miny, maxx, miny + 2500.0),
+                  shapely.box(minx + 3333.0, miny + 2500.0, maxx - 1000.0, maxy)], crs=UTM)
+    return g, pop, gpd.GeoDataFrame(allsites, crs=UTM), communes
+
+
+def test_population_covered_tables_add_up():
+    g, pop, gdf, communes = two_operator_case()
+    res = coverage.compute(gdf, pop, PROFILES)
+    districts = communes.dissolve(by=["district_code", "district_name"], as_index=False)
+    tab = coverage.population_covered(res, pop, {"communes": communes, "districts": districts})
+    cols = ["level", "zone_code", "zone_name", "technology", "operator", "population", "pop_covered", "pct_covered",
+            "mean_tput_mbps", "pop_ge_target", "pct_ge_target", "target_mbps"]
+    assert list(tab.columns) == cols
+    total = pop.counts.sum()
+    for level in ("communes", "districts"):
+        part = tab[(tab.level == level) & (tab.technology == "4G") & (tab.operator == "any")]
+        assert part.population.sum() == pytest.approx(total, rel=1e-6)  # zones + outside = raster total
+        assert OUTSIDE_ZONES in set(part.zone_code)
+        # covered people: exact brute-force sum
+        cov = res.layers[("any", "4G")].covered
+        assert part.pop_covered.sum() == pytest.approx(pop.counts[cov].sum(), rel=1e-6)
+    prov = tab[(tab.level == "province") & (tab.technology == "4G")].set_index("operator")
+    com = tab[(tab.level == "communes") & (tab.technology == "4G") & (tab.zone_code != OUTSIDE_ZONES)]
+    assert prov.loc["any", "population"] == pytest.approx(com[com.operator == "any"].population.sum(), rel=1e-9)
+    # the union covers at least as many people as each operator, at most their sum
+    any_cov = prov.loc["any", "pop_covered"]
+    assert any_cov >= max(prov.loc["Viettel", "pop_covered"], prov.loc["VNPT", "pop_covered"]) - 1e-6
+    assert any_cov <= prov.loc["Viettel", "pop_covered"] + prov.loc["VNPT", "pop_covered"] + 1e-6
+    # mean throughput, by hand for one commune
+    lay = res.layers[("VNPT", "4G")]
+    w = coverage.zone_weights(communes.iloc[[1]], g).toarray()[0].reshape(g.shape)
+    pc = w * pop.counts * lay.covered
+    row = tab[(tab.level == "communes") & (tab.zone_code == "002") & (tab.operator == "VNPT") & (tab.technology == "4G")]
+    assert row.mean_tput_mbps.iloc[0] == pytest.approx((pc * lay.tput_mbps).sum() / pc.sum(), rel=1e-5)
+    ge = (w * pop.counts * (lay.covered & (lay.tput_mbps >= 40))).sum() / (w * pop.counts).sum() * 100
+    assert row.pct_ge_target.iloc[0] == pytest.approx(ge, rel=1e-6, abs=1e-9)
+    assert tab[tab.technology == "5G"].target_mbps.unique().tolist() == [100.0]
+
+
+def test_centre_method_matches_rasterised_brute_force():
+    g, pop, gdf, communes = two_operator_case()
+    res = coverage.compute(gdf, pop, PROFILES)
+    tab = coverage.population_covered(res, pop, {"communes": communes}, method="centre")
+    xc, yc = g.cell_centres()
+    cov = res.layers[("Viettel", "4G")].covered
+    for _, c in communes.iterrows():
+        inside = shapely.contains_xy(c.geometry, xc, yc)
+        row = tab[(tab.zone_code == c.commune_code) & (tab.operator == "Viettel") & (tab.technology == "4G")].iloc[0]
+        assert row.population == pytest.approx(pop.counts[inside].sum())
+        assert row.pop_covered == pytest.approx(pop.counts[inside & cov].sum())
+
+
+def test_disc_coverage_centre_rule():
+    g = make_grid(50, 40)
+    pts = gpd.GeoSeries(gpd.points_from_xy([X0 + 1234.0, X0 + 4000.0, X0 - 300.0], [Y0 - 1500.0, Y0 - 3900.0, Y0 - 10.0]),
+                        crs=UTM)
+    m = coverage.disc_coverage(pts, g, radius_m=np.array([800.0, 450.0, 1200.0]))
+    xc, yc = g.cell_centres()
+    brute = np.zeros(g.shape, bool)
+    for p, r in zip(pts, [800.0, 450.0, 1200.0], strict=True):
+        brute |= np.hypot(xc - p.x, yc - p.y) <= r
+    assert (m == brute).all()
+    m4326 = coverage.disc_coverage(pts.to_crs(4326), g, radius_m=800.0)
+    assert m4326.sum() > 0
+
+
+# ---------------------------------------------------------------- properties
+@settings(max_examples=12, deadline=None)
+@given(extra_db=st.floats(0.5, 15.0), az=st.floats(0, 359), h=st.sampled_from([20.0, 35.0, 50.0]))
+def test_property_more_power_never_lowers_coverage(extra_db, az, h):
+    g = make_grid(40, 40)
+    base = sites([(X0 + 2000.0, Y0 - 2000.0), (X0 + 2600.0, Y0 - 1500.0)], az=[az, 90.0], h=h, tx=[40.0, 44.0])
+    more = base.copy()
+    more["tx_power_dbm"] = more["tx_power_dbm"] + extra_db
+    prof = lte()
+    a = coverage.best_server(base, g, prof)
+    b = coverage.best_server(more, g, prof)
+    ca, cb = a["rsrp_dbm"] >= prof.rsrp_threshold_dbm, b["rsrp_dbm"] >= prof.rsrp_threshold_dbm
+    assert (cb | ~ca).all() and cb.sum() >= ca.sum()
+
+
+@settings(max_examples=12, deadline=None)
+@given(x=st.floats(-500, 4500), y=st.floats(-500, 4500), az=st.floats(0, 360), h=st.floats(10, 80),
+       tilt=st.floats(-5, 15))
+def test_property_adding_a_site_never_lowers_best_rsrp(x, y, az, h, tilt):
+    g = make_grid(40, 40)
+    prof = lte()
+    base = sites([(X0 + 1000.0, Y0 - 1200.0), (X0 + 3000.0, Y0 - 2500.0)], az=[45.0, 200.0])
+    added = pd.concat([base, sites([(X0 + x, Y0 - y)], az=[az], h=h, tilt=tilt)], ignore_index=True)
+    added["sector_id"] = [f"k{i}" for i in range(len(added))]
+    a = coverage.best_server(base, g, prof)["rsrp_dbm"]
+    b = coverage.best_server(gpd.GeoDataFrame(added, crs=UTM), g, prof)["rsrp_dbm"]
+    fa, fb = np.nan_to_num(a, nan=-np.inf), np.nan_to_num(b, nan=-np.inf)
+    assert (fb >= fa).all()
+
+
+# ---------------------------------------------------------------- bad input
+def test_invalid_sectors_listed():
+    g = make_grid(20, 20)
+    bad = sites([(X0 + 100.0, Y0 - 100.0)] * 4, az=[400.0, 10.0, 10.0, -5.0], h=[30.0, -3.0, 30.0, 30.0],
+                tx=[43.0, 43.0, 95.0, 43.0])
+    with pytest.raises(InputValidationError) as err:
+        coverage.prepare_sectors(bad, g, PROFILES)
+    msg = str(err.value)
+    assert "azimuth" in msg and "s0" in msg and "s3" in msg
+    assert "height" in msg and "s1" in msg
+    assert "transmit power" in msg and "s2" in msg
+    with pytest.raises(MissingColumnError, match="height_m"):
+        coverage.prepare_sectors(bad.drop(columns=["height_m"]), g, PROFILES)
+
+
+def test_empty_sites_and_no_zones_refused():
+    from ictplan._errors import EmptyLayerError
+
+    g, pop, gdf, _ = two_operator_case()
+    with pytest.raises(EmptyLayerError):
+        coverage.compute(gdf.iloc[:0], pop, PROFILES)
+    res = coverage.compute(gdf, pop, PROFILES)
+    with pytest.raises(InputValidationError, match="no zone layers"):
+        coverage.population_covered(res, pop, {})
+
+
+def test_unknown_profile_named():
+    g = make_grid(20, 20)
+    with pytest.raises(ProfileError, match="5G/n258"):
+        coverage.prepare_sectors(sites([(X0, Y0)], tech="5G", band="n258"), g, PROFILES)
+
+
+def test_sites_outside_grid_warn_and_still_radiate():
+    g = make_grid(30, 30)
+    pop = uniform_population(g)
+    outside = sites([(X0 - 800.0, Y0 - 1500.0)])  # 800 m west of the grid
+    with pytest.warns(IctplanWarning, match="1 of 1 sector.*outside the population grid"):
+        res = coverage.compute(outside, pop, PROFILES)
+    assert res.layers[("Viettel", "4G")].covered[:, 0].any()
+    assert not res.sectors.in_grid.iloc[0]
+
+
+def test_sites_in_lonlat_are_projected():
+    g = make_grid(40, 40)
+    a = sites([(X0 + 2000.0, Y0 - 2000.0)], az=[120.0])
+    b = a.to_crs(4326)
+    ra = coverage.best_server(a, g, lte())["rsrp_dbm"]
+    rb = coverage.best_server(b, g, lte())["rsrp_dbm"]
+    np.testing.assert_allclose(ra, rb, atol=1e-3)
+
+
+def test_geographic_grid_refused():
+    g = Grid(Affine(0.001, 0, 105.0, 0, -0.001, 9.5), 20, 20, pyproj.CRS(4326))
+    with pytest.raises(GeographicCRSError, match="gdalwarp -r sum"):
+        coverage.best_server(sites([(105.01, 9.49)], crs=4326), g, lte())
+
+
+def test_zones_not_overlapping_raise():
+    g, pop, gdf, _ = two_operator_case()
+    res = coverage.compute(gdf, pop, PROFILES)
+    far = gpd.GeoDataFrame({"commune_code": ["9"], "commune_name": ["x"]}, geometry=[shapely.box(0, 0, 10, 10)], crs=UTM)
+    with pytest.raises(NoDataInBoundsError):
+        coverage.population_covered(res, pop, {"communes": far})
+
+
+def test_raster_without_nodata_refused(tmp_path):
+    io = pytest.importorskip("ictplan.io")
+    from ictplan._errors import NodataError
+
+    path = tmp_path / "pop.tif"
+    arr = np.full((5, 5), 3.0, dtype=np.float32)
+    arr[0, 0] = -9999.0
+    with rasterio.open(path, "w", driver="GTiff", width=5, height=5, count=1, dtype="float32", crs="EPSG:32648",
+                       transform=Affine(100, 0, X0, 0, -100, Y0)) as ds:
+        ds.write(arr, 1)
+    with pytest.raises(NodataError, match="nodata"):
+        io.read_population(path)
+
+
+def test_inputs_not_mutated():
+    g, pop, gdf, communes = two_operator_case()
+    before_sites, before_counts, before_zones = gdf.copy(), pop.counts.copy(), communes.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = coverage.compute(gdf, pop, PROFILES)
+        coverage.population_covered(res, pop, {"communes": communes})
+    pd.testing.assert_frame_equal(gdf, before_sites)
+    np.testing.assert_array_equal(pop.counts, before_counts)
+    pd.testing.assert_frame_equal(communes, before_zones)
+
+
+# ---------------------------------------------------------------- study + outputs
+def test_run_and_write_outputs(tmp_path):
+    g, pop, gdf, communes = two_operator_case()
+    hamlets = gpd.GeoDataFrame({"hamlet_code": ["h1"], "hamlet_name": ["Ấp 1"], "commune_code": ["001"]},
+                               geometry=[shapely.Point(X0 + 100, Y0 - 100)], crs=UTM)
+    districts = communes.dissolve(by=["district_code", "district_name"], as_index=False)
+    layers = {"sites": gdf, "communes": communes, "hamlets": hamlets, "districts": districts}
+    study = types.SimpleNamespace(
+        population=pop, profiles={k: v for k, v in _raw_profiles().items()}, profiles_path="default.toml",
+        layer=lambda name: layers[name], has=lambda name: name in layers)
+    with pytest.warns(Warning, match="points"):
+        res = coverage.run(study)
+    assert set(res.table.level) == {"communes", "districts", "province"}
+    files = coverage.write_outputs(res, tmp_path / "out")
+    names = {p.name for p in files}
+    assert {"coverage_4G_any_rsrp_dbm.tif", "coverage_5G_VNPT_tput_mbps.tif", "coverage_communes.csv",
+            "coverage.gpkg", "coverage_sectors.csv", "coverage_province.csv"} <= names
+    with rasterio.open(tmp_path / "out" / "coverage_4G_Viettel_server.tif") as ds:
+        assert ds.crs.to_epsg() == 32648 and ds.nodata == -1
+        np.testing.assert_array_equal(ds.read(1), res.layers[("Viettel", "4G")].server)
+    back = pd.read_csv(tmp_path / "out" / "coverage_communes.csv", dtype={"zone_code": str})
+    assert back.pop_covered.sum() == pytest.approx(res.table[res.table.level == "communes"].pop_covered.sum())
+    gp = gpd.read_file(tmp_path / "out" / "coverage.gpkg", layer="coverage_communes")
+    assert len(gp) == len(back)
+    from ictplan._errors import OutputExistsError
+
+    with pytest.raises(OutputExistsError):
+        coverage.write_outputs(res, tmp_path / "out")
+    assert len(coverage.write_outputs(res, tmp_path / "out", overwrite=True)) == len(files)
+
+
+def _raw_profiles():
+    import tomllib
+
+    with (REPO / "data" / "profiles" / "default.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@settings(max_examples=15, deadline=None)
+@given(az=st.floats(0, 360), h_dm=st.integers(100, 900), tilt=st.floats(-5, 20), tx=st.floats(20, 50),
+       model=st.sampled_from(["38901_rma", "38901_uma", "cost231", "fspl"]))
+def test_property_evaluation_box_never_cuts_a_signal(az, h_dm, tilt, tx, model):
+    # every cell where the brute-force RSRP clears the cutoff must be evaluated, whatever the pattern
+    # (heights on the engine's 0.1 m table grid; tilt to 0.01°)
+    h, tilt = h_dm / 10.0, round(tilt, 2)
+    g = make_grid(70, 70)
+    prof = lte(model=model, environment="urban", rsrp_threshold_dbm=-95.0)
+    gdf = sites([(X0 + 3510.0, Y0 - 3490.0)], az=[az], h=h, tilt=tilt, tx=tx)
+    bs = coverage.best_server(gdf, g, prof, margin_db=10.0)
+    r = brute_rsrp(gdf, g, prof)[0]
+    clear = r > prof.rsrp_threshold_dbm - 10.0 + 0.1
+    assert np.isfinite(bs["rsrp_dbm"][clear]).all()
+    # tabulation: ≤ 0.01 dB path loss + ≤ 0.065 dB vertical pattern (steep tilt next to the mast)
+    np.testing.assert_allclose(bs["rsrp_dbm"][clear], r[clear], atol=0.08)
