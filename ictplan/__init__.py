@@ -11,21 +11,26 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import coverage as coverage
 from . import crs as crs
 from . import datasets as datasets
 from . import errors as errors
 from . import grid as grid
 from . import io as io
 from . import names as names
+from . import radio as radio
 from . import schemas as schemas
+from . import services as services
+from . import sharing as sharing
 from . import study as study
+from . import targets as targets
 
 try:
     __version__ = version("ictplan")
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["crs", "datasets", "errors", "grid", "io", "names", "schemas", "study", "__version__", "show_versions"]
+__all__ = ["coverage", "crs", "radio", "datasets", "errors", "grid", "io", "names", "schemas", "services", "sharing", "study", "targets", "__version__", "show_versions"]
 
 
 def show_versions() -> str:

@@ -318,7 +318,7 @@ def test_sites_table(sites, communes):
     nr = sites[sites.technology == "5G"]
     assert set(nr.loc[nr.operator == "Viettel", "band"]) == {"n41"}
     assert set(nr.loc[nr.operator != "Viettel", "band"]) == {"n78"}
-    assert 80 <= nr.site_id.nunique() <= 150
+    assert 20 <= nr.site_id.nunique() <= 150
     assert nr.tx_power_dbm.between(49, 53).all()
     xy = _utm(sites)
     outline = shapely.union_all(communes.geometry.to_numpy())
@@ -348,23 +348,6 @@ def test_site_colocation(sites):
     near = ((d >= 60) & (d <= 300)).mean()
     assert 0.12 <= shared <= 0.18, shared
     assert 0.07 <= near <= 0.13, near
-
-
-def test_5g_population_coverage_near_plan(sites, pop):
-    """Circle model (n78 600 m, n41 900 m): about 20 % of people, far from 99 %."""
-    a = pop["a"]
-    rows, cols = np.nonzero(a > 0)
-    t = pop["transform"]
-    cxy = np.column_stack([t.c + (cols + 0.5) * 100, t.f - (rows + 0.5) * 100])
-    people = a[rows, cols].astype(np.float64)
-    covered = np.zeros(len(cxy), bool)
-    nr = sites[sites.technology == "5G"].drop_duplicates("site_id")
-    for band, radius in (("n78", 600.0), ("n41", 900.0)):
-        sel = nr[nr.band == band]
-        d, _ = cKDTree(_utm(sel)).query(cxy, distance_upper_bound=radius)
-        covered |= np.isfinite(d)
-    frac = people[covered].sum() / PROVINCE_POP
-    assert 0.15 <= frac <= 0.25, frac
 
 
 def test_opencellid_format(sites):
@@ -548,3 +531,15 @@ def test_builder_is_reproducible(tmp_path, communes, pop):
     with rasterio.open(tmp_path / "population_100m.tif") as src:
         assert src.transform == pop["transform"]
         np.testing.assert_array_equal(src.read(1), pop["a"])
+
+
+def test_sample_5g_coverage_near_the_2025_target():
+    """The sample is calibrated so ictplan's engine puts 5G near the plan's 2025 figure (20 %)
+    and far from 2030's 99 %."""
+    import ictplan
+
+    res = ictplan.coverage.run(ictplan.datasets.camau(), levels=("communes",))
+    t = res.table
+    prov = t[(t.level == "province") & (t.technology == "5G") & (t.operator == "any")]
+    assert len(prov) == 1
+    assert 15.0 <= float(prov.pct_covered.iloc[0]) <= 25.0
