@@ -15,11 +15,15 @@ from . import coverage as coverage
 from . import crs as crs
 from . import datasets as datasets
 from . import errors as errors
+from . import fiber as fiber
 from . import grid as grid
 from . import io as io
+from . import maps as maps
 from . import names as names
+from . import network as network
 from . import radio as radio
 from . import schemas as schemas
+from . import report as report
 from . import services as services
 from . import sharing as sharing
 from . import study as study
@@ -30,7 +34,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["coverage", "crs", "radio", "datasets", "errors", "grid", "io", "names", "schemas", "services", "sharing", "study", "targets", "__version__", "show_versions"]
+__all__ = ["coverage", "crs", "radio", "fiber", "maps", "network", "report", "datasets", "errors", "grid", "io", "names", "schemas", "services", "sharing", "study", "targets", "__version__", "show_versions"]
 
 
 def show_versions() -> str:

@@ -123,13 +123,16 @@ def district_summary(s) -> object:
 @study_arg
 @out_opt
 @overwrite_opt
-def demo(study: Path, out: Path, overwrite: bool) -> None:
-    """The main job on a study: check every layer, summarise per district, write maps and tables."""
-    from .. import study as _study
-    from .. import io as _io
-    from .. import maps
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="Language of the map and report.")
+def demo(study: Path, out: Path, overwrite: bool, lang: str) -> None:
+    """The main job: check every layer, run every analysis once, write tables, maps, scorecard and report."""
+    import pandas as pd
 
-    t0 = time.perf_counter()
+    from .. import coverage, fiber, maps, report, sharing, targets
+    from .. import io as _io
+    from .. import study as _study
+
+    t_start = time.perf_counter()
     s = _study.load(study)
     echo(f"Study: {s.name}  ({s.root})")
     out = out_dir(out, overwrite)
@@ -137,15 +140,47 @@ def demo(study: Path, out: Path, overwrite: bool) -> None:
         raise IctplanError("some layers failed to load (see above); fix them and run again.")
     echo("\nPer district:")
     summary = district_summary(s)
-    with __import__("pandas").option_context("display.width", 160, "display.max_columns", 20):
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
         echo(summary.to_string())
     _io.write_table(summary.reset_index(names="district_name"), out / "district_summary.csv", overwrite=True)
-    m = maps.study_map(s)
-    map_path = out / "map.html"
-    with _io.atomic_path(map_path, overwrite=True) as tmp:
-        m.save(str(tmp))
-    echo(f"\nWrote {map_path} and {out / 'district_summary.csv'} in {time.perf_counter() - t0:.1f} s.")
-    echo(f"Open the map: file://{map_path.resolve()}")
+
+    def step(label, fn):
+        t0 = time.perf_counter()
+        echo(f"\n[{label}] ...")
+        res = fn()
+        echo(f"[{label}] done in {time.perf_counter() - t0:.1f} s")
+        return res
+
+    cov = step("coverage", lambda: coverage.run(s))
+    coverage.write_outputs(cov, out / "coverage", overwrite=True)
+    t = cov.table
+    for _, r in t[(t["level"] == "province") & (t["operator"] == "any")].iterrows():
+        echo(f"  {r['technology']} (any operator): {r['pct_covered']:.1f} % of people covered, "
+             f"mean {r['mean_tput_mbps']:.0f} Mb/s, {r['pct_ge_target']:.1f} % at >= {r['target_mbps']:.0f} Mb/s")
+    fib = step("fiber", lambda: fiber.run(s))
+    fiber.write_outputs(fib, out / "fiber", overwrite=True)
+    p = fib.province.iloc[0]
+    echo(f"  households within reach of fiber: {p['pct_reachable']:.1f} %; hamlets reached: "
+         f"{int(p['hamlets_reached'])} of {int(p['hamlets'])}")
+    shr = step("sharing", lambda: sharing.run(s))
+    sharing.write_outputs(shr, out / "sharing", overwrite=True)
+    for line in sharing.summary_text(shr.summary).splitlines():
+        echo(f"  {line}")
+    sc = step("scorecard", lambda: targets.scorecard(s, coverage_result=cov, fiber_result=fib, sharing_result=shr))
+    targets.write_scorecard(sc, out / "scorecard", overwrite=True)
+    prov = sc.province()
+    echo(prov["status"].value_counts().rename_axis("province status").to_string())
+
+    def make_map():
+        layers = maps.result_layers(s, coverage=cov, fiber=fib, sharing=shr, lang=lang, run=False)
+        return maps.save_html(maps.study_map(s, lang=lang, **layers), out / "map.html", overwrite=True)
+
+    map_path = step("map", make_map)
+    report_path = step("report", lambda: report.save(
+        report.build(s, lang=lang, scorecard=sc, coverage=cov, fiber=fib, sharing=shr), out / f"report_{lang}.html", overwrite=True))
+    echo(f"\nDone in {time.perf_counter() - t_start:.1f} s. Outputs in {out}/ (coverage/, fiber/, sharing/, scorecard/).")
+    echo(f"Open the report: file://{report_path.resolve()}")
+    echo(f"Open the map:    file://{map_path.resolve()}")
 
 
 def _register_subcommands() -> None:
@@ -162,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: one clean line per error, exit code 1 (traceback with -vv)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     _register_subcommands()
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):  # one clean line, not a source dump
+        if _Ctx.verbosity >= 0:
+            click.echo(f"warning: {message}", err=True)
+
+    warnings.showwarning = show_warning
     try:
         cli.main(args=argv, prog_name="ictplan", standalone_mode=False)
     except click.exceptions.Exit as e:
