@@ -25,8 +25,8 @@ KEYS = ("workload", "scale", "ictplan_s", "conventional_s", "ratio", "peak_mb", 
 
 def run_one(module: str, scale: str) -> list[dict]:
     code = (
-        "import json, sys; sys.path.insert(0, %r); sys.path.insert(0, %r); import %s as m; "
-        "print('@@RESULT@@' + json.dumps(m.main(%r), default=float))" % (str(HERE), str(REPO), module, scale)
+        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); sys.path.insert(0, {str(REPO)!r}); import {module} as m; "
+        f"print('@@RESULT@@' + json.dumps(m.main({scale!r}), default=float))"
     )
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
