@@ -22,8 +22,8 @@ from . import maps as maps
 from . import names as names
 from . import network as network
 from . import radio as radio
-from . import schemas as schemas
 from . import report as report
+from . import schemas as schemas
 from . import services as services
 from . import sharing as sharing
 from . import study as study

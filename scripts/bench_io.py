@@ -19,7 +19,7 @@ def _conventional(study_dir: Path) -> int:
 
     cfg = tomllib.loads((study_dir / "study.toml").read_text(encoding="utf-8"))
     n = 0
-    for name, spec in cfg["layers"].items():
+    for _name, spec in cfg["layers"].items():
         path = study_dir / spec["path"]
         if path.suffix == ".tif":
             with rasterio.open(path) as ds:
