@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-SAMPLE_GPKG = REPO / "data" / "camau" / "camau.gpkg"
+SAMPLE_GPKG = REPO / "data" / "camau" / "fiber.gpkg"
 CRS = 32648
 OPERATORS = ("Viettel", "VNPT", "MobiFone", "Vietnamobile", "Gmobile")
 N_SITES = {"small": 10_000, "full": 100_000}
@@ -209,7 +209,7 @@ def _load_routes(scale):
     if SAMPLE_GPKG.exists():
         routes = gpd.read_file(SAMPLE_GPKG, layer="fiber_routes")
         return routes.to_crs(CRS), "sample fiber_routes"
-    return make_routes(scale), "synthetic routes (data/camau/camau.gpkg not built yet)"
+    return make_routes(scale), "synthetic routes (data/camau/fiber.gpkg not built yet)"
 
 
 def _dup_ictplan(routes, corridor_m, min_length_m):

@@ -51,10 +51,23 @@ logger = logging.getLogger("build_camau_sample")
 
 REPO = Path(__file__).resolve().parents[1]
 CRS = "EPSG:32648"
+# Vector layers by GeoPackage: split so that no committed file exceeds 5 MB.
+GPKG_OF_LAYER = {
+    "communes": "camau.gpkg", "districts": "camau.gpkg", "hamlets": "camau.gpkg", "roads": "camau.gpkg",
+    "postal_points": "camau.gpkg", "facilities": "camau.gpkg", "dtt_transmitters": "camau.gpkg",
+    "poles": "camau.gpkg", "spans": "camau.gpkg",
+    "fiber_routes": "fiber.gpkg", "copper_routes": "fiber.gpkg", "access_points": "access_points.gpkg",
+}
 RES_M = 100.0
 PROVINCE_POP = 1_194_476
 POP_QUANTUM = 8  # population is stored in multiples of 1/8 person: exact in float32 sums
 NODATA = -1.0
+REMOTE_DISTRICTS = ("Huyện Ngọc Hiển", "Huyện U Minh", "Huyện Đầm Dơi", "Huyện Năm Căn")
+EXCLUDED_HAMLETS_FRAC = 0.065  # hamlets deliberately beyond fiber (the remotest, in REMOTE_DISTRICTS)
+LOCAL_CANAL_FRAC = 0.08  # share of the side lines of a hamlet that are canal-bank paths
+DIST_FALLOFF_M = 90.0
+AP_STEP_M = 190.0  # access points every ~220 m along the distribution routes ...
+AP_GAP_M = 140.0  # ... at least this far from any other operator's  # population weight ~ exp(-distance to the nearest road/canal / this)
 
 TO_UTM = Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
 TO_LL = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
@@ -651,6 +664,9 @@ def build_roads(pts, hamlets, outline, baclieu, rng):
             if j >= 0:
                 local.append(j)
         road_idx.extend(local)
+    # the local network: hamlet roads, dikes and canal-bank paths along each hamlet's long
+    # axis, linked to the network (in the delta nearly every house lines one of them)
+    hamlet_network(net, hamlets, anchors, road_idx, avoid, rng)
     # canals: a rotated grid in farmland (not in the southern mangroves nor the forest core)
     ang = np.deg2rad(12.0)
     R = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
@@ -682,6 +698,67 @@ def build_roads(pts, hamlets, outline, baclieu, rng):
     net = add_islands(net, outline, rng)
     net = keep_connected(net)
     return net, city, T
+
+
+def hamlet_network(net: Net, hamlets, anchors, connected: list[int], avoid, rng) -> None:
+    """Add 1-4 local lines per hamlet, parallel to its long axis (about 650 m apart and
+    through its centre), clipped to the hamlet and off the river banks; then link every
+    piece Prim-style to the growing connected network (``connected`` is extended)."""
+    pieces = []
+    for k, (g, a) in enumerate(zip(hamlets.geometry, anchors, strict=True)):
+        rect = shapely.get_coordinates(shapely.minimum_rotated_rectangle(g))[:4]
+        e1, e2 = rect[1] - rect[0], rect[2] - rect[1]
+        if np.hypot(*e1) < np.hypot(*e2):
+            e1, e2 = e2, e1
+        L, W = float(np.hypot(*e1)), float(np.hypot(*e2))
+        if L < 1.0:
+            continue
+        u, v = e1 / L, e2 / max(W, 1e-9)
+        n = int(np.clip(round(W / 650.0), 1, 4))
+        across = (np.arange(n) - (n - 1) / 2) * (W / n) + rng.uniform(-60, 60, n)
+        # the line nearest the hamlet centre passes through it
+        ctr = rect.mean(axis=0)
+        a_off = float((a - ctr) @ v)
+        across[int(np.argmin(np.abs(across - a_off)))] = a_off
+        along0 = float((a - ctr) @ u)
+        area = g.difference(avoid) if avoid is not None else g
+        hname = hamlets.hamlet_name.iloc[k]
+        for j, off in enumerate(across):
+            base = ctr + off * v + along0 * u
+            wps = [base - (L / 2 + along0 + 200) * u, base, base + (L / 2 - along0 + 200) * u]
+            line = shapely.linestrings(wiggly(wps, rng, step_m=200.0, amp_m=35.0, wavelength_m=1500.0))
+            for part in shapely.get_parts(line.intersection(area)):
+                if part.geom_type != "LineString" or part.length < 150:
+                    continue
+                canal = j != 0 and rng.random() < LOCAL_CANAL_FRAC
+                attrs = ({"kind": "canal", "name": nfc(f"Kênh {hname.removeprefix('Ấp ').removeprefix('Khóm ')}")}
+                         if canal else {"kind": "road", "road_class": "hamlet", "name": nfc(f"Lộ {hname}")})
+                pieces.append((shapely.get_coordinates(part), attrs))
+    todo = list(range(len(pieces)))
+    n_links = 0
+    while todo:
+        tree = shapely.STRtree(net.geoms(connected))
+        geoms = np.array([shapely.linestrings(pieces[t][0]) for t in todo])
+        d = tree.query_nearest(geoms, return_distance=True, all_matches=False)[1]
+        order = np.argsort(d, kind="stable")[: max(1, len(todo) // 4)]
+        for o in order:
+            xy, attrs = pieces[todo[o]]
+            j = net.add(xy, **attrs)
+            if j < 0:
+                continue
+            connected.append(j)
+            if d[o] > 0:  # not touching: a short link road from its nearer end
+                ends = xy[[0, -1]]
+                de = tree.query_nearest(shapely.points(ends), return_distance=True, all_matches=False)[1]
+                p = ends[int(np.argmin(de))]
+                li = attach(net, p, connected, tree, rng, avoid, kind="road",
+                            road_class="hamlet", name=nfc(f"Đường nối {attrs['name']}"))
+                if li >= 0:
+                    connected.append(li)
+                    n_links += 1
+        done = set(order.tolist())
+        todo = [t for ii, t in enumerate(todo) if ii not in done]
+    logger.info("local network: %d pieces, %d links", len(pieces), n_links)
 
 
 def cut_at_rivers(net: Net, river_geoms) -> Net:
@@ -783,9 +860,9 @@ def add_islands(net: Net, outline, rng) -> Net:
             p = c + rng.uniform(-4000, 4000, 2)
             a = rng.uniform(0, np.pi)
             d = np.array([np.cos(a), np.sin(a)])
-            xy = np.array([p - 600 * d, p, p + 600 * d + [0, 150]])
+            xy = np.array([p - 300 * d, p, p + 300 * d + [0, 80]])
             g = shapely.linestrings(xy)
-            if outline.buffer(-300).contains(g) and g.distance(lines) > 500:
+            if outline.buffer(-300).contains(g) and g.distance(lines) > 150:
                 net.add(xy[:2], kind="canal", name=nfc(f"Kênh biệt lập {placed + 1}"))
                 net.add(xy[1:], kind="canal", name=nfc(f"Kênh biệt lập {placed + 1}"))
                 placed += 1
@@ -856,6 +933,19 @@ def road_graph(roads: gpd.GeoDataFrame):
             "csr": G, "edge_of": edge_of, "tree": cKDTree(uniq)}
 
 
+def tree_edges(pred: np.ndarray, targets, edge_of: dict) -> list[int]:
+    """Edges of the shortest-path tree from the sources to all targets (each once)."""
+    out, seen = [], set()
+    for t in targets:
+        v = int(t)
+        while pred[v] >= 0 and v not in seen:
+            seen.add(v)
+            u = int(pred[v])
+            out.append(edge_of[(u, v)])
+            v = u
+    return out
+
+
 def path_edges(pred: np.ndarray, target: int, edge_of: dict) -> list[int]:
     out = []
     v = target
@@ -893,10 +983,15 @@ def build(shared: Path, out: Path, seed: int = 2021) -> dict:
     )[["kind", "road_class", "name", "crossing_cost_m", "geometry"]]
     logger.info("roads %d (%.1fs)", len(roads), time.perf_counter() - t0)
     # final population: base density boosted along roads, canals and rivers
-    lines_mask = features.rasterize(((g, 1) for g in roads.geometry), out_shape=shape,
-                                    transform=transform, all_touched=True, dtype="uint8")
-    dist_m = ndimage.distance_transform_edt(lines_mask == 0) * RES_M
-    dens = base * (0.25 + 4.0 * np.exp(-dist_m / 250.0))
+    # people live along the roads, dikes and canal banks: weight falls off over ~100 m
+    # from the nearest line (a touched cell's centre lies within 71 m of it)
+    def dist_to(kinds):
+        mask = features.rasterize(((g, 1) for g in roads.geometry[roads.kind.isin(kinds)]), out_shape=shape,
+                                  transform=transform, all_touched=True, dtype="uint8")
+        return ndimage.distance_transform_edt(mask == 0) * RES_M
+
+    d_road, d_any = dist_to(["road", "bridge"]), dist_to(["road", "bridge", "canal"])
+    dens = base * (0.002 + 3.0 * np.exp(-d_road / DIST_FALLOFF_M) + 1.0 * np.exp(-d_any / DIST_FALLOFF_M))
     zone = np.where(interior, ids, 0)
     pop = allocate(dens, zone, communes.pop2019.to_numpy())
     popf = np.where(inprov, pop, NODATA).astype("float32")
@@ -934,7 +1029,8 @@ def build(shared: Path, out: Path, seed: int = 2021) -> dict:
         tmp = Path(tmp)
         for name, gdf in layers.items():
             gdf = gdf.reset_index(drop=True)
-            gdf.to_file(tmp / "camau.gpkg", layer=name, driver="GPKG", engine="pyogrio")
+            gdf.to_file(tmp / GPKG_OF_LAYER[name], layer=name, driver="GPKG", engine="pyogrio",
+                        SPATIAL_INDEX="NO")  # keeps the committed sample small (~3 MB less)
         prof = {"driver": "GTiff", "dtype": "float32", "width": shape[1], "height": shape[0],
                 "count": 1, "crs": CRS, "transform": transform, "nodata": NODATA,
                 "compress": "deflate", "predictor": 3, "zlevel": 9, "tiled": True,
@@ -945,7 +1041,7 @@ def build(shared: Path, out: Path, seed: int = 2021) -> dict:
                                    "guide WorldPop 2020 (CC BY 4.0)", seed=str(seed))
         sites.to_csv(tmp / "sites.csv", index=False, lineterminator="\n")
         cells.to_csv(tmp / "opencellid_452.csv", index=False, lineterminator="\n")
-        for f in ("camau.gpkg", "population_100m.tif", "sites.csv", "opencellid_452.csv"):
+        for f in sorted(set(GPKG_OF_LAYER.values())) + ["population_100m.tif", "sites.csv", "opencellid_452.csv"]:
             shutil.move(str(tmp / f), str(out / f))
     info = {name: len(g) for name, g in layers.items()}
     info |= {"sites_rows": len(sites), "sites": sites.site_id.nunique(), "cells": len(cells),
@@ -977,7 +1073,9 @@ def build_sites(ctx):
     rng, pop, xs, ys = ctx["rng"], ctx["pop"], ctx["xs"], ctx["ys"]
     outline = ctx["outline"]
     cells = np.flatnonzero(pop.ravel() > 0)
-    w = pop.ravel()[cells] ** 0.55
+    # sites go where people live: cells of < 2 persons (the thin fields between the
+    # roads and canals) hold no site
+    w = np.where(pop.ravel()[cells] >= 2.0, pop.ravel()[cells], 0.0) ** 0.55
     w /= w.sum()
     r, c = np.divmod(cells, len(xs))
     cxy = np.column_stack([xs[c], ys[r]])
@@ -1176,10 +1274,24 @@ def build_fiber(ctx):
     # hamlets deliberately beyond fiber: the remotest in the mangrove/forest districts
     dname = communes.set_index("commune_code").district_name
     hdist = hamlets.commune_code.map(dname).to_numpy()
-    remote_d = np.isin(hdist, [nfc("Huyện Ngọc Hiển"), nfc("Huyện U Minh"), nfc("Huyện Đầm Dơi")])
-    n_excl = round(0.065 * len(hamlets))
+    remote_d = np.isin(hdist, [nfc(d) for d in REMOTE_DISTRICTS])
+    n_excl = round(EXCLUDED_HAMLETS_FRAC * len(hamlets))
     cand = np.flatnonzero(remote_d)
     excl = set(cand[np.argsort(-hd[cand], kind="stable")[:n_excl]].tolist())
+    # every road node belongs to the hamlet it lies in (-1: on a boundary or outside)
+    node_h = np.full(len(G["nodes"]), -1)
+    pi, hi = shapely.STRtree(hamlets.geometry.to_numpy()).query(shapely.points(G["nodes"]), predicate="within")
+    node_h[pi] = hi
+    mid_h = np.full(len(G["edges"]), -1)
+    pi, hi = shapely.STRtree(hamlets.geometry.to_numpy()).query(
+        shapely.line_interpolate_point(G["edges"], 0.5, normalized=True), predicate="within")
+    mid_h[pi] = hi
+    h_edges = pd.Series(np.arange(len(mid_h))[mid_h >= 0]).groupby(mid_h[mid_h >= 0]).agg(list).to_dict()
+
+    def e_by_h(hsel):
+        return [e for k in hsel for e in h_edges.get(k, [])]
+
+    h_nodes = pd.Series(np.arange(len(node_h))[node_h >= 0]).groupby(node_h[node_h >= 0]).agg(list).to_dict()
     routes = []
     edge_users: dict[int, list[tuple[str, str]]] = {}
 
@@ -1229,16 +1341,21 @@ def build_fiber(ctx):
             ops.append("FPT")
         hs = [k for k in np.flatnonzero(code_arr == c.commune_code) if k not in excl]
         targets = [c_node[i]] + [h_node[k] for k in hs]
+
+        def along(hsel):  # the commune centre, the hamlet centres and every road node in them
+            return [c_node[i]] + [n for k in hsel for n in [h_node[k]] + h_nodes.get(k, [])]
+
         for op in ops:
             if op == "FPT":
-                tg = targets[: max(2, len(targets) // 2)]
+                tg = along(hs[: max(1, len(hs) // 2)])
             elif op == "VNPT" and "Viettel" in ops:  # VNPT reaches most of the hamlets Viettel reaches
-                tg = [t for k, t in enumerate(targets) if k == 0 or rng.random() < 0.8]
+                tg = along([k for k in hs if rng.random() < 0.8])
             else:
-                tg = targets
-            edges = []
-            for t in tg:
-                edges += path_edges(pred, t, G["edge_of"])
+                tg = along(hs)
+            edges = tree_edges(pred, tg, G["edge_of"])
+            if op != "FPT":  # and the loops: every road edge inside the hamlets served
+                edges += e_by_h(hs if op == "Viettel" or "Viettel" not in ops else
+                                [k for k in hs if rng.random() < 0.8])
             tech = "XGS-PON" if in_city[i] else "GPON"
             owner = op
             add_route(op, edges, tech, owner, "distribution")
@@ -1280,21 +1397,31 @@ def build_fiber(ctx):
 def build_access_points(fiber, ctx):
     rng, pop, transform = ctx["rng"], ctx["pop"], ctx["transform"]
     rows = []
+    taken: dict[tuple[int, int], list] = {}  # one access point per ~AP_GAP_M, whatever the operator
+
+    def free(p):
+        ci, cj = int(p[0] // AP_GAP_M), int(p[1] // AP_GAP_M)
+        return all(np.hypot(*(q - p)) >= AP_GAP_M for a in (-1, 0, 1) for b in (-1, 0, 1)
+                   for q in taken.get((ci + a, cj + b), ()))
+
     for r in fiber.itertuples():
         if r.route_id.split("-")[1] == "B":
             continue
         for part in shapely.get_parts(r.geometry):
             L = part.length
-            s = rng.uniform(100, 400)
-            while s < L:
-                p = part.interpolate(s)
-                col = int((p.x - transform.c) / RES_M)
-                row = int((transform.f - p.y) / RES_M)
+            ss = np.arange(rng.uniform(50, 200), L, AP_STEP_M)
+            if not len(ss):
+                continue
+            xy = shapely.get_coordinates(shapely.line_interpolate_point(part, ss))
+            for p in xy:
+                col = int((p[0] - transform.c) / RES_M)
+                row = int((transform.f - p[1]) / RES_M)
                 win = pop[max(row - 2, 0): row + 3, max(col - 2, 0): col + 3]
-                if win.size and win.sum() > 15:
+                if win.size and win.sum() > 5 and free(p):
+                    taken.setdefault((int(p[0] // AP_GAP_M), int(p[1] // AP_GAP_M)), []).append(p)
                     rows.append({"ap_id": f"AP-{len(rows) + 1:05d}", "operator": r.operator,
-                                 "technology": r.technology, "route_id": r.route_id, "geometry": p})
-                s += rng.uniform(300, 600)
+                                 "technology": r.technology, "route_id": r.route_id,
+                                 "geometry": shapely.points(p)})
     return gpd.GeoDataFrame(rows, crs=CRS)
 
 
