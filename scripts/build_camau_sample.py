@@ -1342,7 +1342,7 @@ def build_fiber(ctx):
         hs = [k for k in np.flatnonzero(code_arr == c.commune_code) if k not in excl]
         targets = [c_node[i]] + [h_node[k] for k in hs]
 
-        def along(hsel):  # the commune centre, the hamlet centres and every road node in them
+        def along(hsel, i=i):  # the commune centre, the hamlet centres and every road node in them
             return [c_node[i]] + [n for k in hsel for n in [h_node[k]] + h_nodes.get(k, [])]
 
         for op in ops:
