@@ -1127,8 +1127,14 @@ def result_layers(
         dup = getattr(sh, "duplicated", None)
         seg = getattr(dup, "segments", None) if dup is not None else None
         if seg is not None and len(seg):
-            extra.append({"key": "duplicated_routes", "gdf": seg, "name": L["duplicated"], "colour": "#000000", "weight": 4, "show": False,
-                          "fields": {"route_id": R["route"], "operator": L["operator"], "other_route_id": f"{R['route']} 2",
-                                     "other_operator": f"{L['operator']} 2", "length_m": R["length"]}})
+            # for display, one feature per pair of operators: the same stretch of road shows up in
+            # several route pairs, and drawing each one made the sample's page 8 MB heavier
+            shown = seg[["operator", "other_operator", "length_m", seg.geometry.name]].dissolve(
+                by=["operator", "other_operator"], aggfunc={"length_m": "sum"}, as_index=False)
+            shown["n_stretches"] = seg.groupby(["operator", "other_operator"]).size().to_numpy()
+            shown = shown.set_geometry(shapely.line_merge(shown.geometry.to_numpy()), crs=seg.crs)
+            extra.append({"key": "duplicated_routes", "gdf": shown, "name": L["duplicated"], "colour": "#000000", "weight": 4, "show": False,
+                          "fields": {"operator": L["operator"], "other_operator": f"{L['operator']} 2",
+                                     "n_stretches": "n", "length_m": R["length"]}})
     values = values.dropna(axis=1, how="all")
     return {"values": values if len(values.columns) else None, "value_labels": value_labels, "rasters": rasters, "extra": extra}
