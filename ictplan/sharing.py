@@ -46,7 +46,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -1705,13 +1704,6 @@ def _graphml_ready(G: nx.Graph) -> nx.Graph:
     return H
 
 
-def _tmp_beside(path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    Path(tmp).unlink()
-    return Path(tmp)
-
-
 def write_outputs(result: SharingResult, out_dir: str | os.PathLike, /, *, overwrite: bool = False) -> dict[str, Path]:
     """Write the sharing outputs: GeoPackage layers, GraphML graphs, JSON summary.
 
@@ -1767,8 +1759,11 @@ def write_outputs(result: SharingResult, out_dir: str | os.PathLike, /, *, overw
     }
     geom_types = {"sites": "Point", "towers": "Point", "candidate_edges": "LineString", "groups": "MultiPoint",
                   "poles": "Point", "spans": "LineString", "duplicated_segments": "LineString"}
-    tmp = _tmp_beside(targets["gpkg"])
-    try:
+    from .io import (
+        atomic_path,  # only io touches files: every output goes through its atomic writer
+    )
+
+    with atomic_path(targets["gpkg"], overwrite=True) as tmp:
         for name, gdf in layers.items():
             if gdf is None:
                 continue
@@ -1778,38 +1773,20 @@ def write_outputs(result: SharingResult, out_dir: str | os.PathLike, /, *, overw
                 if c != frame.geometry.name and frame[c].dtype == object:
                     frame[c] = frame[c].map(lambda v: ";".join(map(str, v)) if isinstance(v, tuple | list) else v)
             frame.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", geometry_type=geom_types[name])
-        if tmp.exists():
-            os.replace(tmp, targets["gpkg"])
-            written["gpkg"] = targets["gpkg"]
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    if targets["gpkg"].exists():
+        written["gpkg"] = targets["gpkg"]
     for key, G in (("tower_graph", result.tower_graph), ("pole_graph", result.pole_graph)):
         if G is None:
             continue
-        tmp = _tmp_beside(targets[key])
-        try:
+        with atomic_path(targets[key], overwrite=True) as tmp:
             nx.write_graphml(_graphml_ready(G), tmp)
-            os.replace(tmp, targets[key])
-            written[key] = targets[key]
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        written[key] = targets[key]
     if dup is not None:
-        tmp = _tmp_beside(targets["duct_candidates"])
-        try:
+        with atomic_path(targets["duct_candidates"], overwrite=True) as tmp:
             dup.candidates.to_csv(tmp, index=False, encoding="utf-8")
-            os.replace(tmp, targets["duct_candidates"])
-            written["duct_candidates"] = targets["duct_candidates"]
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-    tmp = _tmp_beside(targets["summary"])
-    try:
-        tmp.write_text(json.dumps({"summary": result.summary, "parameters": result.parameters}, indent=2, ensure_ascii=False, default=float), encoding="utf-8")
-        os.replace(tmp, targets["summary"])
-        written["summary"] = targets["summary"]
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        written["duct_candidates"] = targets["duct_candidates"]
+    with atomic_path(targets["summary"], overwrite=True) as tmp:
+        tmp.write_text(json.dumps({"summary": result.summary, "parameters": result.parameters}, indent=2,
+                                  ensure_ascii=False, default=float), encoding="utf-8")
+    written["summary"] = targets["summary"]
     return written
