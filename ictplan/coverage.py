@@ -36,6 +36,7 @@ import math
 import mmap
 import multiprocessing as mp
 import os
+import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -46,6 +47,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from . import crs as _crs
 from . import radio
@@ -637,6 +639,7 @@ def compute(
     keep_rasters: bool = True,
     window_rows: int = 256,
     n_jobs: int = 1,
+    progress: bool | None = None,
 ) -> CoverageResult:
     """Best-server coverage of every operator × technology, plus ``"any"`` operator per technology.
 
@@ -655,6 +658,9 @@ def compute(
     keep_rasters
         Keep RSRP / server / SINR rasters per layer (``False`` keeps only ``covered`` and
         ``tput_mbps``, for national grids).
+    progress
+        Show a progress bar over the carriers (tqdm, on standard error); ``None`` shows it
+        when standard error is a terminal.
 
     Returns
     -------
@@ -696,9 +702,15 @@ def compute(
     sec["active_users"] = 0.0
     layers: dict[tuple[str, str], CoverageLayer] = {}
     timings: dict[str, float] = {}
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = tqdm(total=int(sec.groupby(["operator", "technology", "band"]).ngroups), desc="coverage", unit="carrier",
+               disable=not progress, file=sys.stderr)
     for (op, tech), group in sec.groupby(["operator", "technology"], sort=True):
         layer: CoverageLayer | None = None
         for band, carrier in group.groupby("band", sort=True):
+            bar.set_postfix_str(f"{op} {tech} {band}")
+            bar.update(0)
             t0 = time.perf_counter()
             prof = radio.profile_for(profiles, op, tech, band)
             if keep_rasters or reuse is None:
@@ -735,6 +747,7 @@ def compute(
             del bs
         assert layer is not None
         layers[(op, tech)] = layer
+        bar.update(group["band"].nunique())
     for tech in sorted({k[1] for k in layers}):
         union: CoverageLayer | None = None
         for (_op, t), lay in layers.items():
@@ -745,6 +758,7 @@ def compute(
             union = base if union is None else _merge(union, base, keep_rasters=keep_rasters)
         assert union is not None
         layers[(ANY_OPERATOR, tech)] = union
+    bar.close()
     return CoverageResult(grid=grid, sectors=sec, layers=layers, timings_s=timings)
 
 
@@ -963,6 +977,7 @@ def run(
     keep_rasters: bool = True,
     n_jobs: int = 1,
     levels: Sequence[str] = ("communes", "districts", "hamlets"),
+    progress: bool | None = None,
 ) -> CoverageResult:
     """Everything for a study: best-server layers and the population-covered table.
 
@@ -987,7 +1002,7 @@ def run(
     sites = study.layer("sites")
     clutter = clutter_loss_db(landcover, profiles) if landcover is not None else None
     result = compute(sites, population, profiles, clutter_loss=clutter, margin_db=margin_db,
-                     keep_rasters=keep_rasters, n_jobs=n_jobs)
+                     keep_rasters=keep_rasters, n_jobs=n_jobs, progress=progress)
     t1 = time.perf_counter()
     zones: dict[str, gpd.GeoDataFrame] = {}
     for level in levels:

@@ -439,3 +439,16 @@ def test_property_evaluation_box_never_cuts_a_signal(az, h_dm, tilt, tx, model):
     assert np.isfinite(bs["rsrp_dbm"][clear]).all()
     # tabulation: ≤ 0.01 dB path loss + ≤ 0.065 dB vertical pattern (steep tilt next to the mast)
     np.testing.assert_allclose(bs["rsrp_dbm"][clear], r[clear], atol=0.08)
+
+
+def test_progress_bar_on_request_and_results_unchanged(capsys):
+    """A progress bar over the carriers goes to standard error; it changes no number."""
+    import ictplan
+
+    study = ictplan.datasets.camau()
+    quiet = ictplan.coverage.run(study, levels=("communes",), progress=False)
+    assert "carrier" not in capsys.readouterr().err
+    shown = ictplan.coverage.run(study, levels=("communes",), progress=True)
+    err = capsys.readouterr().err
+    assert "coverage" in err and "6/6" in err
+    pd.testing.assert_frame_equal(quiet.table, shown.table)

@@ -23,6 +23,11 @@ class _Ctx:
     verbosity = 0
 
 
+def progress() -> bool | None:
+    """Progress bars: off with -q, else shown when standard error is a terminal."""
+    return False if _Ctx.verbosity < 0 else None
+
+
 def echo(msg: str = "", *, err: bool = False) -> None:
     """Print unless -q (errors always print)."""
     if _Ctx.verbosity >= 0 or err:
@@ -151,7 +156,7 @@ def demo(study: Path, out: Path, overwrite: bool, lang: str) -> None:
         echo(f"[{label}] done in {time.perf_counter() - t0:.1f} s")
         return res
 
-    cov = step("coverage", lambda: coverage.run(s))
+    cov = step("coverage", lambda: coverage.run(s, progress=progress()))
     coverage.write_outputs(cov, out / "coverage", overwrite=True)
     t = cov.table
     for _, r in t[(t["level"] == "province") & (t["operator"] == "any")].iterrows():

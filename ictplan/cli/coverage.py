@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._main import cli, echo, out_dir, out_opt, overwrite_opt, progress, study_arg
 
 
 @cli.command()
@@ -25,7 +25,7 @@ def coverage(study: Path, out: Path, overwrite: bool, method: str, no_rasters: b
     t0 = time.perf_counter()
     s = _study.load(study)
     out = out_dir(out, overwrite)
-    res = _coverage.run(s, method=method)
+    res = _coverage.run(s, method=method, progress=progress())
     paths = _coverage.write_outputs(res, out, overwrite=True, rasters=not no_rasters)
     t = res.table
     prov = t[t["level"] == "province"] if "level" in t.columns else t.iloc[:0]
