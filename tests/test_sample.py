@@ -588,3 +588,18 @@ def test_sample_fiber_reach_mostly_there():
     # per hamlet, the unreached share is far higher in the remote districts
     remote = dist.isin(REMOTE)
     assert unreached[remote].mean() > 3 * unreached[~remote].mean()
+
+
+def test_2030_variant_builds_out_5g():
+    """data/camau_2030 (the what-if variant) reuses today's layers and adds 5G at every 4G site."""
+    import ictplan
+
+    variant = ictplan.study.load(REPO / "data" / "camau_2030")
+    base_sites = ictplan.datasets.camau().layer("sites")
+    sites = variant.layer("sites")
+    assert set(base_sites["sector_id"]) < set(sites["sector_id"])
+    assert sites.loc[sites.technology == "5G", "site_id"].nunique() == sites["site_id"].nunique()
+    assert variant.path_of("communes").resolve() == (SAMPLE / "camau.gpkg").resolve()
+    t = ictplan.coverage.run(variant, levels=("communes",)).table
+    prov = t[(t.level == "province") & (t.technology == "5G") & (t.operator == "any")]
+    assert float(prov.pct_covered.iloc[0]) > 90.0
