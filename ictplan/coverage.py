@@ -984,7 +984,8 @@ def run(
     Sites from ``study.layer("sites")``, people from ``study.population``, profiles from
     ``study.profiles``, zones from ``study.layer(level)`` for ``levels`` (hamlet points
     are skipped with a warning: zone sums need polygons). ``landcover`` (codes on the
-    population grid) adds clutter loss per the profiles.
+    population grid; default: the study's ``landcover`` raster, if it names one) adds
+    clutter loss per the profiles.
 
     Returns
     -------
@@ -1000,6 +1001,8 @@ def run(
     profiles = radio.parse_profiles(study.profiles, source=str(getattr(study, "profiles_path", "profiles")))
     population = study.population
     sites = study.layer("sites")
+    if landcover is None:
+        landcover = getattr(study, "landcover", None)  # the study's land-cover raster, when it names one
     clutter = clutter_loss_db(landcover, profiles) if landcover is not None else None
     result = compute(sites, population, profiles, clutter_loss=clutter, margin_db=margin_db,
                      keep_rasters=keep_rasters, n_jobs=n_jobs, progress=progress)

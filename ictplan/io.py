@@ -63,6 +63,7 @@ __all__ = [
     "read_sites",
     "read_cells",
     "read_population",
+    "read_landcover",
     "write_layer",
     "write_table",
     "write_raster",
@@ -589,6 +590,45 @@ def read_population(path: str | os.PathLike, /, *, band: int = 1) -> Population:
         )
     counts = np.where(mask, 0.0, data)
     return Population(grid=grid, counts=counts, nodata_mask=mask, source=str(path))
+
+
+def read_landcover(path: str | os.PathLike, grid: Grid, /, *, band: int = 1) -> np.ndarray:
+    """Land-cover class codes (int32) on the analysis grid, for clutter loss per cell.
+
+    The raster must be on the population raster's grid (same CRS, cell size and extent):
+    ictplan never resamples, so a land-cover raster on another grid is refused with the
+    ``gdalwarp`` command that puts it there (``-r mode`` keeps classes whole). Nodata cells
+    keep their code; map it to a class in the profiles' ``[clutter_classes]``.
+
+    Raises
+    ------
+    MissingFileError, DataSourceError, MissingCRSError, InputValidationError
+    """
+    path = Path(path)
+    what = f"landcover ({path.name})"
+    _check_exists(path, what)
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None:
+                raise _crs.MissingCRSError(f"{what} has no CRS. Assign it (e.g. `gdal_edit.py -a_srs EPSG:32648 {path.name}`).")
+            same = (_crs.as_crs(ds.crs).equals(grid.crs) and ds.width == grid.width and ds.height == grid.height
+                    and ds.transform.almost_equals(grid.transform, precision=1e-6))
+            if not same:
+                minx, miny, maxx, maxy = grid.bounds
+                rx, ry = grid.res_m
+                raise InputValidationError(
+                    f"{what} is not on the population grid ({ds.width}×{ds.height} cells in {_crs.crs_label(_crs.as_crs(ds.crs))}; "
+                    f"the grid is {grid.width}×{grid.height} in {_crs.crs_label(grid.crs)}). ictplan never resamples: warp it "
+                    f"first with `gdalwarp -t_srs {_crs.crs_label(grid.crs)} -tr {rx:g} {ry:g} -te {minx:g} {miny:g} {maxx:g} {maxy:g} "
+                    f"-r mode {path.name} landcover_on_grid.tif`."
+                )
+            data = ds.read(band)
+    except (RasterioIOError, rasterio.errors.RasterioError) as err:
+        raise DataSourceError(f"{what}: could not read {path} as a raster: {err}. Is the file complete and not corrupt?") from err
+    if not np.issubdtype(data.dtype, np.integer):
+        if not np.all(np.isfinite(data)) or not np.all(data == np.round(data)):
+            raise InputValidationError(f"{what} must hold integer class codes; it holds fractional values. Use the classified raster.")
+    return data.astype(np.int32)
 
 
 # --------------------------------------------------------------------------- writers

@@ -193,4 +193,4 @@ SCHEMAS: dict[str, LayerSchema] = {
     ]
 }
 
-LAYER_NAMES = tuple(SCHEMAS) + ("population", "districts", "cells")
+LAYER_NAMES = tuple(SCHEMAS) + ("population", "landcover", "districts", "cells")

@@ -107,8 +107,8 @@ class Study:
             return self._cache[name]
         if name == "districts" and "districts" not in self.layer_specs:
             gdf = _io.read_districts(self.layer("communes"))
-        elif name == "population":
-            raise ConfigError("the population raster is `study.population`, not a layer.")
+        elif name in ("population", "landcover"):
+            raise ConfigError(f"the {name} raster is `study.{name}`, not a layer.")
         elif name not in self.layer_specs:
             raise ConfigError(
                 f"the study {self.name!r} has no layer {name!r} (it has: {', '.join(self.layer_specs)}). "
@@ -150,6 +150,16 @@ class Study:
         return self._cache["population"]
 
     @property
+    def landcover(self) -> Any:
+        """Land-cover class codes on the population grid (for clutter loss), or None when the
+        study names no ``landcover`` raster."""
+        if "landcover" not in self.layer_specs:
+            return None
+        if "landcover" not in self._cache:
+            self._cache["landcover"] = _io.read_landcover(self.root / self.layer_specs["landcover"]["path"], self.population.grid)
+        return self._cache["landcover"]
+
+    @property
     def profiles(self) -> dict[str, Any]:
         """The technology profiles TOML as a dict (validated by :mod:`ictplan.radio`)."""
         if "profiles" not in self._cache:
@@ -167,9 +177,13 @@ class Study:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    obj = self.population if name == "population" else self.layer(name)
-                    n = int((obj.counts > 0).sum()) if name == "population" else len(obj)
-                    report = {} if name == "population" else dict(obj.attrs.get("ictplan_report", {}))
+                    if name == "population":
+                        n, report = int((self.population.counts > 0).sum()), {}
+                    elif name == "landcover":
+                        n, report = int(self.landcover.size), {}
+                    else:
+                        obj = self.layer(name)
+                        n, report = len(obj), dict(obj.attrs.get("ictplan_report", {}))
                     res = LayerCheck(name, True, n, time.perf_counter() - t0, report, [str(w.message) for w in caught])
                 except IctplanError as err:
                     res = LayerCheck(name, False, None, time.perf_counter() - t0, {}, [str(w.message) for w in caught], str(err))

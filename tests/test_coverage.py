@@ -452,3 +452,32 @@ def test_progress_bar_on_request_and_results_unchanged(capsys):
     err = capsys.readouterr().err
     assert "coverage" in err and "6/6" in err
     pd.testing.assert_frame_equal(quiet.table, shown.table)
+
+
+def test_study_landcover_adds_clutter_loss(tmp_path):
+    """A study's land-cover raster (all mangrove: 12 dB) lowers coverage; without it nothing changes."""
+    import re
+
+    import rasterio
+
+    import ictplan
+
+    base_study = ictplan.datasets.camau()
+    grid = base_study.population.grid
+    with rasterio.open(tmp_path / "landcover.tif", "w", driver="GTiff", width=grid.width, height=grid.height, count=1,
+                       dtype="uint8", crs=grid.crs.to_wkt(), transform=grid.transform) as ds:
+        ds.write(np.full(grid.shape, 2, dtype="uint8"), 1)  # 2 = mangrove in data/profiles/default.toml
+    text = (base_study.root / "study.toml").read_text(encoding="utf-8")
+    text = re.sub(r'path = "([^"]+)"', lambda m: f'path = "{(base_study.root / m.group(1)).resolve().as_posix()}"', text)
+    text = text.replace("[layers]\n", '[layers]\nlandcover = { path = "landcover.tif" }\n')
+    (tmp_path / "study.toml").write_text(text, encoding="utf-8")
+    with_lc = ictplan.study.load(tmp_path)
+    assert with_lc.landcover.shape == grid.shape
+    assert {c.name: c.ok for c in with_lc.check()}["landcover"]
+
+    def pct(study):
+        t = ictplan.coverage.run(study, levels=("communes",)).table
+        row = t[(t.level == "province") & (t.technology == "4G") & (t.operator == "any")]
+        return float(row.pct_covered.iloc[0])
+
+    assert pct(with_lc) < pct(base_study) - 1.0

@@ -393,3 +393,18 @@ def test_outputs_get_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_read_landcover_on_grid_and_refused_off_grid(tmp_path):
+    from ictplan.io import read_landcover
+
+    grid = Grid(Affine(100, 0, 500_000, 0, -100, 1_000_000), 2, 2, __import__("pyproj").CRS.from_epsg(32648))
+    codes = np.array([[1, 2], [3, 4]], dtype="uint8")
+    _write_tif(tmp_path / "lc.tif", codes, nodata=None)
+    assert read_landcover(tmp_path / "lc.tif", grid).tolist() == [[1, 2], [3, 4]]
+    other = Grid(Affine(50, 0, 500_000, 0, -50, 1_000_000), 4, 4, grid.crs)
+    with pytest.raises(errors.InputValidationError, match=r"never resamples.*gdalwarp -t_srs EPSG:32648 -tr 50 50"):
+        read_landcover(tmp_path / "lc.tif", other)
+    _write_tif(tmp_path / "nocrs.tif", codes, nodata=None, crs=None)
+    with pytest.raises(errors.MissingCRSError):
+        read_landcover(tmp_path / "nocrs.tif", grid)
