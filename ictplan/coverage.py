@@ -158,8 +158,8 @@ def prepare_sectors(sectors: gpd.GeoDataFrame, grid: Grid, profiles: Mapping[str
     ------
     MissingColumnError
         Required columns are missing (all listed).
-    MissingCRSError, GeographicCRSError
-        The sectors have no CRS, or the grid is in degrees.
+    MissingCRSError
+        The sectors have no CRS.
     EmptyLayerError
         No sectors.
     InputValidationError
@@ -168,7 +168,7 @@ def prepare_sectors(sectors: gpd.GeoDataFrame, grid: Grid, profiles: Mapping[str
     ProfileError
         No profile for a technology/band used by a sector.
     """
-    _require_metric_grid(grid)
+    _require_north_up(grid)
     if len(sectors) == 0:
         raise EmptyLayerError("the sites layer has no sectors; coverage needs at least one.")
     missing = [c for c in _SECTOR_REQUIRED if c not in sectors.columns]
@@ -256,6 +256,23 @@ def _num_col(gdf: pd.DataFrame, name: str, default: float) -> np.ndarray:
         return np.full(len(gdf), default, dtype=float)
     v = pd.to_numeric(gdf[name], errors="coerce").to_numpy(float)
     return np.where(np.isnan(v), default, v)
+
+
+def _require_north_up(grid: Grid) -> None:
+    if grid.transform.b != 0 or grid.transform.d != 0:
+        raise InputValidationError("the population grid is rotated; warp it north-up first (gdalwarp).")
+
+
+def _metres_per_degree(lat_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Metres per degree of longitude and of latitude at ``lat_deg`` on the WGS 84 ellipsoid
+    (prime-vertical and meridional radii of curvature)."""
+    a, f = 6_378_137.0, 1 / 298.257223563
+    e2 = f * (2 - f)
+    phi = np.radians(np.asarray(lat_deg, float))
+    w = np.sqrt(1 - e2 * np.sin(phi) ** 2)
+    per_lon = np.pi / 180 * a * np.cos(phi) / w
+    per_lat = np.pi / 180 * a * (1 - e2) / w**3
+    return per_lon, per_lat
 
 
 def _require_metric_grid(grid: Grid) -> None:
@@ -395,10 +412,17 @@ def _engine(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, *, clutter: 
         ex0, ex1, ey0, ey1 = (np.where(omni, a, 0.0) for a in (ex0, ex1, ey0, ey1))
         for arr, part in zip((ex0, ex1, ey0, ey1), sb, strict=True):
             arr[~omni] = part
-    c_a = (x + ex0 - t.c) / t.a
-    c_b = (x + ex1 - t.c) / t.a
-    r_a = (y + ey1 - t.f) / t.e
-    r_b = (y + ey0 - t.f) / t.e
+    # metres per CRS unit along x and y at each sector: 1 on a projected grid; on a lon/lat
+    # grid the ellipsoid's at the sector's latitude (sites are projected into the raster's CRS,
+    # people are never resampled; over a sector's reach of a few km the error is < 0.1 %)
+    if grid.crs.is_geographic:
+        kx, ky = _metres_per_degree(y)
+    else:
+        kx = ky = np.ones(n)
+    c_a = (x + ex0 / kx - t.c) / t.a
+    c_b = (x + ex1 / kx - t.c) / t.a
+    r_a = (y + ey1 / ky - t.f) / t.e
+    r_b = (y + ey0 / ky - t.f) / t.e
     c0 = np.clip(np.floor(np.minimum(c_a, c_b)), 0, W).astype(np.int64)
     c1 = np.clip(np.ceil(np.maximum(c_a, c_b)), 0, W).astype(np.int64)
     r0 = np.clip(np.floor(np.minimum(r_a, r_b)), 0, H).astype(np.int64)
@@ -448,8 +472,8 @@ def _engine(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, *, clutter: 
             for s in cand.tolist():
                 ra, rb = max(r0[s], w0), min(r1[s], w1)
                 ca, cb = c0[s], c1[s]
-                dy = (yc_all[ra:rb] - y[s]).astype(np.float32)
-                dx = (xc_all[ca:cb] - x[s]).astype(np.float32)
+                dy = ((yc_all[ra:rb] - y[s]) * ky[s]).astype(np.float32)
+                dx = ((xc_all[ca:cb] - x[s]) * kx[s]).astype(np.float32)
                 u = (dy * dy)[:, None] + (dx * dx)[None, :]
                 np.maximum(u, np.float32(1.0), out=u)  # d < 1 m: the first bin
                 np.log10(u, out=u)
@@ -578,7 +602,7 @@ def best_server(
         s["operator"], s["technology"], s["band"] = "default", profile.technology, profile.band
         sec = prepare_sectors(s, grid, profiles)
     else:
-        _require_metric_grid(grid)
+        _require_north_up(grid)
         sec = sectors.reset_index(drop=True)
     if clutter_loss is not None:
         clutter_loss = _check_clutter(clutter_loss, grid)

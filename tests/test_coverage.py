@@ -345,10 +345,39 @@ def test_sites_in_lonlat_are_projected():
     np.testing.assert_allclose(ra, rb, atol=1e-3)
 
 
-def test_geographic_grid_refused():
+def test_geographic_grid_matches_geodesic_brute_force():
+    """A population raster in lon/lat is used as it is (never resampled): sites are projected
+    into it and distances measured in metres; RSRP matches an independent geodesic computation."""
+    g = Grid(Affine(0.001, 0, 105.24, 0, -0.001, 9.30), 90, 80, pyproj.CRS(4326))
+    utm_sites = sites([(531_000.0, 1_024_000.0), (534_000.0, 1_022_500.0)], az=[60.0, 250.0], crs=UTM)
+    prof = lte()
+    bs = coverage.best_server(utm_sites, g, prof)  # sites in UTM, grid in degrees
+    ll = utm_sites.to_crs(4326)
+    xc, yc = g.cell_centres()
+    geod = pyproj.Geod(ellps="WGS84")
+    per_sector = []
+    for (_, srow), pt in zip(utm_sites.iterrows(), ll.geometry, strict=True):
+        az_fwd, _, dist = geod.inv(np.full(xc.shape, pt.x), np.full(xc.shape, pt.y), xc, yc)
+        dx, dy = dist * np.sin(np.radians(az_fwd)), dist * np.cos(np.radians(az_fwd))
+        pl = radio.path_loss_db(np.maximum(dist, 1.0), model=prof.model, freq_mhz=prof.freq_mhz, h_bs_m=srow.height_m,
+                                h_ut_m=prof.ue_height_m, los=prof.los, environment=prof.environment)
+        gain = radio.antenna_gain_dbi(dx, dy, azimuth_deg=srow.azimuth_deg, h_bs_m=srow.height_m, h_ut_m=prof.ue_height_m,
+                                      gain_dbi=prof.antenna_gain_dbi, pattern=prof.pattern, tilt_deg=srow.tilt_deg,
+                                      beamwidth_deg=prof.beamwidth_deg, front_to_back_db=prof.front_to_back_db,
+                                      vertical_beamwidth_deg=prof.vertical_beamwidth_deg, sla_v_db=prof.sla_v_db)
+        per_sector.append(prof.tx_power_dbm - 10 * math.log10(12 * prof.n_rb) + gain - prof.feeder_loss_db - pl)
+    expect = np.max(per_sector, axis=0)
+    seen = np.isfinite(bs["rsrp_dbm"]) & (expect > prof.rsrp_threshold_dbm)
+    assert seen.sum() > 1000
+    np.testing.assert_allclose(bs["rsrp_dbm"][seen], expect[seen], atol=0.1)
+    covered, covered_expected = (bs["rsrp_dbm"] >= prof.rsrp_threshold_dbm).sum(), (expect >= prof.rsrp_threshold_dbm).sum()
+    assert abs(int(covered) - int(covered_expected)) <= 0.01 * covered_expected  # only cells at the threshold differ
+
+
+def test_circle_model_refuses_geographic_grid():
     g = Grid(Affine(0.001, 0, 105.0, 0, -0.001, 9.5), 20, 20, pyproj.CRS(4326))
     with pytest.raises(GeographicCRSError, match="gdalwarp -r sum"):
-        coverage.best_server(sites([(105.01, 9.49)], crs=4326), g, lte())
+        coverage.disc_coverage(sites([(105.01, 9.49)], crs=4326), g, radius_m=500.0)
 
 
 def test_zones_not_overlapping_raise():
