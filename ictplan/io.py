@@ -544,6 +544,25 @@ def read_cells(
 _SENTINELS = (-9999.0, -99999.0, -3.4028234663852886e38, -1e20)
 
 
+def _read_band(path: Path, what: str, band: int) -> tuple[np.ndarray, float | None, Grid]:
+    """One band of a north-up raster with a CRS, its nodata value and its grid; every failure
+    is one error naming the fix."""
+    _check_exists(path, what)
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None:
+                raise _crs.MissingCRSError(
+                    f"{what} has no CRS. Assign it (e.g. `gdal_edit.py -a_srs EPSG:32648 {path.name}`, or in QGIS "
+                    "Raster → Projections → Assign Projection)."
+                )
+            if ds.transform.b != 0 or ds.transform.d != 0:
+                raise InputValidationError(f"{what} is rotated; warp it north-up first (gdalwarp).")
+            grid = Grid(transform=ds.transform, width=ds.width, height=ds.height, crs=_crs.as_crs(ds.crs))
+            return ds.read(band), ds.nodata, grid
+    except (RasterioIOError, rasterio.errors.RasterioError) as err:
+        raise DataSourceError(f"{what}: could not read {path} as a raster: {err}. Is the file complete and not corrupt?") from err
+
+
 def read_population(path: str | os.PathLike, /, *, band: int = 1) -> Population:
     """Population counts from a GeoTIFF (any CRS) as a :class:`~ictplan.grid.Population`.
 
@@ -556,21 +575,8 @@ def read_population(path: str | os.PathLike, /, *, band: int = 1) -> Population:
     """
     path = Path(path)
     what = f"population ({path.name})"
-    _check_exists(path, what)
-    try:
-        with rasterio.open(path) as ds:
-            if ds.crs is None:
-                raise _crs.MissingCRSError(
-                    f"{what} has no CRS. Assign it (e.g. `gdal_edit.py -a_srs EPSG:32648 {path.name}`, or in QGIS "
-                    "Raster → Projections → Assign Projection)."
-                )
-            if ds.transform.b != 0 or ds.transform.d != 0:
-                raise InputValidationError(f"{what} is rotated; warp it north-up first (gdalwarp).")
-            data = ds.read(band).astype("float64")
-            nodata = ds.nodata
-            grid = Grid(transform=ds.transform, width=ds.width, height=ds.height, crs=_crs.as_crs(ds.crs))
-    except (RasterioIOError, rasterio.errors.RasterioError) as err:
-        raise DataSourceError(f"{what}: could not read {path} as a raster: {err}. Is the file complete and not corrupt?") from err
+    data, nodata, grid = _read_band(path, what, band)
+    data = data.astype("float64")
     mask = ~np.isfinite(data)
     if nodata is not None and not np.isnan(nodata):
         mask |= data == nodata
@@ -606,25 +612,18 @@ def read_landcover(path: str | os.PathLike, grid: Grid, /, *, band: int = 1) -> 
     """
     path = Path(path)
     what = f"landcover ({path.name})"
-    _check_exists(path, what)
-    try:
-        with rasterio.open(path) as ds:
-            if ds.crs is None:
-                raise _crs.MissingCRSError(f"{what} has no CRS. Assign it (e.g. `gdal_edit.py -a_srs EPSG:32648 {path.name}`).")
-            same = (_crs.as_crs(ds.crs).equals(grid.crs) and ds.width == grid.width and ds.height == grid.height
-                    and ds.transform.almost_equals(grid.transform, precision=1e-6))
-            if not same:
-                minx, miny, maxx, maxy = grid.bounds
-                rx, ry = grid.res_m
-                raise InputValidationError(
-                    f"{what} is not on the population grid ({ds.width}×{ds.height} cells in {_crs.crs_label(_crs.as_crs(ds.crs))}; "
-                    f"the grid is {grid.width}×{grid.height} in {_crs.crs_label(grid.crs)}). ictplan never resamples: warp it "
-                    f"first with `gdalwarp -t_srs {_crs.crs_label(grid.crs)} -tr {rx:g} {ry:g} -te {minx:g} {miny:g} {maxx:g} {maxy:g} "
-                    f"-r mode {path.name} landcover_on_grid.tif`."
-                )
-            data = ds.read(band)
-    except (RasterioIOError, rasterio.errors.RasterioError) as err:
-        raise DataSourceError(f"{what}: could not read {path} as a raster: {err}. Is the file complete and not corrupt?") from err
+    data, _, lc_grid = _read_band(path, what, band)
+    same = (lc_grid.crs.equals(grid.crs) and lc_grid.shape == grid.shape
+            and lc_grid.transform.almost_equals(grid.transform, precision=1e-6))
+    if not same:
+        minx, miny, maxx, maxy = grid.bounds
+        rx, ry = grid.res_m
+        raise InputValidationError(
+            f"{what} is not on the population grid ({lc_grid.width}×{lc_grid.height} cells in {_crs.crs_label(lc_grid.crs)}; "
+            f"the grid is {grid.width}×{grid.height} in {_crs.crs_label(grid.crs)}). ictplan never resamples: warp it "
+            f"first with `gdalwarp -t_srs {_crs.crs_label(grid.crs)} -tr {rx:g} {ry:g} -te {minx:g} {miny:g} {maxx:g} {maxy:g} "
+            f"-r mode {path.name} landcover_on_grid.tif`."
+        )
     if not np.issubdtype(data.dtype, np.integer):
         if not np.all(np.isfinite(data)) or not np.all(data == np.round(data)):
             raise InputValidationError(f"{what} must hold integer class codes; it holds fractional values. Use the classified raster.")
