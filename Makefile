@@ -6,7 +6,7 @@ PY      = $(VENV)/bin/python
 STUDY  ?= data/camau
 OUT    ?= out
 
-.PHONY: all demo test bench bench-small sample lint clean coverage fiber sharing scorecard maps report notebooks
+.PHONY: all demo test bench bench-small sample lint screenshot clean coverage fiber sharing scorecard maps report notebooks
 
 all: demo
 
@@ -36,8 +36,15 @@ bench-small: $(VENV)/.installed
 sample: $(VENV)/.installed
 	$(PY) scripts/build_camau_sample.py
 
+## lint: ruff (with complexity rules), mypy on the package, module and function sizes
 lint: $(VENV)/.installed
 	$(PY) -m ruff check ictplan tests scripts
+	$(PY) -m mypy
+	$(PY) scripts/check_sizes.py ictplan
+
+## screenshot: refresh docs/img/map.png (the README's picture) from the sample map
+screenshot: $(VENV)/.installed
+	ICTPLAN_SCREENSHOT=docs/img/map.png $(PY) -m pytest -q tests/test_browser.py -k screenshot
 
 clean:
 	rm -rf $(OUT) .pytest_cache .hypothesis

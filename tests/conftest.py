@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No example database in the repository: tests stay hermetic (nothing written into the tree).
+settings.register_profile("ictplan", database=None)
+settings.load_profile("ictplan")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "camau"

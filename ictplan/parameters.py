@@ -1,0 +1,147 @@
+"""Every analysis parameter and its one default.
+
+A study may change them in an optional ``[parameters]`` table of its ``study.toml``,
+one sub-table per job; CLI flags and keyword arguments go on top::
+
+    [parameters.fiber]
+    drop_limit_m = 500          # longest household drop along roads and canals
+
+    [parameters.scorecard]
+    indicators_table = "indicators.csv"
+
+Analyses read their defaults from the dataclasses below (``FIBER.drop_limit_m``), never
+from a literal of their own, so ``ictplan fiber --drop-limit-m 500``, the scorecard, the
+map and the report all agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from ._errors import ConfigError
+
+__all__ = [
+    "CoverageParameters", "FiberParameters", "SharingParameters", "ScorecardParameters",
+    "COVERAGE", "FIBER", "SHARING", "SCORECARD", "JOBS", "resolve", "check_table",
+]
+
+
+@dataclass(frozen=True)
+class CoverageParameters:
+    """Mobile coverage (:func:`ictplan.coverage.run`)."""
+
+    method: str = "exact"  # zone weights: "exact" cell fractions or "centre" of cell
+    margin_db: float = 20.0  # how far below the weakest cutoff a sector is still computed
+    n_jobs: int = 1  # worker processes over the carriers (spawn-safe)
+
+
+@dataclass(frozen=True)
+class FiberParameters:
+    """Fiber reach (:func:`ictplan.fiber.run`)."""
+
+    drop_limit_m: float = 300.0  # longest drop from a household to fiber access, along the network
+    corridor_m: float = 20.0  # a route this close to a road/canal edge counts as on it
+    hamlet_threshold_frac: float = 0.8  # a hamlet is reached when this share of its households is
+    snap_tolerance_m: float = 1.0  # line ends this close are joined when the network is built
+    weight: str = "cost_m"  # edge weight for network distance
+    far_access_m: float = 50.0  # an access point farther than this from the network is reported
+
+
+@dataclass(frozen=True)
+class SharingParameters:
+    """Infrastructure sharing (:func:`ictplan.sharing.run`)."""
+
+    site_tolerance_m: float = 100.0  # cells of one operator this close are one physical site
+    colocation_m: float = 50.0  # sites of different operators this close are one tower
+    attach_m: float = 300.0  # a pole farther than this from a span is not on it
+    candidate_m: float = 300.0  # towers this close are sharing candidates
+    corridor_m: float = 15.0  # fiber routes this close run in one trench
+    min_length_m: float = 200.0  # shorter duplicated stretches are ignored
+    max_cables: int | None = None  # cap on cables compared (None: all)
+
+
+@dataclass(frozen=True)
+class ScorecardParameters:
+    """The plan's scorecard (:func:`ictplan.targets.run`)."""
+
+    indicators_table: str | None = None  # CSV of non-spatial indicators, relative to the study folder
+
+
+COVERAGE = CoverageParameters()
+FIBER = FiberParameters()
+SHARING = SharingParameters()
+SCORECARD = ScorecardParameters()
+
+JOBS: dict[str, type] = {
+    "coverage": CoverageParameters,
+    "fiber": FiberParameters,
+    "sharing": SharingParameters,
+    "scorecard": ScorecardParameters,
+}
+
+P = TypeVar("P")
+
+
+def _coerce(job: str, name: str, value: Any, default: Any) -> Any:
+    """A value of the default's type (int → float allowed), or one clear error."""
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool) or not isinstance(default, int | float | str):
+        return value
+    if isinstance(default, float) and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, type(default)) and not isinstance(value, bool):
+        return value
+    raise ConfigError(f"[parameters.{job}] {name} = {value!r}: expected a {type(default).__name__} "
+                      f"(default {default!r}). Fix it in study.toml or on the command line.")
+
+
+def check_table(table: Mapping[str, Any], /) -> list[str]:
+    """Problems with a study's ``[parameters]`` table, one sentence each (empty: fine)."""
+    problems = []
+    for job, values in table.items():
+        if job not in JOBS:
+            problems.append(f"[parameters.{job}]: unknown job; known: {', '.join(JOBS)}.")
+            continue
+        if not isinstance(values, Mapping):
+            problems.append(f"[parameters] {job} = {values!r}: write it as a table, [parameters.{job}].")
+            continue
+        try:
+            _resolve(job, values, {})
+        except ConfigError as err:
+            problems.append(str(err))
+    return problems
+
+
+def _resolve(job: str, table: Mapping[str, Any], overrides: Mapping[str, Any]) -> Any:
+    cls = JOBS[job]
+    known = {f.name: f.default for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for source, mapping in (("study.toml", table), ("keyword", overrides)):
+        for name, value in mapping.items():
+            if name not in known:
+                raise ConfigError(f"unknown {job} parameter {name!r} (from {source}); known: "
+                                  f"{', '.join(known)}. Fix the name in [parameters.{job}] or the call.")
+            if value is not None or source == "study.toml":
+                values[name] = _coerce(job, name, value, known[name])
+    return dataclasses.replace(cls(), **values)
+
+
+def resolve(job: str, study: Any = None, /, **overrides: Any) -> Any:
+    """The parameters of ``job``: defaults, then the study's ``[parameters.<job>]``, then
+    ``overrides`` (``None`` values leave the value as it was).
+
+    Raises
+    ------
+    ConfigError
+        An unknown job or parameter name, or a value of the wrong type.
+    """
+    if job not in JOBS:
+        raise ConfigError(f"unknown job {job!r}; known: {', '.join(JOBS)}.")
+    table = dict(getattr(study, "parameters", None) or {}).get(job, {})
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[parameters] {job} = {table!r}: write it as a table, [parameters.{job}].")
+    return _resolve(job, table, overrides)
