@@ -398,3 +398,71 @@ def test_noding_prefilter_finds_every_pair_geos_would_node(seed, n, grid):
     key = lambda res: sorted(zip(shapely.to_wkb(shapely.normalize(res[0])).tolist(), res[1].tolist(), strict=True))  # noqa: E731
     assert key(got) == key(want)
     assert got[2] == want[2]
+
+
+# =========================================================================== data-centre redundancy
+def _dcs(points):
+    return gpd.GeoDataFrame({"facility_id": [f"dc{i}" for i in range(len(points))]},
+                            geometry=[shapely.Point(p) for p in points], crs=CRS)
+
+
+def _routes(segs):
+    return gpd.GeoDataFrame({"route_id": [str(i) for i in range(len(segs))]},
+                            geometry=[shapely.LineString(s) for s in segs], crs=CRS)
+
+
+def test_datacentre_ring_line_and_far():
+    ring = _routes([[(0, 0), (1000, 0)], [(1000, 0), (1000, 1000)], [(1000, 1000), (0, 1000)], [(0, 1000), (0, 0)]])
+    r = nw.datacentre_redundancy(ring, _dcs([(500, 0), (500, 1000)]))
+    assert r["disjoint_paths"].tolist() == [2] and r["redundant"].tolist() == [True]
+    chain = _routes([[(0, 0), (1000, 0)], [(1000, 0), (2000, 0)]])
+    r = nw.datacentre_redundancy(chain, _dcs([(100, 10), (1900, -10)]))
+    assert r["disjoint_paths"].tolist() == [1] and r["redundant"].tolist() == [False]
+    r = nw.datacentre_redundancy(ring, _dcs([(500, 0), (5000, 5000)]), attach_distance_m=300)
+    assert r["disjoint_paths"].tolist() == [0]
+    # two routes crossing without a shared vertex are noded at the crossing
+    cross = _routes([[(0, 500), (1000, 500)], [(500, 0), (500, 1000)], [(0, 500), (0, 0), (500, 0)]])
+    r = nw.datacentre_redundancy(cross, _dcs([(0, 250), (250, 500)]))
+    assert r["disjoint_paths"].tolist() == [2]
+
+
+def test_datacentre_redundancy_edge_cases():
+    from ictplan.parameters import FIBER
+
+    ring = _routes([[(0, 0), (1000, 0)], [(1000, 0), (1000, 1000)], [(1000, 1000), (0, 1000)], [(0, 1000), (0, 0)]])
+    # one centre: no pair; no routes: every pair has 0 paths
+    assert nw.datacentre_redundancy(ring, _dcs([(0, 0)])).columns.tolist() == ["a", "b", "disjoint_paths", "redundant"]
+    assert len(nw.datacentre_redundancy(ring, _dcs([(0, 0)]))) == 0
+    r = nw.datacentre_redundancy(ring.iloc[:0], _dcs([(0, 0), (10, 0), (20, 0)]))
+    assert list(zip(r["a"], r["b"], strict=True)) == [("dc0", "dc1"), ("dc0", "dc2"), ("dc1", "dc2")]
+    assert r["disjoint_paths"].tolist() == [0, 0, 0]
+    # two centres at one node: nothing to cut between them
+    assert nw.datacentre_redundancy(ring, _dcs([(0, 0), (0, 0)]))["disjoint_paths"].tolist() == [2]
+    # the attach default is the fiber drop limit: a centre just inside attaches, just outside not
+    near = nw.datacentre_redundancy(ring, _dcs([(500, 0), (500, 1000 + FIBER.drop_limit_m - 1)]))
+    far = nw.datacentre_redundancy(ring, _dcs([(500, 0), (500, 1000 + FIBER.drop_limit_m + 1)]))
+    assert near["disjoint_paths"].tolist() == [2] and far["disjoint_paths"].tolist() == [0]
+    with pytest.raises(MissingColumnError, match="facility_id"):
+        nw.datacentre_redundancy(ring, _dcs([(0, 0), (1, 1)]).rename(columns={"facility_id": "id"}))
+    with pytest.raises(CRSMismatchError):
+        nw.datacentre_redundancy(ring, _dcs([(0, 0), (1, 1)]).set_crs(32649, allow_override=True))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.booleans(), min_size=24, max_size=24),
+       st.lists(st.integers(0, 15), min_size=2, max_size=4, unique=True))
+def test_datacentre_redundancy_matches_networkx_edge_connectivity(keep, nodes):
+    G = nx.grid_2d_graph(4, 4)
+    edges = [e for e, k in zip(sorted(G.edges()), keep, strict=True) if k]
+    H = nx.Graph()
+    H.add_nodes_from(G.nodes())
+    H.add_edges_from(edges)
+    xy = {n: (n[0] * 1000.0, n[1] * 1000.0) for n in G.nodes()}
+    routes = _routes([[xy[a], xy[b]] for a, b in edges]) if edges else _routes([[(9e4, 9e4), (9.1e4, 9e4)]])
+    pts = [list(G.nodes())[i] for i in nodes]
+    r = nw.datacentre_redundancy(routes, _dcs([xy[p] for p in pts]), attach_distance_m=1.0)
+    got = dict(zip(zip(r["a"], r["b"], strict=True), r["disjoint_paths"], strict=True))
+    for i in range(len(pts)):
+        for j in range(i + 1, len(pts)):
+            want = min(2, nx.edge_connectivity(H, pts[i], pts[j])) if H.degree(pts[i]) and H.degree(pts[j]) else 0
+            assert got[(f"dc{i}", f"dc{j}")] == want

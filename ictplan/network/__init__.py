@@ -53,6 +53,7 @@ from .convert import from_networkx, to_csgraph, to_gdfs, to_networkx
 from .noding import _node_lines as _node_lines
 from .noding import _noding_pairs as _noding_pairs
 from .paths import distance_to_nearest, node_distances
+from .redundancy import datacentre_redundancy
 from .snapping import _point_xy as _point_xy
 from .snapping import snap_points, snap_xy
 from .table import TRAVERSABLE_KINDS, EdgeNetwork
@@ -72,5 +73,6 @@ __all__ = [
     "snap_xy",
     "distance_to_nearest",
     "node_distances",
+    "datacentre_redundancy",
 ]
 
