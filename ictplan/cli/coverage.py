@@ -7,17 +7,18 @@ from pathlib import Path
 
 import click
 
-from ._main import cli, echo, out_dir, out_opt, overwrite_opt, progress, study_arg
+from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._run import run_job
 
 
 @cli.command()
 @study_arg
 @out_opt
 @overwrite_opt
-@click.option("--method", type=click.Choice(["exact", "centre"]), default="exact", show_default=True,
-              help="Zone sums: exact cell fractions, or whole cells by their centre.")
+@click.option("--method", type=click.Choice(["exact", "centre"]), default=None,
+              help="Zone sums: exact cell fractions, or whole cells by their centre (default: the study's, else exact).")
 @click.option("--no-rasters", is_flag=True, help="Write the tables only, not the GeoTIFFs.")
-def coverage(study: Path, out: Path, overwrite: bool, method: str, no_rasters: bool) -> None:
+def coverage(study: Path, out: Path, overwrite: bool, method: str | None, no_rasters: bool) -> None:
     """Best-server RSRP, SINR and throughput rasters; population covered per commune, hamlet, district."""
     from .. import coverage as _coverage
     from .. import study as _study
@@ -25,7 +26,7 @@ def coverage(study: Path, out: Path, overwrite: bool, method: str, no_rasters: b
     t0 = time.perf_counter()
     s = _study.load(study)
     out = out_dir(out, overwrite)
-    res = _coverage.run(s, method=method, progress=progress())
+    res = run_job(s, "coverage", coverage={"method": method})
     paths = _coverage.write_outputs(res, out, overwrite=True, rasters=not no_rasters)
     t = res.table
     prov = t[t["level"] == "province"] if "level" in t.columns else t.iloc[:0]

@@ -1,44 +1,199 @@
-"""``ictplan demo``: check every layer, run every analysis once, write tables, maps, scorecard and report."""
+"""``ictplan demo``: check every layer, run every analysis once through the workflow, write
+tables, maps, scorecard and report.
+
+Headline figures are read from each analysis' province row, never re-summed from districts.
+"""
 
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .._errors import IctplanError
-from ._main import _print_checks, cli, echo, out_dir, out_opt, overwrite_opt, progress, study_arg
+from ..grid import OUTSIDE_ZONES
+from ._main import _print_checks, cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._run import run_jobs
 
-
-def district_summary(s) -> object:
-    """Communes, people, households, hamlets, sites and fiber km per district (a DataFrame)."""
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
     import pandas as pd
 
-    communes = s.layer("communes")
-    by = communes.groupby("district_name").agg(communes=("commune_code", "count"), pop2019=("pop2019", "sum"), hh2019=("hh2019", "sum"))
-    code_to_district = communes.set_index("commune_code")["district_name"]
-    if s.has("hamlets"):
-        h = s.layer("hamlets")
-        by["hamlets"] = h["commune_code"].map(code_to_district).value_counts()
-    work = s.layer_in_crs("communes")[["district_name", "geometry"]]
-    if s.has("sites"):
-        sites = s.layer_in_crs("sites").drop_duplicates(["site_id", "technology"])
-        j = sites.sjoin(work, predicate="within", how="left")
-        for tech in ("4G", "5G"):
-            by[f"sites_{tech}"] = j[j["technology"] == tech]["district_name"].value_counts()
-    if s.has("fiber_routes"):
-        import geopandas as gpd
+    from ..study import Study
+    from ..workflow import Results
 
-        routes = s.layer_in_crs("fiber_routes")[["geometry"]]
-        pieces = gpd.overlay(routes, work, how="intersection", keep_geom_type=True)
-        by["fiber_km"] = (pieces.assign(km=pieces.length / 1000).groupby("district_name")["km"].sum()).round(1)
-    by = by.fillna(0)
-    by = by.astype({c: int for c in by.columns if c != "fiber_km"})
-    total = pd.DataFrame(by.sum(numeric_only=True)).T
-    total.index = ["Tỉnh (province)"]
-    out = pd.concat([by, total])
+PROVINCE_ROW = "Tỉnh (province)"
+
+
+# ============================================================================ district summary
+def _zone_key(communes: gpd.GeoDataFrame) -> str:
+    """``district_name`` when the communes carry districts, else ``commune_name``."""
+    if "district_name" in communes.columns and communes["district_name"].notna().any():
+        return "district_name"
+    return "commune_name"
+
+
+def _site_zones(s: Study, communes: gpd.GeoDataFrame) -> pd.DataFrame:
+    """One row per physical site and technology with its commune (NaN outside every commune)."""
+    from ..services import assign_communes
+
+    sites = s.layer_in_crs("sites").drop_duplicates(["site_id", "technology"])
+    pts = sites[["technology", "geometry"]].assign(commune_code=None)
+    with warnings.catch_warnings():  # sites in no commune are the "(outside zones)" row
+        warnings.simplefilter("ignore")
+        code = assign_communes(pts, communes, what="sites")
+    return pts.assign(commune_code=code.to_numpy())
+
+
+def _route_km_by_commune(routes: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> pd.Series:
+    """Route km per commune code, plus the km in no commune under a NaN key; each metre once.
+
+    A route's part in a commune is its intersection with the polygon, less what an earlier
+    commune (in layer order) already holds of it, so a route along a shared boundary or
+    through overlapping communes is counted once and the rows add up to the routes' length.
+    """
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+
+    r = gpd.GeoDataFrame({"_route": np.arange(len(routes))}, geometry=routes.geometry.to_numpy(), crs=routes.crs)
+    c = gpd.GeoDataFrame({"commune_code": communes["commune_code"].astype(str).to_numpy(), "_order": np.arange(len(communes))},
+                         geometry=communes.geometry.to_numpy(), crs=communes.crs)
+    pieces = gpd.overlay(r, c, how="intersection", keep_geom_type=True).sort_values(["_route", "_order"])
+    km: dict[Any, float] = {}
+    for _, grp in pieces.groupby("_route"):
+        taken = None
+        for code, geom in zip(grp["commune_code"], grp.geometry, strict=True):
+            part = geom if taken is None else geom.difference(taken)
+            km[code] = km.get(code, 0.0) + part.length / 1000.0
+            taken = geom if taken is None else taken.union(geom)
+    out = pd.Series(km, dtype=float)
+    outside = float(routes.length.sum()) / 1000.0 - float(out.sum())
+    return pd.concat([out, pd.Series([max(outside, 0.0)], index=[np.nan])])
+
+
+def _by_zone(values: pd.Series, zone_of: pd.Series) -> pd.Series:
+    """Per-commune values (index: commune code, NaN = outside) summed per zone, outside as OUTSIDE_ZONES."""
+    keys = values.index.map(lambda c: zone_of.get(c, OUTSIDE_ZONES) if isinstance(c, str) else OUTSIDE_ZONES)
+    return values.groupby(keys).sum()
+
+
+def district_summary(s: Study) -> pd.DataFrame:
+    """Communes, people, households, hamlets, sites and fiber km per district (per commune when
+    the communes carry no district), an ``"(outside zones)"`` row for sites and routes in no
+    commune (only when there are any), and the province row, counted from the layers directly
+    (so it is the sum of the rows above it).
+
+    Points are placed with :func:`ictplan.services.assign_communes`, the rule the report uses.
+    """
+    import pandas as pd
+
+    communes = s.layer_in_crs("communes")
+    key = _zone_key(communes)
+    zone_of = communes.assign(commune_code=communes["commune_code"].astype(str)).set_index("commune_code")[key]
+    census = {c: (c, "sum") for c in ("pop2019", "hh2019") if c in communes.columns}
+    agg = communes.groupby(key).agg(communes=("commune_code", "count"), **census)
+    cols: dict[str, pd.Series] = {c: agg[c] for c in agg.columns}
+    prov: dict[str, Any] = {"communes": len(communes), **{c: communes[c].sum() for c in census}}
+    if s.has("hamlets"):
+        from ..services import assign_communes
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code = assign_communes(s.layer_in_crs("hamlets"), communes, what="hamlets")
+        cols["hamlets"] = _by_zone(code.value_counts(dropna=False), zone_of)
+        prov["hamlets"] = len(code)
+    if s.has("sites"):
+        sites = _site_zones(s, communes)
+        for tech in ("4G", "5G"):
+            sel = sites.loc[sites["technology"] == tech, "commune_code"]
+            cols[f"sites_{tech}"] = _by_zone(sel.value_counts(dropna=False), zone_of)
+            prov[f"sites_{tech}"] = len(sel)
+    if s.has("fiber_routes"):
+        km = _route_km_by_commune(s.layer_in_crs("fiber_routes"), communes)
+        cols["fiber_km"] = _by_zone(km, zone_of)
+        prov["fiber_km"] = float(km.sum())
+    by = pd.DataFrame(cols).reindex([*agg.index, OUTSIDE_ZONES]).fillna(0)
+    if not (by.loc[OUTSIDE_ZONES].round(1) != 0).any():
+        by = by.drop(index=OUTSIDE_ZONES)
+    out = pd.concat([by, pd.DataFrame(prov, index=[PROVINCE_ROW])]).fillna(0)
+    if "fiber_km" in out.columns:
+        out["fiber_km"] = out["fiber_km"].round(1)
+    out.index.name = key
     return out.astype({c: int for c in out.columns if c != "fiber_km"})
+
+
+def _print_summary(s: Study, out: Path) -> None:
+    import pandas as pd
+
+    from .. import io as _io
+
+    summary = district_summary(s)
+    if summary.index.name == "district_name":
+        echo("\nPer district:")
+    else:
+        echo("\nPer commune (the communes carry no district column, so there is no district level):")
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_rows", 200):
+        echo(summary.to_string())
+    _io.write_table(summary.reset_index(), out / "district_summary.csv", overwrite=True)
+
+
+# ============================================================================ outputs per job
+def _write_coverage(res: Results, out: Path) -> None:
+    from .. import coverage
+
+    cov = res.require("coverage")
+    coverage.write_outputs(cov, out / "coverage", overwrite=True)
+    t = cov.table
+    for _, r in t[(t["level"] == "province") & (t["operator"] == "any")].iterrows():
+        echo(f"  {r['technology']} (any operator): {r['pct_covered']:.1f} % of people covered, "
+             f"mean {r['mean_tput_mbps']:.0f} Mb/s, {r['pct_ge_target']:.1f} % at >= {r['target_mbps']:.0f} Mb/s")
+
+
+def _write_fiber(res: Results, out: Path) -> None:
+    from .. import fiber
+
+    fib = res.require("fiber")
+    fiber.write_outputs(fib, out / "fiber", overwrite=True)
+    p = fib.province.iloc[0]
+    echo(f"  households within reach of fiber: {p['pct_reachable']:.1f} % "
+         f"(drop limit {res.parameters['fiber'].drop_limit_m:g} m); hamlets reached: "
+         f"{int(p['hamlets_reached'])} of {int(p['hamlets'])}")
+
+
+def _write_sharing(res: Results, out: Path) -> None:
+    from .. import sharing
+
+    shr = res.require("sharing")
+    sharing.write_outputs(shr, out / "sharing", overwrite=True)
+    for line in sharing.summary_text(shr.summary).splitlines():
+        echo(f"  {line}")
+
+
+def _write_scorecard(res: Results, out: Path) -> None:
+    from .. import targets
+
+    sc = res.require("scorecard")
+    targets.write_scorecard(sc, out / "scorecard", overwrite=True)
+    echo(sc.province()["status"].value_counts().rename_axis("province status").to_string())
+
+
+_WRITERS = {"coverage": _write_coverage, "fiber": _write_fiber, "sharing": _write_sharing, "scorecard": _write_scorecard}
+
+
+def _write_pages(res: Results, out: Path, lang: str) -> tuple[Path, Path]:
+    from .. import maps, report
+
+    t0 = time.perf_counter()
+    map_path = maps.save_html(maps.results_map(res, lang=lang), out / "map.html", overwrite=True)
+    echo(f"\n[map] done in {time.perf_counter() - t0:.1f} s")
+    t0 = time.perf_counter()
+    report_path = report.save(report.build(res, lang=lang), out / f"report_{lang}.html", overwrite=True)
+    echo(f"[report] done in {time.perf_counter() - t0:.1f} s")
+    return map_path, report_path
 
 
 @cli.command()
@@ -46,60 +201,33 @@ def district_summary(s) -> object:
 @out_opt
 @overwrite_opt
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="Language of the map and report.")
-def demo(study: Path, out: Path, overwrite: bool, lang: str) -> None:
+@click.option("--drop-limit-m", type=float, default=None,
+              help="Fiber reach: longest drop to fiber access (default: the study's [parameters.fiber], else 300).")
+def demo(study: Path, out: Path, overwrite: bool, lang: str, drop_limit_m: float | None) -> None:
     """The main job: check every layer, run every analysis once, write tables, maps, scorecard and report."""
-    import pandas as pd
-
-    from .. import coverage, fiber, maps, report, sharing, targets
-    from .. import io as _io
     from .. import study as _study
+    from .. import workflow
 
     t_start = time.perf_counter()
     s = _study.load(study)
     echo(f"Study: {s.name}  ({s.root})")
     out = out_dir(out, overwrite)
-    if not _print_checks(s.check()):
-        raise IctplanError("some layers failed to load (see above); fix them and run again.")
-    echo("\nPer district:")
-    summary = district_summary(s)
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        echo(summary.to_string())
-    _io.write_table(summary.reset_index(names="district_name"), out / "district_summary.csv", overwrite=True)
-
-    def step(label, fn):
-        t0 = time.perf_counter()
-        echo(f"\n[{label}] ...")
-        res = fn()
-        echo(f"[{label}] done in {time.perf_counter() - t0:.1f} s")
-        return res
-
-    cov = step("coverage", lambda: coverage.run(s, progress=progress()))
-    coverage.write_outputs(cov, out / "coverage", overwrite=True)
-    t = cov.table
-    for _, r in t[(t["level"] == "province") & (t["operator"] == "any")].iterrows():
-        echo(f"  {r['technology']} (any operator): {r['pct_covered']:.1f} % of people covered, "
-             f"mean {r['mean_tput_mbps']:.0f} Mb/s, {r['pct_ge_target']:.1f} % at >= {r['target_mbps']:.0f} Mb/s")
-    fib = step("fiber", lambda: fiber.run(s))
-    fiber.write_outputs(fib, out / "fiber", overwrite=True)
-    p = fib.province.iloc[0]
-    echo(f"  households within reach of fiber: {p['pct_reachable']:.1f} %; hamlets reached: "
-         f"{int(p['hamlets_reached'])} of {int(p['hamlets'])}")
-    shr = step("sharing", lambda: sharing.run(s))
-    sharing.write_outputs(shr, out / "sharing", overwrite=True)
-    for line in sharing.summary_text(shr.summary).splitlines():
-        echo(f"  {line}")
-    sc = step("scorecard", lambda: targets.scorecard(s, coverage_result=cov, fiber_result=fib, sharing_result=shr))
-    targets.write_scorecard(sc, out / "scorecard", overwrite=True)
-    prov = sc.province()
-    echo(prov["status"].value_counts().rename_axis("province status").to_string())
-
-    def make_map():
-        layers = maps.result_layers(s, coverage=cov, fiber=fib, sharing=shr, lang=lang, run=False)
-        return maps.save_html(maps.study_map(s, lang=lang, **layers), out / "map.html", overwrite=True)
-
-    map_path = step("map", make_map)
-    report_path = step("report", lambda: report.save(
-        report.build(s, lang=lang, scorecard=sc, coverage=cov, fiber=fib, sharing=shr), out / f"report_{lang}.html", overwrite=True))
-    echo(f"\nDone in {time.perf_counter() - t_start:.1f} s. Outputs in {out}/ (coverage/, fiber/, sharing/, scorecard/).")
+    layers_ok = _print_checks(s.check())
+    if not layers_ok:
+        echo("\nSome layers failed to load (see above): the jobs that need them are skipped.")
+    try:
+        _print_summary(s, out)
+    except IctplanError as err:
+        echo(f"\nNo district summary: {err}")
+    res = run_jobs(s, workflow.JOBS, steps=True, fiber={"drop_limit_m": drop_limit_m})
+    for job in res.ran:
+        echo(f"\n{job}:")
+        _WRITERS[job](res, out)
+    map_path, report_path = _write_pages(res, out, lang)
+    skipped = f"; skipped: {', '.join(res.skipped)}" if res.skipped else ""
+    echo(f"\nDone in {time.perf_counter() - t_start:.1f} s. Ran: {', '.join(res.ran)}{skipped}. "
+         f"Outputs in {out}/ ({', '.join(f'{j}/' for j in res.ran)}).")
     echo(f"Open the report: file://{report_path.resolve()}")
     echo(f"Open the map:    file://{map_path.resolve()}")
+    if not layers_ok:
+        raise IctplanError("some layers failed to load (see the table at the top); fix them and run again.")

@@ -1,13 +1,54 @@
-"""``ictplan scorecard STUDY``: the plan's scorecard (CSV, GeoPackage, Markdown), optionally a what-if."""
+"""``ictplan scorecard STUDY``: the plan's scorecard (CSV, GeoPackage, Markdown), optionally a what-if.
+
+The scorecard runs through :func:`ictplan.workflow.run` (coverage and fiber first), so
+``--drop-limit-m`` here and ``ictplan fiber --drop-limit-m`` give the same reach.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._run import run_jobs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..targets import Scorecard
+
+
+def _print_province(name: str, sc: Scorecard) -> None:
+    from .. import targets as _targets
+
+    prov = sc.province()
+    counts = prov["status"].value_counts()
+    echo(f"{name}: {len(prov)} targets — " + ", ".join(f"{counts.get(k, 0)} {k}" for k in _targets.STATUSES))
+    for r in prov.itertuples():
+        val = "–" if r.value != r.value else f"{r.value:,.1f}"
+        thr = "" if r.threshold != r.threshold else f"{r.comparison} {r.threshold:g}"
+        gap = "" if r.gap != r.gap or r.gap == 0 else f"  gap {r.gap:,.0f} {r.gap_unit}"
+        why = f"  ({r.reason})" if r.status in ("no data", "not applicable") and r.reason else ""
+        echo(f"  {r.target_id:<3} {r.year}  {val:>12} {r.unit:<13} {thr:<8} {r.status:<14}{gap}{why}")
+
+
+def _what_if(variant: Path, sc: Scorecard, base_name: str, out: Path, overrides: dict[str, Any]) -> dict[str, Path]:
+    """Score the variant study through the workflow too (same plan, same parameters) and write the difference."""
+    from .. import study as _study
+    from .. import targets as _targets
+
+    sv = _study.load(variant)
+    scv = run_jobs(sv, ("scorecard",), plan=sc.plan, **overrides).require("scorecard")
+    scv.meta["variant_of"] = base_name
+    _targets.write_scorecard(scv, out / "variant", overwrite=True)
+    diff = _targets.compare(sc, scv)
+    cpaths = _targets.write_comparison(diff, out, overwrite=True)
+    changed = diff[(diff["level"] == "province") & (diff["change"] != "same")]
+    echo(f"\nWhat-if ({sv.name}): {len(changed)} province figure(s) changed")
+    for r in changed.itertuples():
+        echo(f"  {r.target_id:<3} {r.value_base:,.1f} → {r.value_variant:,.1f} {r.unit}  {r.change}")
+    return {f"whatif_{k}": v for k, v in cpaths.items()}
 
 
 @cli.command()
@@ -18,7 +59,12 @@ from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
               help="A second study (e.g. planned sites or routes): score it too and write the difference.")
 @click.option("--targets", "targets_path", type=click.Path(path_type=Path), default=None,
               help="Targets file (default: the study's [targets] path).")
-def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, targets_path: Path | None) -> None:
+@click.option("--drop-limit-m", type=float, default=None,
+              help="Fiber reach: longest drop to fiber access (default: the study's [parameters.fiber], else 300).")
+@click.option("--hamlet-threshold", type=float, default=None,
+              help="Fiber reach: share of a hamlet's households that makes it reached (default: study, else 0.8).")
+def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, targets_path: Path | None,
+              drop_limit_m: float | None, hamlet_threshold: float | None) -> None:
     """Every target of the plan for the province, each district and each commune."""
     from .. import study as _study
     from .. import targets as _targets
@@ -27,28 +73,10 @@ def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, tar
     s = _study.load(study)
     plan = _targets.load_targets(targets_path) if targets_path else None
     out = out_dir(out, overwrite)
-    sc = _targets.scorecard(s, plan=plan)
+    overrides: dict[str, Any] = {"fiber": {"drop_limit_m": drop_limit_m, "hamlet_threshold_frac": hamlet_threshold}}
+    sc = run_jobs(s, ("scorecard",), plan=plan, **overrides).require("scorecard")
     paths = _targets.write_scorecard(sc, out, overwrite=True)
-    prov = sc.province()
-    counts = prov["status"].value_counts()
-    echo(f"{s.name}: {len(prov)} targets — " + ", ".join(f"{counts.get(k, 0)} {k}" for k in _targets.STATUSES))
-    for r in prov.itertuples():
-        val = "–" if r.value != r.value else f"{r.value:,.1f}"
-        thr = "" if r.threshold != r.threshold else f"{r.comparison} {r.threshold:g}"
-        gap = "" if r.gap != r.gap or r.gap == 0 else f"  gap {r.gap:,.0f} {r.gap_unit}"
-        why = f"  ({r.reason})" if r.status in ("no data", "not applicable") and r.reason else ""
-        echo(f"  {r.target_id:<3} {r.year}  {val:>12} {r.unit:<13} {thr:<8} {r.status:<14}{gap}{why}")
+    _print_province(s.name, sc)
     if variant is not None:
-        sv = _study.load(variant)
-        scv = _targets.scorecard(sv, plan=sc.plan)
-        scv.meta["variant_of"] = s.name
-        vdir = out / "variant"
-        _targets.write_scorecard(scv, vdir, overwrite=True)
-        diff = _targets.compare(sc, scv)
-        cpaths = _targets.write_comparison(diff, out, overwrite=True)
-        changed = diff[(diff["level"] == "province") & (diff["change"] != "same")]
-        echo(f"\nWhat-if ({sv.name}): {len(changed)} province figure(s) changed")
-        for r in changed.itertuples():
-            echo(f"  {r.target_id:<3} {r.value_base:,.1f} → {r.value_variant:,.1f} {r.unit}  {r.change}")
-        paths.update({f"whatif_{k}": v for k, v in cpaths.items()})
+        paths.update(_what_if(variant, sc, s.name, out, overrides))
     echo(f"\nWrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - t0:.1f} s.")

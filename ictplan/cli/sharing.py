@@ -8,22 +8,23 @@ from pathlib import Path
 import click
 
 from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._run import run_job
 
 
 @cli.command()
 @study_arg
 @out_opt
 @overwrite_opt
-@click.option("--candidate-m", type=float, default=300.0, show_default=True,
+@click.option("--candidate-m", type=float, default=None,
               help="Towers of different operators within this distance could be one tower.")
-@click.option("--colocation-m", type=float, default=50.0, show_default=True,
+@click.option("--colocation-m", type=float, default=None,
               help="Sites of different operators within this distance already share a tower.")
-@click.option("--corridor-m", type=float, default=15.0, show_default=True,
+@click.option("--corridor-m", type=float, default=None,
               help="Fiber routes within this distance run in one corridor.")
-@click.option("--min-length-m", type=float, default=200.0, show_default=True,
+@click.option("--min-length-m", type=float, default=None,
               help="Shortest shared stretch worth a shared duct.")
-def sharing(study: Path, out: Path, overwrite: bool, candidate_m: float, colocation_m: float, corridor_m: float,
-            min_length_m: float) -> None:
+def sharing(study: Path, out: Path, overwrite: bool, candidate_m: float | None, colocation_m: float | None,
+            corridor_m: float | None, min_length_m: float | None) -> None:
     """Co-location graph of towers, shared poles and spans, duplicated fiber trenching."""
     from .. import sharing as _sharing
     from .. import study as _study
@@ -31,8 +32,8 @@ def sharing(study: Path, out: Path, overwrite: bool, candidate_m: float, colocat
     t0 = time.perf_counter()
     s = _study.load(study)
     out = out_dir(out, overwrite)
-    res = _sharing.run(s, candidate_m=candidate_m, colocation_m=colocation_m, corridor_m=corridor_m,
-                       min_length_m=min_length_m)
+    res = run_job(s, "sharing", sharing={"candidate_m": candidate_m, "colocation_m": colocation_m, "corridor_m": corridor_m,
+                                         "min_length_m": min_length_m})
     paths = _sharing.write_outputs(res, out, overwrite=True)
     echo(f"{s.name}:")
     for line in _sharing.summary_text(res.summary).splitlines():
