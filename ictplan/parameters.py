@@ -56,11 +56,15 @@ class SharingParameters:
 
     site_tolerance_m: float = 100.0  # cells of one operator this close are one physical site
     colocation_m: float = 50.0  # sites of different operators this close are one tower
-    attach_m: float = 300.0  # a pole farther than this from a span is not on it
+    attach_m: float = 300.0  # a cell cluster this close to its operator's sector-table site joins it
+    duplicate_m: float = 1.0  # two site ids of one operator this close are one site recorded twice
+    group_by_enb: bool = True  # LTE cells of one eNodeB are one site whatever their positions
     candidate_m: float = 300.0  # towers this close are sharing candidates
     corridor_m: float = 15.0  # fiber routes this close run in one trench
     min_length_m: float = 200.0  # shorter duplicated stretches are ignored
-    max_cables: int | None = None  # cap on cables compared (None: all)
+    max_cables: int | None = None  # cable limit of every pole (None: the pole's max_cables column)
+    default_cable_limit: int = 6  # cable limit of a pole whose layer has no max_cables value
+    snap_m: float = 2.0  # a span end this close to a pole, without from_pole/to_pole, is on it
 
 
 @dataclass(frozen=True)

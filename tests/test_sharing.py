@@ -560,9 +560,11 @@ def test_public_functions_do_not_mutate_inputs():
 
 
 # --------------------------------------------------------------------------- run + outputs
-def fake_study(layers):
-    return SimpleNamespace(crs=gpd.GeoSeries([], crs=CRS).crs, bounds_lonlat=None, has=lambda n: n in layers,
-                           layer=lambda n: layers[n])
+def fake_study(layers, parameters=None):
+    """What sharing.run uses of a Study: crs, bounds_lonlat, parameters, has, layer_in_crs."""
+    crs = gpd.GeoSeries([], crs=CRS).crs
+    return SimpleNamespace(crs=crs, bounds_lonlat=None, parameters=parameters or {}, has=lambda n: n in layers,
+                           layer=lambda n: layers[n], layer_in_crs=lambda n: layers[n].to_crs(crs))
 
 
 def test_run_and_write_outputs(tmp_path):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import geopandas as gpd
 import networkx as nx
@@ -15,17 +16,26 @@ import pandas as pd
 import pyproj
 
 from .. import crs as _crs
+from .. import parameters as _parameters
 from .._errors import OutputExistsError
 from .ducts import DuplicatedRoutes, duplicated_routes
 from .poles import poles_and_spans
 from .sites import physical_sites
 from .towers import candidate_edges, candidate_groups, colocation_graph, sharing_summary, towers
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..parameters import SharingParameters
+    from ..study import Study
+
 
 # --------------------------------------------------------------------------- study-level run
 @dataclass(frozen=True)
 class SharingResult:
-    """Everything :func:`run` found; see the fields' producers for their columns."""
+    """Everything :func:`run` found; see the fields' producers for their columns.
+
+    ``parameters`` holds the resolved :class:`ictplan.parameters.SharingParameters` (as a
+    dict, as written to ``sharing_summary.json``) and the working ``crs``.
+    """
 
     sites: gpd.GeoDataFrame | None
     towers: gpd.GeoDataFrame | None
@@ -98,26 +108,12 @@ def summary_text(summary: dict[str, Any], /) -> str:
     return "\n".join(lines)
 
 
-def _study_layer(study: Any, name: str) -> gpd.GeoDataFrame | None:
-    has = getattr(study, "has", None)
-    if has is not None and not has(name):
-        return None
-    gdf = study.layer(name)
-    return gdf if gdf.crs.equals(study.crs) else gdf.to_crs(study.crs)
+def _study_layer(study: Study, name: str) -> gpd.GeoDataFrame | None:
+    """The study's layer ``name`` in its working CRS, None when the study has no such layer."""
+    return study.layer_in_crs(name) if study.has(name) else None
 
 
-def run(
-    study: Any,
-    /,
-    *,
-    site_tolerance_m: float = 100.0,
-    colocation_m: float = 50.0,
-    attach_m: float = 300.0,
-    candidate_m: float = 300.0,
-    corridor_m: float = 15.0,
-    min_length_m: float = 200.0,
-    max_cables: int | None = None,
-) -> SharingResult:
+def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> SharingResult:
     """Run the whole sharing analysis on a study.
 
     Uses the layers the study has among ``cells``, ``sites`` (sector tables),
@@ -128,79 +124,99 @@ def run(
     ----------
     study
         An :class:`ictplan.study.Study`.
-    site_tolerance_m, colocation_m, attach_m
-        See :func:`physical_sites`.
-    candidate_m
-        See :func:`colocation_graph`.
-    corridor_m, min_length_m
-        See :func:`duplicated_routes`.
-    max_cables
-        See :func:`poles_and_spans`.
+    progress
+        Accepted for the common signature of the analyses (:func:`ictplan.workflow.run`);
+        sharing runs in seconds and shows no progress bar.
+    **overrides
+        Parameters of :class:`ictplan.parameters.SharingParameters` (``site_tolerance_m``,
+        ``colocation_m``, ``attach_m``, ``duplicate_m``, ``group_by_enb`` for
+        :func:`physical_sites`; ``candidate_m`` for :func:`colocation_graph`;
+        ``max_cables``, ``default_cable_limit``, ``snap_m`` for :func:`poles_and_spans`;
+        ``corridor_m``, ``min_length_m`` for :func:`duplicated_routes`). They go on top of
+        the defaults and the study's ``[parameters.sharing]``; ``None`` leaves a value as
+        it was. The resolved values are in ``result.parameters``.
 
     Returns
     -------
     SharingResult
         With ``summary``: the keys of :func:`sharing_summary` plus ``n_shared_spans``,
         ``n_overloaded_poles``, ``n_poles_without_span``, ``duplicated_route_km``,
-        ``duplicated_trench_km``, ``n_duct_candidates`` where the layers exist.
+        ``duplicated_trench_km``, ``n_duct_candidates`` where the layers exist, and
+        ``parameters`` (the resolved parameters and the CRS).
 
     Raises
     ------
-    ConfigError, InputValidationError, DataSourceError
+    ConfigError
+        An unknown parameter name or a value of the wrong type.
+    InputValidationError, DataSourceError
         From loading the study's layers or from the analyses.
     """
+    prm: SharingParameters = _parameters.resolve("sharing", study, **overrides)
     _crs.require_projected(study.crs, "the study's CRS")
-    params = {
-        "site_tolerance_m": site_tolerance_m,
-        "colocation_m": colocation_m,
-        "attach_m": attach_m,
-        "candidate_m": candidate_m,
-        "corridor_m": corridor_m,
-        "min_length_m": min_length_m,
-        "max_cables": max_cables,
-        "crs": _crs.crs_label(study.crs),
-    }
+    params: dict[str, Any] = {**dataclasses.asdict(prm), "crs": _crs.crs_label(study.crs)}
     summary: dict[str, Any] = {}
-    frames = [f for f in (_study_layer(study, "sites"), _study_layer(study, "cells")) if f is not None]
-    sites = tw = G = edges = groups = None
-    if frames:
-        sites = physical_sites(
-            frames,
-            site_tolerance_m=site_tolerance_m,
-            colocation_m=colocation_m,
-            attach_m=attach_m,
-            bounds_lonlat=getattr(study, "bounds_lonlat", None),
-            working_crs=study.crs,
-        )
-        tw = towers(sites)
-        G = colocation_graph(tw, candidate_m=candidate_m)
-        edges = candidate_edges(G)
-        groups = candidate_groups(G)
-        tw = _mark_groups(tw, groups)
-        summary.update(sharing_summary(tw, groups))
-        summary["n_physical_sites"] = len(sites)
-        summary["n_candidate_edges"] = G.number_of_edges()
-        per_op = sites.groupby("operator").size()
-        summary["sites_per_operator"] = {str(k): int(v) for k, v in per_op.items()}
-    poles = spans = PG = None
-    p_layer, s_layer = _study_layer(study, "poles"), _study_layer(study, "spans")
-    if p_layer is not None and s_layer is not None:
-        PG, poles, spans = poles_and_spans(p_layer, s_layer, max_cables=max_cables)
-        summary["n_poles"] = len(poles)
-        summary["n_spans"] = len(spans)
-        summary["n_shared_spans"] = int(spans["shared"].sum())
-        summary["shared_span_km"] = float(spans.loc[spans["shared"], "geometry"].length.sum() / 1000.0)
-        summary["n_overloaded_poles"] = int(poles["overloaded"].sum())
-        summary["n_poles_without_span"] = int(poles["no_span"].sum())
+    sites, tw, G, edges, groups = _tower_part(study, prm, summary)
+    poles, spans, PG = _pole_part(study, prm, summary)
     dup = None
     routes = _study_layer(study, "fiber_routes")
     if routes is not None:
-        dup = duplicated_routes(routes, corridor_m=corridor_m, min_length_m=min_length_m)
+        dup = duplicated_routes(routes, corridor_m=prm.corridor_m, min_length_m=prm.min_length_m)
         summary["fiber_route_km"] = dup.total_route_km
         summary["duplicated_route_km"] = dup.duplicated_route_km
         summary["duplicated_trench_km"] = dup.duplicated_trench_km
         summary["n_duct_candidates"] = len(dup.candidates)
-    return SharingResult(sites, tw, G, edges, groups, poles, spans, PG, dup, summary, params)
+    return SharingResult(sites=sites, towers=tw, tower_graph=G, candidate_edges=edges, groups=groups, poles=poles,
+                         spans=spans, pole_graph=PG, duplicated=dup, summary=summary, parameters=params)
+
+
+_Frame: TypeAlias = gpd.GeoDataFrame | None
+
+
+def _tower_part(study: Study, prm: SharingParameters,
+                summary: dict[str, Any]) -> tuple[_Frame, _Frame, nx.Graph | None, _Frame, _Frame]:
+    """Sites, towers, the co-location graph, its edges and the candidate groups (None each
+    when the study has neither cells nor sector tables); fills ``summary``."""
+    frames = [f for f in (_study_layer(study, "sites"), _study_layer(study, "cells")) if f is not None]
+    if not frames:
+        return None, None, None, None, None
+    sites = physical_sites(
+        frames,
+        site_tolerance_m=prm.site_tolerance_m,
+        colocation_m=prm.colocation_m,
+        attach_m=prm.attach_m,
+        duplicate_m=prm.duplicate_m,
+        group_by_enb=prm.group_by_enb,
+        bounds_lonlat=study.bounds_lonlat,
+        working_crs=study.crs,
+    )
+    tw = towers(sites)
+    G = colocation_graph(tw, candidate_m=prm.candidate_m)
+    edges = candidate_edges(G)
+    groups = candidate_groups(G)
+    tw = _mark_groups(tw, groups)
+    summary.update(sharing_summary(tw, groups))
+    summary["n_physical_sites"] = len(sites)
+    summary["n_candidate_edges"] = G.number_of_edges()
+    per_op = sites.groupby("operator").size()
+    summary["sites_per_operator"] = {str(k): int(v) for k, v in per_op.items()}
+    return sites, tw, G, edges, groups
+
+
+def _pole_part(study: Study, prm: SharingParameters,
+               summary: dict[str, Any]) -> tuple[_Frame, _Frame, nx.MultiGraph | None]:
+    """Poles, spans and the pole graph (None each without both layers); fills ``summary``."""
+    p_layer, s_layer = _study_layer(study, "poles"), _study_layer(study, "spans")
+    if p_layer is None or s_layer is None:
+        return None, None, None
+    PG, poles, spans = poles_and_spans(p_layer, s_layer, max_cables=prm.max_cables, snap_m=prm.snap_m,
+                                       default_cable_limit=prm.default_cable_limit)
+    summary["n_poles"] = len(poles)
+    summary["n_spans"] = len(spans)
+    summary["n_shared_spans"] = int(spans["shared"].sum())
+    summary["shared_span_km"] = float(spans.loc[spans["shared"], "geometry"].length.sum() / 1000.0)
+    summary["n_overloaded_poles"] = int(poles["overloaded"].sum())
+    summary["n_poles_without_span"] = int(poles["no_span"].sum())
+    return poles, spans, PG
 
 
 # --------------------------------------------------------------------------- outputs

@@ -14,6 +14,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from .._errors import InputValidationError, SkippedFeaturesWarning
+from ..parameters import SHARING
 from ._common import _check_frame, _check_kind, _warn, _working_crs
 
 logger = logging.getLogger("ictplan.sharing")
@@ -48,8 +49,8 @@ def duplicated_routes(
     routes: gpd.GeoDataFrame,
     /,
     *,
-    corridor_m: float = 15.0,
-    min_length_m: float = 200.0,
+    corridor_m: float = SHARING.corridor_m,
+    min_length_m: float = SHARING.min_length_m,
     working_crs: Any = None,
 ) -> DuplicatedRoutes:
     """Fiber routes of different operators running along the same corridor.
@@ -108,78 +109,31 @@ def duplicated_routes(
             raise InputValidationError(msg)
     _check_kind(routes, "`routes`", {"LineString", "MultiLineString"})
     wcrs = _working_crs(crs, working_crs, routes, "`routes`")
-    r = routes.reset_index(drop=True)
-    op = r["operator"]
-    noop = (op.isna() | (op.astype(str).str.strip() == "")).to_numpy()
-    nogeom = (r.geometry.isna() | r.geometry.is_empty).to_numpy()
-    if noop.any():
-        ex = ", ".join(r.loc[noop, "route_id"].astype(str).head(5))
-        _warn(f"`routes`: {int(noop.sum())} route(s) have no operator (e.g. {ex}) and were left out; fill `operator` to include them.", SkippedFeaturesWarning)
-    if (nogeom & ~noop).any():
-        _warn(f"`routes`: {int((nogeom & ~noop).sum())} route(s) have no geometry and were left out.", SkippedFeaturesWarning)
-    r = r[~noop & ~nogeom].reset_index(drop=True)
+    r = _usable_routes(routes)
     geoms = r.geometry if crs.equals(wcrs) else r.geometry.to_crs(wcrs)
     rid = r["route_id"].astype(str).to_numpy()
     rop = r["operator"].astype(str).str.strip().to_numpy()
     route_len = shapely.length(geoms.values)
     total_km = float(route_len.sum() / 1000.0)
-    seg_cols = ["route_id", "operator", "other_route_id", "other_operator", "length_m", "redundant"]
-    cand_cols = ["route_id_a", "operator_a", "route_id_b", "operator_b", "length_a_m", "length_b_m", "length_m", "n_stretches"]
     op_km = pd.Series(route_len, index=rop).groupby(level=0).sum()
     rank_order = tuple(sorted(op_km.index, key=lambda o: (-op_km[o], o)))
-
-    def empty() -> DuplicatedRoutes:
-        kinds = {"length_m": "float64", "redundant": "bool", "length_a_m": "float64", "length_b_m": "float64", "n_stretches": "int64"}
-        seg = gpd.GeoDataFrame(
-            {c: pd.Series([], dtype=kinds.get(c, "object")) for c in seg_cols}, geometry=gpd.GeoSeries([], crs=crs).values, crs=crs
-        )
-        cand = pd.DataFrame({c: pd.Series([], dtype=kinds.get(c, "object")) for c in cand_cols})
-        return DuplicatedRoutes(seg, cand, 0.0, 0.0, total_km, rank_order)
-
     if len(r) < 2 or len(op_km) < 2:
-        return empty()
-    op_rank = pd.Series(np.arange(len(rank_order)), index=list(rank_order))[rop].to_numpy()
-    # segments of every part (a MultiLineString's parts are lines of their own)
-    parts, part_route = shapely.get_parts(geoms.values, return_index=True)
-    coords, vpart = shapely.get_coordinates(parts, return_index=True)
-    s0 = np.flatnonzero(np.r_[vpart[1:] == vpart[:-1], False])  # first vertex of each segment
-    vlen = np.zeros(len(coords))
-    vlen[s0] = np.hypot(*(coords[s0 + 1] - coords[s0]).T)
-    cum = np.cumsum(np.r_[0.0, vlen[:-1]])  # along the whole coordinate array
-    first_v = np.flatnonzero(np.r_[True, vpart[1:] != vpart[:-1]])
-    last_v = np.r_[first_v[1:], len(coords)] - 1
-    seg_part = vpart[s0]
-    seg_route = part_route[seg_part]
-    seg_len = vlen[s0]
-    ia, ib = _segment_pairs_within(coords[s0], coords[s0 + 1], corridor_m)
-    op_code = pd.factorize(rop)[0]
-    k = (op_code[seg_route[ia]] != op_code[seg_route[ib]]) & (seg_len[ia] > 0)
-    ia, ib = ia[k], ib[k]
-    # the part of segment ia within corridor_m of segment ib: an interval of ia (exact)
-    t_lo, t_hi = _segment_in_capsule(coords[s0[ia]], coords[s0[ia] + 1], coords[s0[ib]], coords[s0[ib] + 1], corridor_m)
-    ok = t_lo <= t_hi
-    ia, ib, t_lo, t_hi = ia[ok], ib[ok], t_lo[ok], t_hi[ok]
-    if len(ia) == 0:
-        return empty()
-    n_routes = len(r)
-    start0 = cum[s0[ia]] - cum[first_v[seg_part[ia]]]  # along the part, metres
-    g, lo, hi = _merge_intervals(
-        seg_part[ia].astype(np.int64) * n_routes + seg_route[ib], start0 + t_lo * seg_len[ia], start0 + t_hi * seg_len[ia]
-    )
+        return _no_duplicates(crs, total_km, rank_order)
+    seg = _route_segments(geoms.values)
+    runs = _alongside_runs(seg, pd.factorize(rop)[0], corridor_m, min_length_m)
+    if runs is None:
+        return _no_duplicates(crs, total_km, rank_order)
+    a_part, b_route, lo, hi = runs
     run_len = hi - lo
-    good = run_len >= min_length_m
-    g, lo, hi, run_len = g[good], lo[good], hi[good], run_len[good]
-    if len(g) == 0:
-        return empty()
-    a_part, b_route = g // n_routes, g % n_routes
-    a_route = part_route[a_part]
+    a_route = seg.part_route[a_part]
+    op_rank = pd.Series(np.arange(len(rank_order)), index=list(rank_order))[rop].to_numpy()
     redundant_run = op_rank[b_route] < op_rank[a_route]
     # a route counts once however many other routes it runs alongside: union per part
     _, ulo, uhi = _merge_intervals(a_part, lo, hi)
     dup_km = float((uhi - ulo).sum() / 1000.0)
     _, rlo, rhi = _merge_intervals(a_part[redundant_run], lo[redundant_run], hi[redundant_run])
     trench_km = float((rhi - rlo).sum() / 1000.0)
-    lines = _substrings(coords, cum, first_v, last_v, vlen, a_part, lo, hi)
+    lines = _substrings(seg.coords, seg.cum, seg.first_v, seg.last_v, seg.vlen, a_part, lo, hi)
     seg_geo = gpd.GeoSeries(lines, crs=wcrs)
     if not wcrs.equals(crs):
         seg_geo = seg_geo.to_crs(crs)
@@ -195,7 +149,105 @@ def duplicated_routes(
         geometry=seg_geo.values,
         crs=crs,
     ).sort_values(["route_id", "other_route_id", "length_m"], ascending=[True, True, False], ignore_index=True)
-    # candidates per unordered pair: length along each, the smaller counts
+    candidates = _pair_candidates(a_route, b_route, run_len, rid, rop)
+    logger.info(
+        "duplicated routes: %d stretches on %d route pairs; %.1f km alongside, %.1f km of duplicated trenching",
+        len(segments), len(candidates), dup_km, trench_km,
+    )
+    return DuplicatedRoutes(segments, candidates, dup_km, trench_km, total_km, rank_order)
+
+
+_SEGMENT_COLUMNS = ["route_id", "operator", "other_route_id", "other_operator", "length_m", "redundant"]
+_CANDIDATE_COLUMNS = ["route_id_a", "operator_a", "route_id_b", "operator_b", "length_a_m", "length_b_m", "length_m",
+                      "n_stretches"]
+
+
+def _usable_routes(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The routes with an operator and a geometry (the others are counted in a warning)."""
+    r = routes.reset_index(drop=True)
+    op = r["operator"]
+    noop = (op.isna() | (op.astype(str).str.strip() == "")).to_numpy()
+    nogeom = (r.geometry.isna() | r.geometry.is_empty).to_numpy()
+    if noop.any():
+        ex = ", ".join(r.loc[noop, "route_id"].astype(str).head(5))
+        _warn(f"`routes`: {int(noop.sum())} route(s) have no operator (e.g. {ex}) and were left out; fill `operator` to include them.", SkippedFeaturesWarning, depth=1)
+    if (nogeom & ~noop).any():
+        _warn(f"`routes`: {int((nogeom & ~noop).sum())} route(s) have no geometry and were left out.", SkippedFeaturesWarning, depth=1)
+    return r[~noop & ~nogeom].reset_index(drop=True)
+
+
+def _no_duplicates(crs: Any, total_km: float, rank_order: tuple[str, ...]) -> DuplicatedRoutes:
+    """The result when no stretch qualifies: empty tables with their columns and dtypes."""
+    kinds = {"length_m": "float64", "redundant": "bool", "length_a_m": "float64", "length_b_m": "float64", "n_stretches": "int64"}
+    seg = gpd.GeoDataFrame(
+        {c: pd.Series([], dtype=kinds.get(c, "object")) for c in _SEGMENT_COLUMNS},
+        geometry=gpd.GeoSeries([], crs=crs).values, crs=crs,
+    )
+    cand = pd.DataFrame({c: pd.Series([], dtype=kinds.get(c, "object")) for c in _CANDIDATE_COLUMNS})
+    return DuplicatedRoutes(seg, cand, 0.0, 0.0, total_km, rank_order)
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """The straight segments of every route part (a MultiLineString's parts are lines of
+    their own), over one coordinate array: ``s0`` is each segment's first vertex, ``cum``
+    the running length at each vertex, ``first_v``/``last_v`` each part's vertex range."""
+
+    coords: np.ndarray
+    cum: np.ndarray
+    vlen: np.ndarray
+    first_v: np.ndarray
+    last_v: np.ndarray
+    part_route: np.ndarray
+    s0: np.ndarray
+    seg_part: np.ndarray
+    seg_route: np.ndarray
+    seg_len: np.ndarray
+
+
+def _route_segments(geoms: np.ndarray) -> _Segments:
+    parts, part_route = shapely.get_parts(geoms, return_index=True)
+    coords, vpart = shapely.get_coordinates(parts, return_index=True)
+    s0 = np.flatnonzero(np.r_[vpart[1:] == vpart[:-1], False])  # first vertex of each segment
+    vlen = np.zeros(len(coords))
+    vlen[s0] = np.hypot(*(coords[s0 + 1] - coords[s0]).T)
+    cum = np.cumsum(np.r_[0.0, vlen[:-1]])  # along the whole coordinate array
+    first_v = np.flatnonzero(np.r_[True, vpart[1:] != vpart[:-1]])
+    last_v = np.r_[first_v[1:], len(coords)] - 1
+    seg_part = vpart[s0]
+    return _Segments(coords, cum, vlen, first_v, last_v, part_route, s0, seg_part, part_route[seg_part], vlen[s0])
+
+
+def _alongside_runs(seg: _Segments, op_code: np.ndarray, corridor_m: float,
+                    min_length_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Stretches of at least ``min_length_m`` of a route part within ``corridor_m`` of a
+    route of another operator: (part, other route, start, end) in metres along the part;
+    None when there is none."""
+    coords, s0, seg_len = seg.coords, seg.s0, seg.seg_len
+    ia, ib = _segment_pairs_within(coords[s0], coords[s0 + 1], corridor_m)
+    k = (op_code[seg.seg_route[ia]] != op_code[seg.seg_route[ib]]) & (seg_len[ia] > 0)
+    ia, ib = ia[k], ib[k]
+    # the part of segment ia within corridor_m of segment ib: an interval of ia (exact)
+    t_lo, t_hi = _segment_in_capsule(coords[s0[ia]], coords[s0[ia] + 1], coords[s0[ib]], coords[s0[ib] + 1], corridor_m)
+    ok = t_lo <= t_hi
+    ia, ib, t_lo, t_hi = ia[ok], ib[ok], t_lo[ok], t_hi[ok]
+    if len(ia) == 0:
+        return None
+    n_routes = int(op_code.shape[0])
+    start0 = seg.cum[s0[ia]] - seg.cum[seg.first_v[seg.seg_part[ia]]]  # along the part, metres
+    g, lo, hi = _merge_intervals(
+        seg.seg_part[ia].astype(np.int64) * n_routes + seg.seg_route[ib], start0 + t_lo * seg_len[ia], start0 + t_hi * seg_len[ia]
+    )
+    good = (hi - lo) >= min_length_m
+    g, lo, hi = g[good], lo[good], hi[good]
+    if len(g) == 0:
+        return None
+    return g // n_routes, g % n_routes, lo, hi
+
+
+def _pair_candidates(a_route: np.ndarray, b_route: np.ndarray, run_len: np.ndarray, rid: np.ndarray,
+                     rop: np.ndarray) -> pd.DataFrame:
+    """Duct-sharing candidates per unordered pair of routes: the length along each, the smaller counts."""
     directed = pd.DataFrame({"a": a_route, "b": b_route, "len": run_len}).groupby(["a", "b"]).agg(len=("len", "sum"), n=("len", "size"))
     directed = directed.reset_index()
     lo = np.minimum(directed["a"], directed["b"])
@@ -213,7 +265,7 @@ def duplicated_routes(
     swap = np.array([(rop[x], rid[x]) > (rop[y], rid[y]) for x, y in zip(ia, ib, strict=True)], dtype=bool)
     ia2, ib2 = np.where(swap, ib, ia), np.where(swap, ia, ib)
     la2, lb2 = np.where(swap, len_b, len_a), np.where(swap, len_a, len_b)
-    candidates = pd.DataFrame(
+    return pd.DataFrame(
         {
             "route_id_a": rid[ia2],
             "operator_a": rop[ia2],
@@ -225,11 +277,6 @@ def duplicated_routes(
             "n_stretches": n_str,
         }
     ).sort_values(["length_m", "route_id_a", "route_id_b"], ascending=[False, True, True], ignore_index=True)
-    logger.info(
-        "duplicated routes: %d stretches on %d route pairs; %.1f km alongside, %.1f km of duplicated trenching",
-        len(segments), len(candidates), dup_km, trench_km,
-    )
-    return DuplicatedRoutes(segments, candidates, dup_km, trench_km, total_km, rank_order)
 
 
 def _segment_pairs_within(pa: np.ndarray, pb: np.ndarray, distance_m: float) -> tuple[np.ndarray, np.ndarray]:

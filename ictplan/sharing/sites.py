@@ -20,6 +20,7 @@ from .._errors import (
     RepairWarning,
     SkippedFeaturesWarning,
 )
+from ..parameters import SHARING
 from ..schemas import OPERATORS_MCC452
 from ._common import (
     _CELLS_COLUMNS,
@@ -47,7 +48,7 @@ def _members_from_cells(
     cells = cells.reset_index(drop=True)
     ok = np.isfinite(xy).all(axis=1)
     if (~ok).any():
-        _warn(f"{what}: {int((~ok).sum())} cell(s) have no position (empty geometry or NaN lon/lat) and were skipped.", SkippedFeaturesWarning, depth=1)
+        _warn(f"{what}: {int((~ok).sum())} cell(s) have no position (empty geometry or NaN lon/lat) and were skipped.", SkippedFeaturesWarning, depth=2)
     if bounds_lonlat is not None:
         lonlat = xy if crs.is_geographic else _to_lonlat(xy, crs)
         bx0, by0, bx1, by1 = bounds_lonlat
@@ -57,7 +58,7 @@ def _members_from_cells(
             _warn(
                 f"{what}: {int(out.sum())} cell(s) lie outside the study area ({bx0}..{bx1} E, {by0}..{by1} N) and "
                 "were skipped (OpenCelliD positions are crowd-sourced estimates; far-off ones are usually wrong).",
-                SkippedFeaturesWarning, depth=1,
+                SkippedFeaturesWarning, depth=2,
             )
         ok &= inside
     operator = cells["operator"] if "operator" in cells.columns else pd.Series(np.nan, index=cells.index, dtype=object)
@@ -67,7 +68,7 @@ def _members_from_cells(
     operator = operator.where(operator.notna() & (operator.astype(str).str.strip() != ""), from_net)
     noop = ok & operator.isna().to_numpy()
     if noop.any():
-        _warn(f"{what}: {int(noop.sum())} cell(s) have no operator (MCC/net not in the MCC 452 table) and were skipped.", SkippedFeaturesWarning, depth=1)
+        _warn(f"{what}: {int(noop.sum())} cell(s) have no operator (MCC/net not in the MCC 452 table) and were skipped.", SkippedFeaturesWarning, depth=2)
     ok &= ~noop
     if "cell_key" in cells.columns:
         key = cells["cell_key"].astype(str)
@@ -108,11 +109,11 @@ def _members_from_sectors(sectors: gpd.GeoDataFrame, xy: np.ndarray) -> pd.DataF
     sectors = sectors.reset_index(drop=True)
     ok = np.isfinite(xy).all(axis=1)
     if (~ok).any():
-        _warn(f"{what}: {int((~ok).sum())} sector(s) have no position and were skipped.", SkippedFeaturesWarning, depth=1)
+        _warn(f"{what}: {int((~ok).sum())} sector(s) have no position and were skipped.", SkippedFeaturesWarning, depth=2)
     op = sectors["operator"]
     noop = ok & (op.isna() | (op.astype(str).str.strip() == "")).to_numpy()
     if noop.any():
-        _warn(f"{what}: {int(noop.sum())} sector(s) have no operator and were skipped.", SkippedFeaturesWarning, depth=1)
+        _warn(f"{what}: {int(noop.sum())} sector(s) have no operator and were skipped.", SkippedFeaturesWarning, depth=2)
     ok &= ~noop
     sid = sectors["site_id"].astype(object)
     nosid = ok & (sid.isna() | (sid.astype(str).str.strip() == "")).to_numpy()
@@ -120,7 +121,7 @@ def _members_from_sectors(sectors: gpd.GeoDataFrame, xy: np.ndarray) -> pd.DataF
         _warn(
             f"{what}: {int(nosid.sum())} sector(s) have no site_id; each stands for its own site (site_id = sector_id) "
             "until sectors within the duplicate distance merge. Fill `site_id` to group sectors into sites.",
-            RepairWarning, depth=1,
+            RepairWarning, depth=2,
         )
         sid = sid.where(~nosid, sectors["sector_id"].astype(str))
     m = pd.DataFrame(
@@ -164,11 +165,11 @@ def physical_sites(
     cells_or_sectors: gpd.GeoDataFrame | Sequence[gpd.GeoDataFrame],
     /,
     *,
-    site_tolerance_m: float = 100.0,
-    colocation_m: float = 50.0,
-    attach_m: float = 300.0,
-    duplicate_m: float = 1.0,
-    group_by_enb: bool = True,
+    site_tolerance_m: float = SHARING.site_tolerance_m,
+    colocation_m: float = SHARING.colocation_m,
+    attach_m: float = SHARING.attach_m,
+    duplicate_m: float = SHARING.duplicate_m,
+    group_by_enb: bool = SHARING.group_by_enb,
     bounds_lonlat: Sequence[float] | None = None,
     working_crs: Any = None,
 ) -> gpd.GeoDataFrame:
@@ -247,7 +248,37 @@ def physical_sites(
         if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
             msg = f"`{name}` must be a distance in metres >= 0; got {v!r}."
             raise InputValidationError(msg)
-    crs0 = None
+    m, crs0, wcrs = _members(frames, working_crs, bounds_lonlat)
+    if m.empty:
+        msg = "`physical_sites`: no cell or sector with a position and an operator is left; nothing to consolidate."
+        raise InputValidationError(msg)
+    # anchors (sector sites) first, then cells; each operator is clustered on its own
+    m = m.sort_values(["operator", "kind", "key"], ascending=[True, False, True], ignore_index=True)
+    m["label"] = _site_labels(m, site_tolerance_m=site_tolerance_m, attach_m=attach_m, duplicate_m=duplicate_m,
+                              group_by_enb=group_by_enb)
+    sites = _aggregate_sites(m)
+    tower_labels = _tower_labels(sites, colocation_m)
+    sites["tower_uid"] = _tower_uids(sites["site_uid"], tower_labels)
+    geom = gpd.GeoSeries(gpd.points_from_xy(sites["x"], sites["y"]), crs=wcrs)
+    if not wcrs.equals(crs0):
+        geom = geom.to_crs(crs0)
+    out = gpd.GeoDataFrame(sites.drop(columns=["x", "y", "label"]), geometry=geom.values, crs=crs0)
+    out = out.sort_values("site_uid", ignore_index=True)
+    cols = ["site_uid", "tower_uid", "operator", "technologies", "height_m", "owner", "n_cells", "n_sectors", "source", "site_ids", "members", "geometry"]
+    out = out[cols]
+    logger.info(
+        "consolidated %d cells and %d sector sites into %d physical sites on %d towers",
+        int((m["kind"] == "cell").sum()), int((m["kind"] == "sector").sum()), len(out), out["tower_uid"].nunique(),
+    )
+    return out
+
+
+def _members(frames: list[gpd.GeoDataFrame], working_crs: Any,
+             bounds_lonlat: Sequence[float] | None) -> tuple[pd.DataFrame, pyproj.CRS, pyproj.CRS]:
+    """One member row per cell and per sector-table site of every frame (positions in the
+    working CRS); also the frames' CRS and the working CRS."""
+    crs0: pyproj.CRS | None = None
+    wcrs: pyproj.CRS | None = None
     members = []
     for k, gdf in enumerate(frames):
         what = f"`cells_or_sectors[{k}]`" if len(frames) > 1 else "`cells_or_sectors`"
@@ -264,6 +295,7 @@ def physical_sites(
                 "Reproject one of them with `.to_crs()` so all share a CRS."
             )
             raise _crs.CRSMismatchError(msg)
+        assert wcrs is not None
         if len(gdf) == 0:
             continue
         _check_kind(gdf, what, {"Point"})
@@ -280,12 +312,14 @@ def physical_sites(
                 f"cell table (needs {', '.join(_CELLS_COLUMNS)}); it has {', '.join(map(str, gdf.columns))}."
             )
             raise MissingColumnError(msg)
-    m = pd.concat(members, ignore_index=True) if members else pd.DataFrame()
-    if m.empty:
-        msg = "`physical_sites`: no cell or sector with a position and an operator is left; nothing to consolidate."
-        raise InputValidationError(msg)
-    # anchors (sector sites) first, then cells; each operator is clustered on its own
-    m = m.sort_values(["operator", "kind", "key"], ascending=[True, False, True], ignore_index=True)
+    assert crs0 is not None and wcrs is not None
+    return (pd.concat(members, ignore_index=True) if members else pd.DataFrame()), crs0, wcrs
+
+
+def _site_labels(m: pd.DataFrame, *, site_tolerance_m: float, attach_m: float, duplicate_m: float,
+                 group_by_enb: bool) -> np.ndarray:
+    """The physical site (a label) of every member; each operator is clustered on its own.
+    Site ids of one operator recorded twice at one position are merged (one warning)."""
     labels = np.empty(len(m), dtype=np.int64)
     offset = 0
     n_dup_total = 0
@@ -293,48 +327,16 @@ def physical_sites(
     for op, idx in m.groupby("operator", sort=True).indices.items():
         sub = m.iloc[idx]
         is_a = (sub["kind"] == "sector").to_numpy()
-        xa = sub[["x", "y"]].to_numpy()[is_a]
-        xc = sub[["x", "y"]].to_numpy()[~is_a]
-        na, nc = len(xa), len(xc)
-        ii, jj = [], []
-        ai, aj, _ = _pairs_within(xa, duplicate_m)
-        ii.append(ai)
-        jj.append(aj)
-        # cells first among themselves: within the tolerance, or one LTE eNodeB
-        ci, cj, _ = _pairs_within(xc, site_tolerance_m)
-        ii.append(na + ci)
-        jj.append(na + cj)
-        if group_by_enb and nc > 1:
-            enb = sub["enb"].to_numpy()[~is_a]
-            has = pd.notna(enb)
-            if has.any():
-                code = np.full(nc, -1, dtype=np.int64)
-                code[has] = pd.factorize(enb[has])[0]
-                order_c = np.argsort(code, kind="stable")
-                sc = code[order_c]
-                chain = np.flatnonzero((sc[1:] == sc[:-1]) & (sc[1:] >= 0))
-                ii.append(na + order_c[chain])
-                jj.append(na + order_c[chain + 1])
-        if na and nc:
-            # then each cell cluster joins the nearest sector-table site within attach_m of its centre
-            clab = _components(nc, np.concatenate(ii[1:]) - na, np.concatenate(jj[1:]) - na)
-            w = sub["weight"].to_numpy()[~is_a]
-            sw = np.bincount(clab, weights=w)
-            cen = np.column_stack([np.bincount(clab, weights=w * xc[:, 0]), np.bincount(clab, weights=w * xc[:, 1])]) / sw[:, None]
-            d, near = cKDTree(xa).query(cen, k=1, distance_upper_bound=attach_m * (1 + 1e-9) + 1e-9)
-            near = np.minimum(near, na - 1)
-            dx = np.where(np.isfinite(d), np.hypot(cen[:, 0] - xa[near, 0], cen[:, 1] - xa[near, 1]), np.inf)
-            target = np.where(dx <= attach_m, near, -1)[clab]
-            ii.append(na + np.flatnonzero(target >= 0))
-            jj.append(target[target >= 0])
-        lab = _components(na + nc, np.concatenate(ii), np.concatenate(jj))
+        na = int(is_a.sum())
+        lab = _operator_labels(sub, is_a, site_tolerance_m=site_tolerance_m, attach_m=attach_m,
+                               duplicate_m=duplicate_m, group_by_enb=group_by_enb)
         # labels follow member order inside the operator: anchors (is_a) come first in `sub`
         order = np.concatenate([np.flatnonzero(is_a), np.flatnonzero(~is_a)])
         lab_sub = np.empty(len(sub), dtype=np.int64)
         lab_sub[order] = lab
         labels[idx] = lab_sub + offset
-        if len(ai):
-            alab = lab[:na]
+        alab = lab[:na]
+        if na and len(np.unique(alab)) < na:
             n_dup_total += na - len(np.unique(alab))
             ids = sub["source_id"].to_numpy()[is_a]
             for g in np.unique(alab[np.bincount(alab)[alab] > 1])[:3]:
@@ -346,24 +348,62 @@ def physical_sites(
             f"sector tables: {n_dup_total} site id(s) name a site of the same operator already recorded at the same "
             f"position (within {duplicate_m:g} m) and were merged into it (e.g. {examples}). Fix the duplicate ids "
             "at the source, or raise `duplicate_m` if they are meant to be distinct.",
-            RepairWarning,
+            RepairWarning, depth=1,
         )
-    m["label"] = labels
-    sites = _aggregate_sites(m)
-    tower_labels = _tower_labels(sites, colocation_m)
-    sites["tower_uid"] = _tower_uids(sites["site_uid"], tower_labels)
-    geom = gpd.GeoSeries(gpd.points_from_xy(sites["x"], sites["y"]), crs=wcrs)
-    if not wcrs.equals(crs0):
-        geom = geom.to_crs(crs0)
-    out = gpd.GeoDataFrame(sites.drop(columns=["x", "y", "label"]), geometry=geom.values, crs=crs0)
-    out = out.sort_values("site_uid", ignore_index=True)
-    cols = ["site_uid", "tower_uid", "operator", "technologies", "height_m", "owner", "n_cells", "n_sectors", "source", "site_ids", "members", "geometry"]
-    out = out[cols]
-    logger.info(
-        "consolidated %d cells and %d sector sites into %d physical sites on %d towers",
-        int((m["kind"] == "cell").sum()), int((m["kind"] == "sector").sum()), len(out), out["tower_uid"].nunique(),
-    )
-    return out
+    return labels
+
+
+def _operator_labels(sub: pd.DataFrame, is_a: np.ndarray, *, site_tolerance_m: float, attach_m: float,
+                     duplicate_m: float, group_by_enb: bool) -> np.ndarray:
+    """Site labels of one operator's members, anchors (sector sites) first, then cells."""
+    xa = sub[["x", "y"]].to_numpy()[is_a]
+    xc = sub[["x", "y"]].to_numpy()[~is_a]
+    na, nc = len(xa), len(xc)
+    ii, jj = [], []
+    ai, aj, _ = _pairs_within(xa, duplicate_m)
+    ii.append(ai)
+    jj.append(aj)
+    # cells first among themselves: within the tolerance, or one LTE eNodeB
+    ci, cj, _ = _pairs_within(xc, site_tolerance_m)
+    ii.append(na + ci)
+    jj.append(na + cj)
+    if group_by_enb and nc > 1:
+        ei, ej = _enb_chain(sub["enb"].to_numpy()[~is_a])
+        ii.append(na + ei)
+        jj.append(na + ej)
+    if na and nc:
+        # then each cell cluster joins the nearest sector-table site within attach_m of its centre
+        clab = _components(nc, np.concatenate(ii[1:]) - na, np.concatenate(jj[1:]) - na)
+        target = _attach_clusters(xa, xc, sub["weight"].to_numpy()[~is_a], clab, attach_m)
+        ii.append(na + np.flatnonzero(target >= 0))
+        jj.append(target[target >= 0])
+    return _components(na + nc, np.concatenate(ii), np.concatenate(jj))
+
+
+def _enb_chain(enb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, j) chaining the cells of each LTE eNodeB (one component per eNodeB)."""
+    has = pd.notna(enb)
+    if not has.any():
+        e = np.empty(0, dtype=np.int64)
+        return e, e
+    code = np.full(len(enb), -1, dtype=np.int64)
+    code[has] = pd.factorize(enb[has])[0]
+    order_c = np.argsort(code, kind="stable")
+    sc = code[order_c]
+    chain = np.flatnonzero((sc[1:] == sc[:-1]) & (sc[1:] >= 0))
+    return order_c[chain], order_c[chain + 1]
+
+
+def _attach_clusters(xa: np.ndarray, xc: np.ndarray, w: np.ndarray, clab: np.ndarray, attach_m: float) -> np.ndarray:
+    """Per cell: the anchor (sector-table site) its cluster joins, -1 when none lies within
+    ``attach_m`` of the cluster's weighted centre."""
+    na = len(xa)
+    sw = np.bincount(clab, weights=w)
+    cen = np.column_stack([np.bincount(clab, weights=w * xc[:, 0]), np.bincount(clab, weights=w * xc[:, 1])]) / sw[:, None]
+    d, near = cKDTree(xa).query(cen, k=1, distance_upper_bound=attach_m * (1 + 1e-9) + 1e-9)
+    near = np.minimum(near, na - 1)
+    dx = np.where(np.isfinite(d), np.hypot(cen[:, 0] - xa[near, 0], cen[:, 1] - xa[near, 1]), np.inf)
+    return np.where(dx <= attach_m, near, -1)[clab]
 
 
 def _aggregate_sites(m: pd.DataFrame) -> pd.DataFrame:
