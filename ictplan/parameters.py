@@ -36,6 +36,8 @@ class CoverageParameters:
     method: str = "exact"  # zone weights: "exact" cell fractions or "centre" of cell
     margin_db: float = 20.0  # how far below the weakest cutoff a sector is still computed
     n_jobs: int = 1  # worker processes over the carriers (spawn-safe)
+    keep_rasters: bool = True  # keep RSRP / server / SINR rasters per layer (False: national grids)
+    levels: tuple[str, ...] = ("communes", "districts", "hamlets")  # zone levels of the coverage table
 
 
 @dataclass(frozen=True)

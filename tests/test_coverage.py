@@ -28,7 +28,7 @@ from ictplan._errors import (
     NoDataInBoundsError,
     ProfileError,
 )
-from ictplan.grid import OUTSIDE_ZONES, Grid, Population
+from ictplan.grid import OUTSIDE_ZONES, Grid, Population, zone_weights
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILES = radio.load_profiles(REPO / "data" / "profiles" / "default.toml")
@@ -228,7 +228,7 @@ def test_population_covered_tables_add_up():
     assert any_cov <= prov.loc["Viettel", "pop_covered"] + prov.loc["VNPT", "pop_covered"] + 1e-6
     # mean throughput, by hand for one commune
     lay = res.layers[("VNPT", "4G")]
-    w = coverage.zone_weights(communes.iloc[[1]], g).toarray()[0].reshape(g.shape)
+    w = zone_weights(communes.iloc[[1]], g).toarray()[0].reshape(g.shape)
     pc = w * pop.counts * lay.covered
     row = tab[(tab.level == "communes") & (tab.zone_code == "002") & (tab.operator == "VNPT") & (tab.technology == "4G")]
     assert row.mean_tput_mbps.iloc[0] == pytest.approx((pc * lay.tput_mbps).sum() / pc.sum(), rel=1e-5)
@@ -423,12 +423,13 @@ def test_run_and_write_outputs(tmp_path):
     layers = {"sites": gdf, "communes": communes, "hamlets": hamlets, "districts": districts}
     study = types.SimpleNamespace(
         population=pop, profiles={k: v for k, v in _raw_profiles().items()}, profiles_path="default.toml",
-        layer=lambda name: layers[name], has=lambda name: name in layers)
+        layer=lambda name: layers[name], has=lambda name: name in layers, landcover=None, parameters={}, _cache={})
     with pytest.warns(Warning, match="points"):
         res = coverage.run(study)
     assert set(res.table.level) == {"communes", "districts", "province"}
     files = coverage.write_outputs(res, tmp_path / "out")
-    names = {p.name for p in files}
+    assert all(isinstance(k, str) and isinstance(p, Path) for k, p in files.items())
+    names = {p.name for p in files.values()}
     assert {"coverage_4G_any_rsrp_dbm.tif", "coverage_5G_VNPT_tput_mbps.tif", "coverage_communes.csv",
             "coverage.gpkg", "coverage_sectors.csv", "coverage_province.csv"} <= names
     with rasterio.open(tmp_path / "out" / "coverage_4G_Viettel_server.tif") as ds:

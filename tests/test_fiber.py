@@ -193,15 +193,17 @@ def test_households_from_raster_use_commune_persons_per_household():
     assert hh["x"].min() == pytest.approx(50.0) and hh["y"].max() == pytest.approx(950.0)  # cell centres
 
 
-def test_households_outside_communes_still_count_for_the_province():
+def test_households_outside_communes_are_counted_but_not_in_the_province():
+    # the province row is the sum of the commune rows (as in coverage); the rest is reported
     counts = np.full((10, 10), 3.6)
     communes = communes_gdf([(0, 0, 500, 1000)])  # covers half the raster; no census -> default ratio
     hh = fiber.households_from_population(_population(counts), communes)
     assert hh["households"].sum() == pytest.approx(100.0)
     net = build([shapely.LineString([(0, 500), (1000, 500)])])
     res = fiber.analyse(net, hh, communes=communes, fiber_routes=routes_gdf([shapely.LineString([(0, 500), (1000, 500)])], ["GPON"]))
-    assert res.province["households"].iloc[0] == pytest.approx(100.0)
+    assert res.province["households"].iloc[0] == pytest.approx(50.0)
     assert res.communes["households"].sum() == pytest.approx(50.0)
+    assert res.households["households"].sum() == pytest.approx(100.0)
     assert res.diagnostics["households_outside_communes"] == pytest.approx(50.0)
 
 

@@ -1,0 +1,536 @@
+"""The windowed best-server engine behind :mod:`ictplan.coverage` (one carrier at a time).
+
+The grid is streamed in windows of rows. Each sector is evaluated only inside the box
+of cells within its *reach*: the distance at which its strongest possible signal in that
+direction (horizontal pattern bound per 5° of bearing, no vertical or clutter loss) falls
+below ``threshold − margin_db``; for a 3-sector site that box is 2–3× smaller than the
+disc's. Sectors are selected per window from their boxes. Antenna heights are quantised
+to 0.1 m and tilts to 0.01° for the tables. Path loss and the vertical pattern depend
+only on distance for a given antenna height and tilt, so they are tabulated once per
+(height, tilt) at 2,000 bins per decade of distance and looked up by ``log10(d²)``
+(error ≤ 0.01 dB for the path loss; ≤ 0.065 dB for the vertical pattern, reached only
+near a steeply tilted mast); the horizontal pattern is computed exactly from the
+bearing. Signals below ``threshold − margin_db`` are ignored, also as interference
+(documented truncation).
+
+Parallel workers
+----------------
+Windows are independent, so ``n_jobs > 1`` runs them in worker processes that fill
+output arrays in :mod:`multiprocessing.shared_memory` (named blocks, so the workers work
+with any start method). The start method is ``fork`` where it exists and is safe
+(Linux), else ``spawn`` (macOS, Windows); :data:`START_METHOD` overrides it. Each worker
+receives the carrier's plan (per-sector arrays and tables, a few MB) and takes every
+``n_jobs``-th window; results are identical to ``n_jobs=1``. Only useful on machines with
+idle cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing as mp
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from multiprocessing import shared_memory
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import crs as _crs
+from . import radio
+from ._errors import GeographicCRSError, InputValidationError
+from .grid import Grid
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["START_METHOD", "run_carrier", "metres_per_degree", "check_clutter", "clutter_loss_db", "disc_coverage"]
+
+START_METHOD: str | None = None
+"""Start method of the worker processes (``None``: ``fork`` on Linux, else ``spawn``)."""
+
+_LOG_K = 2000.0  # table bins per decade of distance
+_LOG_MAX = 6.0  # tables reach 10^6 m
+_NBINS = int(_LOG_MAX * _LOG_K) + 1
+
+
+def metres_per_degree(lat_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Metres per degree of longitude and of latitude at ``lat_deg`` on the WGS 84 ellipsoid
+    (prime-vertical and meridional radii of curvature)."""
+    a, f = 6_378_137.0, 1 / 298.257223563
+    e2 = f * (2 - f)
+    phi = np.radians(np.asarray(lat_deg, float))
+    w = np.sqrt(1 - e2 * np.sin(phi) ** 2)
+    per_lon = np.pi / 180 * a * np.cos(phi) / w
+    per_lat = np.pi / 180 * a * (1 - e2) / w**3
+    return per_lon, per_lat
+
+
+@dataclass
+class _Tables:
+    pl: dict[float, np.ndarray] = field(default_factory=dict)
+    av: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
+
+
+def _bins_m() -> np.ndarray:
+    """Distances (m) at which the tables are evaluated: the centres (in log d) of the bins
+    ``[10^(j/K), 10^((j+1)/K))``; a cell at distance d ≥ 1 m looks up ``j = ⌊K·log10 d⌋``."""
+    return np.power(10.0, (np.arange(_NBINS) + 0.5) / _LOG_K)
+
+
+def _pl_table(prof: radio.TechProfile, h_bs: float, tables: _Tables) -> np.ndarray:
+    tab = tables.pl.get(h_bs)
+    if tab is None:
+        tab = radio.path_loss_db(_bins_m(), model=prof.model, freq_mhz=prof.freq_mhz, h_bs_m=h_bs,
+                                 h_ut_m=prof.ue_height_m, environment=prof.environment, los=prof.los,
+                                 avg_building_height_m=prof.avg_building_height_m,
+                                 street_width_m=prof.street_width_m).astype(np.float32)
+        # guard: the engine relies on a non-decreasing loss curve for the reach
+        tab = np.maximum.accumulate(tab)
+        tables.pl[h_bs] = tab
+    return tab
+
+
+def _av_table(prof: radio.TechProfile, h_bs: float, tilt: float, tables: _Tables) -> np.ndarray:
+    key = (h_bs, tilt)
+    tab = tables.av.get(key)
+    if tab is None:
+        theta = np.degrees(np.arctan2(h_bs - prof.ue_height_m, _bins_m()))
+        tab = np.minimum(12.0 * ((theta - tilt) / prof.vertical_beamwidth_deg) ** 2, prof.sla_v_db).astype(np.float32)
+        tables.av[key] = tab
+    return tab
+
+
+def _reach_m(offset_db: np.ndarray, h: np.ndarray, cutoff_dbm: float, prof: radio.TechProfile,
+             tables: _Tables) -> np.ndarray:
+    """Distance beyond which a sector's boresight RSRP is below the cutoff (table-consistent)."""
+    out = np.empty(offset_db.size)
+    for hv in np.unique(h):
+        sel = h == hv
+        tab = _pl_table(prof, float(hv), tables)
+        # bins 0..k-1 have a loss that still allows RSRP ≥ cutoff: they end at 10^(k/K)
+        k = np.searchsorted(tab, offset_db[sel] - cutoff_dbm, side="right")
+        out[sel] = np.power(10.0, k / _LOG_K)
+    return out
+
+
+_BOX_STEP_DEG = 5.0  # bearings sampled for a sector's evaluation box (cardinal directions included)
+
+
+def _sector_boxes(offset_db: np.ndarray, h: np.ndarray, az: np.ndarray, cutoff_dbm: float,
+                  prof: radio.TechProfile, tables: _Tables) -> tuple[np.ndarray, ...]:
+    """Bounding box (dx0, dx1, dy0, dy1 in m) of where each sector can exceed the cutoff.
+
+    For every 5° arc of bearings, the strongest signal a sector can send into it is at the
+    arc's bearing closest to boresight with no vertical attenuation (``A ≥ A_H``), so the
+    reach over the arc is bounded by the table range at ``offset − A_H``. As the arcs end
+    on the cardinal directions, the box of each wedge is spanned by its two end points
+    and the site: an exact upper bound, typically 2–3× smaller than the disc's box.
+    """
+    bearings = np.arange(0.0, 360.0 + _BOX_STEP_DEG, _BOX_STEP_DEG)
+    off = (bearings[None, :] - az[:, None] + 180.0) % 360.0 - 180.0
+    a_end = np.abs(off)
+    # per arc: 0 if the boresight lies inside it, else the smaller end offset
+    lo, hi = off[:, :-1], off[:, 1:]
+    inside = (lo <= 0) & (hi >= 0) & (hi - lo < 180)
+    near = np.where(inside, 0.0, np.minimum(a_end[:, :-1], a_end[:, 1:]))
+    att = np.minimum(12.0 * (near / prof.beamwidth_deg) ** 2, prof.front_to_back_db)
+    need = offset_db[:, None] - att - cutoff_dbm  # largest path loss that still reaches the cutoff
+    reach = np.empty_like(need)
+    for hv in np.unique(h):
+        sel = h == hv
+        k = np.searchsorted(_pl_table(prof, float(hv), tables), need[sel], side="right")
+        reach[sel] = np.where(k > 0, np.power(10.0, k / _LOG_K), 0.0)
+    rad = np.radians(bearings)
+    sx, sy = np.sin(rad), np.cos(rad)
+    px = np.concatenate([reach * sx[None, :-1], reach * sx[None, 1:]], axis=1)
+    py = np.concatenate([reach * sy[None, :-1], reach * sy[None, 1:]], axis=1)
+    return (np.minimum(px.min(axis=1), 0.0), np.maximum(px.max(axis=1), 0.0),
+            np.minimum(py.min(axis=1), 0.0), np.maximum(py.max(axis=1), 0.0))
+
+
+# ============================================================================ one carrier
+@dataclass
+class _Plan:
+    """Everything a window needs for one carrier: per-sector arrays, boxes and tables
+    (picklable: sent to spawned workers)."""
+
+    prof: radio.TechProfile
+    shape: tuple[int, int]
+    xc: np.ndarray  # cell-centre x per column
+    yc: np.ndarray  # cell-centre y per row
+    x: np.ndarray
+    y: np.ndarray
+    h: np.ndarray
+    tilt: np.ndarray
+    offset: np.ndarray
+    omni: np.ndarray
+    az_rad: np.ndarray
+    kx: np.ndarray
+    ky: np.ndarray
+    c0: np.ndarray
+    c1: np.ndarray
+    r0: np.ndarray
+    r1: np.ndarray
+    active: np.ndarray
+    cutoff: float
+    window_rows: int
+    tables: _Tables = field(default_factory=_Tables)
+
+
+def _plan(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, margin_db: float, window_rows: int) -> _Plan:
+    """Per-sector arrays, reaches, tables and evaluation boxes (cells) of one carrier."""
+    h = np.round(sec["height_m"].to_numpy(float), 1)  # tables per 0.1 m of height
+    tilt = np.round(sec["tilt_deg"].to_numpy(float), 2)
+    x = sec["x"].to_numpy(float)
+    y = sec["y"].to_numpy(float)
+    az = sec["azimuth_deg"].to_numpy(float)
+    offset = radio.rsrp_offset_db(sec["tx_power_dbm"].to_numpy(float), n_rb=prof.n_rb,
+                                  antenna_gain_dbi=prof.antenna_gain_dbi,
+                                  feeder_loss_db=prof.feeder_loss_db) - prof.extra_loss_db
+    cutoff = prof.rsrp_threshold_dbm - margin_db
+    tables = _Tables()
+    reach = _reach_m(offset, h, cutoff, prof, tables)
+    omni = (prof.pattern == "omni") | ~np.isfinite(az)
+    for hv, tv in set(zip(h[~omni].tolist(), tilt[~omni].tolist(), strict=True)):
+        _av_table(prof, hv, tv, tables)
+    for hv in np.unique(h).tolist():
+        _pl_table(prof, hv, tables)
+    # box of cells that can see the sector above the cutoff, relative to it (m)
+    ex0, ex1, ey0, ey1 = -reach, reach, -reach, reach
+    if (~omni).any():
+        sb = _sector_boxes(offset[~omni], h[~omni], az[~omni], cutoff, prof, tables)
+        ex0, ex1, ey0, ey1 = (np.where(omni, a, 0.0) for a in (ex0, ex1, ey0, ey1))
+        for arr, part in zip((ex0, ex1, ey0, ey1), sb, strict=True):
+            arr[~omni] = part
+    # metres per CRS unit along x and y at each sector: 1 on a projected grid; on a lon/lat
+    # grid the ellipsoid's at the sector's latitude (sites are projected into the raster's CRS,
+    # people are never resampled; over a sector's reach of a few km the error is < 0.1 %)
+    if grid.crs.is_geographic:
+        kx, ky = metres_per_degree(y)
+    else:
+        kx = ky = np.ones(len(sec))
+    H, W = grid.shape
+    t = grid.transform
+    c_a, c_b = (x + ex0 / kx - t.c) / t.a, (x + ex1 / kx - t.c) / t.a
+    r_a, r_b = (y + ey1 / ky - t.f) / t.e, (y + ey0 / ky - t.f) / t.e
+    c0 = np.clip(np.floor(np.minimum(c_a, c_b)), 0, W).astype(np.int64)
+    c1 = np.clip(np.ceil(np.maximum(c_a, c_b)), 0, W).astype(np.int64)
+    r0 = np.clip(np.floor(np.minimum(r_a, r_b)), 0, H).astype(np.int64)
+    r1 = np.clip(np.ceil(np.maximum(r_a, r_b)), 0, H).astype(np.int64)
+    active = (c1 > c0) & (r1 > r0) & (reach > 0)
+    logger.debug("mean evaluation box: %.0f cells per sector", float(((c1 - c0) * (r1 - r0))[active].mean())
+                 if active.any() else 0.0)
+    return _Plan(prof=prof, shape=(H, W), xc=t.c + t.a * (np.arange(W) + 0.5), yc=t.f + t.e * (np.arange(H) + 0.5),
+                 x=x, y=y, h=h, tilt=tilt, offset=offset, omni=omni,
+                 az_rad=np.radians(np.where(np.isfinite(az), az, 0.0)), kx=kx, ky=ky, c0=c0, c1=c1, r0=r0, r1=r1,
+                 active=active, cutoff=float(cutoff), window_rows=window_rows, tables=tables)
+
+
+def _sector_signal(p: _Plan, s: int, ra: int, rb: int, clutter: np.ndarray | None) -> np.ndarray:
+    """RSRP (dBm, float32) of sector ``s`` over rows ``ra:rb`` of its box."""
+    prof = p.prof
+    ca, cb = p.c0[s], p.c1[s]
+    dy = ((p.yc[ra:rb] - p.y[s]) * p.ky[s]).astype(np.float32)
+    dx = ((p.xc[ca:cb] - p.x[s]) * p.kx[s]).astype(np.float32)
+    u = (dy * dy)[:, None] + (dx * dx)[None, :]
+    np.maximum(u, np.float32(1.0), out=u)  # d < 1 m: the first bin
+    np.log10(u, out=u)
+    u *= np.float32(_LOG_K / 2.0)  # K·log10(d)
+    bi = u.astype(np.int32)
+    np.minimum(bi, _NBINS - 1, out=bi)
+    loss = p.tables.pl[float(p.h[s])][bi]
+    if not p.omni[s]:
+        sa, ca_ = np.float32(math.sin(p.az_rad[s])), np.float32(math.cos(p.az_rad[s]))
+        # angle off boresight: atan2(cross, dot) with the boresight (sin az, cos az)
+        phi = np.arctan2((dx * ca_)[None, :] - (dy * sa)[:, None], (dx * sa)[None, :] + (dy * ca_)[:, None])
+        phi *= phi
+        phi *= np.float32(12.0 / math.radians(prof.beamwidth_deg) ** 2)  # A_H before its A_m cap
+        phi += p.tables.av[(float(p.h[s]), float(p.tilt[s]))][bi]
+        np.minimum(phi, np.float32(prof.front_to_back_db), out=phi)  # min(A_H + A_V, A_m) caps both
+        loss += phi
+    if clutter is not None:
+        loss += clutter[ra:rb, ca:cb]
+    return np.float32(p.offset[s]) - loss
+
+
+def _window(p: _Plan, w0: int, w1: int, outs: tuple[np.ndarray, np.ndarray, np.ndarray],
+            clutter: np.ndarray | None, bufs: dict[str, np.ndarray], order: np.ndarray, r0s: np.ndarray) -> int:
+    """Best server, RSRP and SINR of rows ``w0:w1`` into ``outs``; returns the evaluations."""
+    rsrp, server, sinr = outs
+    cand = order[:np.searchsorted(r0s, w1, side="left")]
+    cand = cand[p.active[cand] & (p.r1[cand] > w0)]
+    if cand.size == 0:
+        rsrp[w0:w1], server[w0:w1], sinr[w0:w1] = np.nan, -1, np.nan
+        return 0
+    if not bufs:  # window buffers, allocated once per process
+        shape = (min(p.window_rows, p.shape[0]), p.shape[1])
+        bufs.update(best=np.empty(shape, np.float32), idx=np.empty(shape, np.int32),
+                    best_lin=np.empty(shape, np.float32), others=np.empty(shape, np.float64))
+    nr = w1 - w0
+    best, idx, best_lin, others = (bufs[k][:nr] for k in ("best", "idx", "best_lin", "others"))
+    best.fill(p.cutoff)
+    idx.fill(-1)
+    best_lin.fill(0.0)
+    others.fill(0.0)
+    evals = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for s in cand.tolist():
+            ra, rb = max(p.r0[s], w0), min(p.r1[s], w1)
+            ca, cb = p.c0[s], p.c1[s]
+            sig = _sector_signal(p, s, ra, rb, clutter)
+            lw0, lw1 = ra - w0, rb - w0
+            lin = np.exp(sig * np.float32(math.log(10.0) / 10.0))
+            lin *= sig > np.float32(p.cutoff)
+            bv, blv = best[lw0:lw1, ca:cb], best_lin[lw0:lw1, ca:cb]
+            upd = sig > bv
+            # interference = every signal but the best: a dethroned best joins the others
+            others[lw0:lw1, ca:cb] += np.where(upd, blv, lin)
+            np.copyto(bv, sig, where=upd)
+            np.copyto(blv, lin, where=upd)
+            np.copyto(idx[lw0:lw1, ca:cb], s, where=upd)
+            evals += sig.size
+    none = idx < 0
+    others *= p.prof.load_factor
+    others += 10.0 ** (p.prof.noise_re_dbm / 10.0)
+    np.log10(others, out=others)
+    others *= -10.0
+    others += best  # now the SINR in dB
+    others[none] = np.nan
+    sinr[w0:w1] = others
+    best[none] = np.nan
+    rsrp[w0:w1] = best
+    server[w0:w1] = idx
+    return evals
+
+
+def _windows(p: _Plan) -> list[tuple[int, int]]:
+    H = p.shape[0]
+    return [(w0, min(w0 + p.window_rows, H)) for w0 in range(0, H, p.window_rows)]
+
+
+def _serial(p: _Plan, outs: tuple[np.ndarray, np.ndarray, np.ndarray], clutter: np.ndarray | None) -> int:
+    order = np.argsort(p.r0, kind="stable")
+    bufs: dict[str, np.ndarray] = {}
+    return sum(_window(p, a, b, outs, clutter, bufs, order, p.r0[order]) for a, b in _windows(p))
+
+
+# ============================================================================ workers
+_OUT_SPECS = ((np.float32, np.nan), (np.int32, -1), (np.float32, np.nan))
+
+
+def _worker(p: _Plan, j: int, n_jobs: int, names: list[str], clutter_name: str | None, queue: Any) -> None:
+    """One worker: every ``n_jobs``-th window, written into the named shared blocks."""
+    shms = [shared_memory.SharedMemory(name=nm) for nm in names]
+    cl_shm = shared_memory.SharedMemory(name=clutter_name) if clutter_name else None
+    try:
+        evals = _worker_windows(p, j, n_jobs, shms, cl_shm)
+    finally:
+        for shm in shms + ([cl_shm] if cl_shm else []):
+            shm.close()
+    queue.put(evals)
+
+
+def _worker_windows(p: _Plan, j: int, n_jobs: int, shms: list[shared_memory.SharedMemory],
+                    cl_shm: shared_memory.SharedMemory | None) -> int:
+    # the views on the shared blocks live only in this frame, so the blocks can close after it
+    outs = tuple(np.ndarray(p.shape, dtype=dt, buffer=shm.buf) for shm, (dt, _) in zip(shms, _OUT_SPECS, strict=True))
+    clutter = np.ndarray(p.shape, dtype=np.float32, buffer=cl_shm.buf) if cl_shm else None
+    order = np.argsort(p.r0, kind="stable")
+    bufs: dict[str, np.ndarray] = {}
+    evals = 0
+    for i, (a, b) in enumerate(_windows(p)):
+        if i % n_jobs == j:
+            evals += _window(p, a, b, outs, clutter, bufs, order, p.r0[order])  # type: ignore[arg-type]
+    return evals
+
+
+def _context() -> Any:
+    method = START_METHOD
+    if method is None:
+        method = "fork" if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods() else "spawn"
+    return mp.get_context(method)
+
+
+def _shared(shape: tuple[int, int], dtype: Any, fill: Any, owned: list[shared_memory.SharedMemory]) -> str:
+    """A new named shared block of ``shape`` filled with ``fill`` (a scalar or an array)."""
+    shm = shared_memory.SharedMemory(create=True, size=max(int(np.prod(shape)) * np.dtype(dtype).itemsize, 1))
+    owned.append(shm)
+    np.ndarray(shape, dtype=dtype, buffer=shm.buf)[...] = fill
+    return shm.name
+
+
+def _launch(p: _Plan, n_jobs: int, names: list[str], clutter_name: str | None) -> int:
+    ctx = _context()
+    queue = ctx.SimpleQueue()
+    procs = [ctx.Process(target=_worker, args=(p, j, n_jobs, names, clutter_name, queue)) for j in range(n_jobs)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    if any(proc.exitcode != 0 for proc in procs):
+        raise RuntimeError("a coverage worker process failed (see its traceback above).")
+    return int(sum(queue.get() for _ in procs))
+
+
+def _parallel(p: _Plan, outs: tuple[np.ndarray, np.ndarray, np.ndarray], clutter: np.ndarray | None,
+              n_jobs: int) -> int:
+    """The windows over ``n_jobs`` processes on shared blocks; results copied into ``outs``."""
+    owned: list[shared_memory.SharedMemory] = []
+    try:
+        names = [_shared(p.shape, dt, fill, owned) for dt, fill in _OUT_SPECS]
+        clutter_name = _shared(p.shape, np.float32, clutter, owned) if clutter is not None else None
+        evals = _launch(p, n_jobs, names, clutter_name)
+        for dst, shm, (dt, _) in zip(outs, owned, _OUT_SPECS, strict=True):
+            dst[...] = np.ndarray(p.shape, dtype=dt, buffer=shm.buf)
+        return evals
+    finally:
+        for shm in owned:
+            shm.close()
+            shm.unlink()
+
+
+def run_carrier(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, *, clutter: np.ndarray | None,
+                margin_db: float, window_rows: int, n_jobs: int,
+                out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """RSRP (dBm, NaN none), server (row of ``sec``, −1 none), SINR (dB) for one carrier.
+
+    ``sec`` is :func:`ictplan.coverage.prepare_sectors` output of one carrier. ``out``
+    (three arrays of the grid's shape: float32, int32, float32) are filled in place and
+    returned, so a caller looping over carriers allocates them once (allocating large
+    arrays is slow on some VMs: every page is faulted in)."""
+    p = _plan(sec, grid, prof, margin_db, window_rows)
+    if out is None:
+        out = tuple(np.full(grid.shape, fill, dtype=dt) for dt, fill in _OUT_SPECS)  # type: ignore[assignment]
+    assert out is not None
+    t0 = time.perf_counter()
+    if n_jobs <= 1 or len(_windows(p)) < 2:
+        evals = _serial(p, out, clutter)
+    else:
+        evals = _parallel(p, out, clutter, n_jobs)
+    logger.info("carrier %s/%s/%s: %d sectors, %.3g cell-sector evaluations in %.2f s",
+                prof.operator, prof.technology, prof.band, len(sec), evals, time.perf_counter() - t0)
+    return out
+
+
+# ============================================================================ clutter
+def check_clutter(clutter: np.ndarray, grid: Grid) -> np.ndarray:
+    c = np.asarray(clutter, dtype=np.float32)
+    if c.shape != grid.shape:
+        raise InputValidationError(f"the clutter-loss array has shape {c.shape} but the grid is {grid.shape}; "
+                                   "build it on the population grid (clutter_loss_db).")
+    if not np.isfinite(c).all() or (c < 0).any():
+        raise InputValidationError("clutter losses must be finite and ≥ 0 dB; map nodata classes to 0.")
+    return c
+
+
+def clutter_loss_db(landcover: np.ndarray, profiles: Mapping[str, Any], /) -> np.ndarray:
+    """Per-cell clutter loss (dB, float32) from a land-cover code raster on the grid.
+
+    Codes map to classes via the profiles' ``[clutter_classes]`` and classes to losses
+    via ``[clutter_loss_db]`` (e.g. water 0, mangrove 12, urban 10, rural 3 dB).
+
+    Raises
+    ------
+    InputValidationError
+        The raster holds codes the profiles do not map (listed); nodata must be mapped too
+        (e.g. ``0 = "water"``) or set to a mapped code.
+    """
+    lc = np.asarray(landcover)
+    classes = profiles.get("clutter_classes", {})
+    losses = profiles.get("clutter_loss_db", {})
+    codes = np.unique(lc)
+    unknown = [int(c) for c in codes if int(c) not in classes]
+    if unknown:
+        raise InputValidationError(
+            f"the land-cover raster holds code(s) {unknown[:10]} with no class in [clutter_classes] of "
+            f"{profiles.get('source', 'the profiles')} (mapped: {classes}). Add them."
+        )
+    lut_codes = np.array(sorted(classes), dtype=np.int64)
+    lut_loss = np.array([losses[classes[c]] for c in lut_codes], dtype=np.float32)
+    return lut_loss[np.searchsorted(lut_codes, lc.astype(np.int64))]
+
+
+def _require_metric_grid(grid: Grid) -> None:
+    if grid.crs.is_geographic:
+        raise GeographicCRSError(
+            f"the population grid is in {_crs.crs_label(grid.crs)} (degrees), but coverage measures metres. "
+            "Warp the population raster to a projected CRS with sum resampling (gdalwarp -r sum -t_srs EPSG:32648) "
+            "before the analysis; ictplan never resamples people itself."
+        )
+    if grid.transform.b != 0 or grid.transform.d != 0:
+        raise InputValidationError("the population grid is rotated; warp it north-up first (gdalwarp).")
+
+
+# ============================================================================ circle model
+def disc_coverage(points: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid, /, *, radius_m: float | np.ndarray,
+                  chunk: int = 2_000_000) -> np.ndarray:
+    """Cells whose centre lies within ``radius_m`` of a point (the circle model, cell-centre rule).
+
+    Parameters
+    ----------
+    points
+        Site points, any CRS (projected into the grid's CRS).
+    grid
+        The analysis grid (projected).
+    radius_m
+        One radius (m) or one per point.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array of ``grid.shape``.
+
+    Raises
+    ------
+    GeographicCRSError, MissingCRSError, InputValidationError
+        Grid in degrees, points without CRS, negative radius.
+
+    Notes
+    -----
+    For every point and every grid row crossing its disc, the span of cells whose
+    centres lie within the half-chord is marked in a difference array; one cumulative
+    sum gives the mask. Exact centre-distance rule (true circles, no polygons), cost
+    ~ Σ rows per disc + one pass over the grid.
+    """
+    _require_metric_grid(grid)
+    _crs.require_crs(points, "the points")
+    geo = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+    if not geo.crs.equals(grid.crs):
+        geo = geo.to_crs(grid.crs)
+    x, y = geo.x.to_numpy(), geo.y.to_numpy()
+    r = np.broadcast_to(np.asarray(radius_m, float), x.shape)
+    if (r < 0).any() or not np.isfinite(r).all():
+        raise InputValidationError("radius_m must be finite and ≥ 0.")
+    t = grid.transform
+    H, W = grid.shape
+    # per point, the rows whose centre line crosses the disc ...
+    ra = np.ceil((y + r - t.f) / t.e - 0.5)
+    rb = np.floor((y - r - t.f) / t.e - 0.5)
+    r_lo = np.clip(np.minimum(ra, rb), 0, H).astype(np.int64)
+    r_hi = np.clip(np.maximum(ra, rb), -1, H - 1).astype(np.int64)
+    n_rows = np.maximum(r_hi - r_lo + 1, 0)
+    diff = np.zeros(H * (W + 1), dtype=np.int32)
+    step = max(1, chunk // max(1, int(n_rows.max(initial=1))))
+    for i in range(0, x.size, step):
+        sl = slice(i, i + step)
+        k = n_rows[sl]
+        pid = np.repeat(np.arange(sl.start, sl.start + k.size), k)
+        row = r_lo[pid] + (np.arange(pid.size) - np.repeat(np.cumsum(k) - k, k))
+        # ... and in each row the span of cell centres within the disc (half-chord)
+        dy = t.f + t.e * (row + 0.5) - y[pid]
+        half = np.sqrt(np.maximum(r[pid] ** 2 - dy * dy, 0.0))
+        ok = dy * dy <= r[pid] ** 2
+        ca = (x[pid] - half - t.c) / t.a - 0.5
+        cb = (x[pid] + half - t.c) / t.a - 0.5
+        c_lo = np.clip(np.ceil(np.minimum(ca, cb)), 0, W).astype(np.int64)
+        c_hi = np.clip(np.floor(np.maximum(ca, cb)), -1, W - 1).astype(np.int64)
+        ok &= c_hi >= c_lo
+        base = row[ok] * (W + 1)
+        diff += np.bincount(base + c_lo[ok], minlength=diff.size).astype(np.int32)
+        diff -= np.bincount(base + c_hi[ok] + 1, minlength=diff.size).astype(np.int32)
+    out = np.cumsum(diff.reshape(H, W + 1), axis=1)[:, :W] > 0
+    return out.reshape(grid.shape)
