@@ -133,7 +133,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     cov = coverage.run(study)
     fib = fiber.run(study)
-    sc = targets.scorecard(study, coverage_result=cov, fiber_result=fib)
+    sc = targets.run(study, coverage=cov, fiber=fib)
 sc.summary()"""),
         ("md", "## Districts: each target's value and status"),
         ("code", """report.plan_tables(sc, lang="en")["districts"]"""),

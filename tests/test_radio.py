@@ -338,3 +338,39 @@ def test_profile_errors_name_key_and_file(tmp_path):
     p = radio.load_profiles(PROFILES)
     with pytest.raises(ProfileError, match="n257"):
         radio.profile_for(p, "Viettel", "5G", "n257")
+
+
+# ============================================================================ digital TV
+def test_dtt_received_dbm_matches_hata_by_hand():
+    import geopandas as gpd
+    from affine import Affine
+    from pyproj import CRS
+    from shapely.geometry import Point
+
+    from ictplan._errors import MissingColumnError
+    from ictplan.grid import Grid
+
+    grid = Grid(Affine(100, 0, 500000, 0, -100, 1001000), 40, 20, CRS.from_epsg(32648))
+    tx = gpd.GeoDataFrame({"freq_mhz": [600.0, 700.0], "erp_dbm": [60.0, 50.0], "height_m": [80.0, 40.0]},
+                          geometry=[Point(500500, 1000500), Point(503500, 999500)], crs="EPSG:32648")
+    prof = {"model": "hata", "environment": "rural", "ue_height_m": 10.0, "antenna_gain_dbi": 7.0,
+            "feeder_loss_db": 3.0}
+    cells = np.array([0, 41, 399, 799])
+    got = radio.dtt_received_dbm(tx, grid, profile=prof, cells=cells)
+    for k, c in enumerate(cells):
+        r, col = divmod(int(c), 40)
+        x, y = 500000 + 100 * col + 50, 1001000 - 100 * r - 50
+        want = -math.inf
+        for (tx_x, tx_y), f, erp, h in zip([(500500, 1000500), (503500, 999500)], [600, 700], [60, 50], [80, 40],
+                                           strict=True):
+            d_km = max(math.hypot(x - tx_x, y - tx_y), 1000.0) / 1000.0
+            lf = math.log10(f)
+            a_hm = (1.1 * lf - 0.7) * 10 - (1.56 * lf - 0.8)
+            pl = (69.55 + 26.16 * lf - 13.82 * math.log10(h) - a_hm + (44.9 - 6.55 * math.log10(h)) * math.log10(d_km)
+                  - 4.78 * lf**2 + 18.33 * lf - 40.94)
+            want = max(want, erp + 2.15 + 7 - 3 - pl)
+        assert got[k] == pytest.approx(want, abs=1e-6)
+    assert radio.dtt_received_dbm(tx, grid, profile=prof).shape == (800,)
+    assert np.all(radio.dtt_received_dbm(tx.iloc[:0], grid, profile=prof, cells=cells) == -np.inf)
+    with pytest.raises(MissingColumnError, match="erp_dbm"):
+        radio.dtt_received_dbm(tx.drop(columns="erp_dbm"), grid, profile=prof)

@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -352,6 +351,24 @@ def test_dtt_population_matches_brute_force(plan):
     assert s.row("B1").gap == math.ceil(total.sum() - covered.sum())
 
 
+def test_dtt_counts_overlapping_communes_once(plan):
+    """A2 overlaps A1 by half of A1: the shared cells are split half and half (ictplan.zones),
+    so the communes add up to the raster total instead of counting the overlap twice."""
+    grid = Grid(Affine(100, 0, X0, 0, -100, Y0), 30, 10, UTM)
+    pop = Population(grid, np.ones((10, 30)), np.zeros((10, 30), bool))
+    com = communes()
+    com.loc[1, "geometry"] = box(X0 + 500, Y0 - 1000, X0 + 2000, Y0)
+    tx = gpd.GeoDataFrame({"tx_id": ["t"], "name": "t", "freq_mhz": [600.0], "erp_dbm": [90.0], "height_m": [50.0]},
+                          geometry=[Point(X0 + 1500, Y0 - 500)], crs=UTM)
+    prof = {"model": "hata", "environment": "rural", "ue_height_m": 10.0, "threshold_dbm": -100.0}
+    s = targets.evaluate(plan, inputs(communes=com, population=pop, dtt_transmitters=tx, dtt_profile=prof))
+    den = {c: s.row("B1", c).denominator for c in ("00001", "00002", "00003")}
+    # A1: 50 cells of its own + half of the 50 shared; A2: 100 of its own + the other half; B1: 100
+    assert den == {"00001": pytest.approx(75.0), "00002": pytest.approx(125.0), "00003": pytest.approx(100.0)}
+    assert s.row("B1").denominator == pytest.approx(pop.counts.sum())
+    assert s.row("B1").value == pytest.approx(100.0)  # 90 dBm ERP reaches every cell at -100 dBm
+
+
 # =========================================================================== data centres (D2)
 def dcs(points):
     return gpd.GeoDataFrame({"facility_id": [f"dc{i}" for i in range(len(points))]},
@@ -361,40 +378,6 @@ def dcs(points):
 def lines(segs):
     return gpd.GeoDataFrame({"route_id": [str(i) for i in range(len(segs))]},
                             geometry=[LineString(s) for s in segs], crs=UTM)
-
-
-def test_datacentre_ring_line_and_far():
-    ring = lines([[(0, 0), (1000, 0)], [(1000, 0), (1000, 1000)], [(1000, 1000), (0, 1000)], [(0, 1000), (0, 0)]])
-    r = targets.datacentre_redundancy(ring, dcs([(500, 0), (500, 1000)]))
-    assert r["disjoint_paths"].tolist() == [2]
-    chain = lines([[(0, 0), (1000, 0)], [(1000, 0), (2000, 0)]])
-    r = targets.datacentre_redundancy(chain, dcs([(100, 10), (1900, -10)]))
-    assert r["disjoint_paths"].tolist() == [1]
-    r = targets.datacentre_redundancy(ring, dcs([(500, 0), (5000, 5000)]), attach_distance_m=300)
-    assert r["disjoint_paths"].tolist() == [0]
-    # two routes crossing without a shared vertex are noded at the crossing
-    cross = lines([[(0, 500), (1000, 500)], [(500, 0), (500, 1000)], [(0, 500), (0, 0), (500, 0)]])
-    r = targets.datacentre_redundancy(cross, dcs([(0, 250), (250, 500)]))
-    assert r["disjoint_paths"].tolist() == [2]
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.booleans(), min_size=24, max_size=24), st.lists(st.integers(0, 15), min_size=2, max_size=4, unique=True))
-def test_datacentre_redundancy_matches_networkx_edge_connectivity(keep, nodes):
-    G = nx.grid_2d_graph(4, 4)
-    edges = [e for e, k in zip(sorted(G.edges()), keep, strict=True) if k]
-    H = nx.Graph()
-    H.add_nodes_from(G.nodes())
-    H.add_edges_from(edges)
-    xy = {n: (n[0] * 1000.0, n[1] * 1000.0) for n in G.nodes()}
-    routes = lines([[xy[a], xy[b]] for a, b in edges]) if edges else lines([[(9e4, 9e4), (9.1e4, 9e4)]])
-    pts = [list(G.nodes())[i] for i in nodes]
-    r = targets.datacentre_redundancy(routes, dcs([xy[p] for p in pts]), attach_distance_m=1.0)
-    got = dict(zip(zip(r["a"], r["b"], strict=True), r["disjoint_paths"], strict=True))
-    for i in range(len(pts)):
-        for j in range(i + 1, len(pts)):
-            want = min(2, nx.edge_connectivity(H, pts[i], pts[j])) if H.degree(pts[i]) and H.degree(pts[j]) else 0
-            assert got[(f"dc{i}", f"dc{j}")] == want
 
 
 def test_d2_indicator_on_hand_built(plan):
@@ -495,7 +478,7 @@ population = {{ path = "pop.tif" }}
 path = "{PROFILES.as_posix()}"
 [targets]
 path = "{TARGETS.as_posix()}"
-[parameters]
+[parameters.scorecard]
 indicators_table = "indicators.csv"
 """, encoding="utf-8")
     return root
@@ -505,12 +488,46 @@ def test_scorecard_on_a_study_folder(tmp_path):
     from ictplan import study
 
     s = study.load(make_study(tmp_path / "tiny"))
-    sc = targets.scorecard(s)
+    sc = targets.run(s)
     assert sc.row("P1").value == 5
     assert sc.row("M4").value == 97.5 and sc.row("M4").status == "not met"
     assert sc.row("M1").status == "no data" and "sites" in sc.row("M1").reason
     assert sc.row("F2").status == "no data" and "roads" in sc.row("F2").reason
     assert sc.row("B1").status == "no data" and "dtt_transmitters" in sc.row("B1").reason
+
+
+def test_run_runs_no_analysis_and_records_the_callers_reason(tmp_path, monkeypatch):
+    from ictplan import coverage, fiber, study
+
+    def refuse(*a, **k):
+        raise AssertionError("targets.run must not run an analysis")
+
+    monkeypatch.setattr(coverage, "run", refuse)
+    monkeypatch.setattr(fiber, "run", refuse)
+    s = study.load(make_study(tmp_path / "tiny"))
+    sc = targets.run(s, skipped={"coverage": "the study has no sites layer", "fiber": "roads missing"})
+    assert sc.row("M1").reason == "no coverage result: the study has no sites layer"
+    assert sc.row("F2").reason == "no fiber result: roads missing"
+    assert targets.scorecard is targets.run
+    with pytest.raises(TypeError):
+        targets.run(s, coverage_result=None)
+
+
+def test_run_reads_parameters_and_the_province(tmp_path):
+    from ictplan import study
+
+    root = make_study(tmp_path / "tiny")
+    (root / "other.csv").write_text("zone,adult_smartphone_pct\nprovince,100\n", encoding="utf-8")
+    toml = (root / "study.toml").read_text(encoding="utf-8")
+    (root / "study.toml").write_text(toml + "[parameters.fiber]\ndrop_limit_m = 500\n", encoding="utf-8")
+    s = study.load(root)
+    inp = targets.inputs_from_study(s)
+    assert inp.drop_limit_m == 500 and inp.province_name == "Test"
+    sc = targets.run(s, indicators_table="other.csv")
+    assert sc.row("M4").value == 100 and sc.row("M4").status == "met"  # 97.5 (not met) in indicators.csv
+    assert sc.row("P1").zone_name == "Test" and sc.meta["province"] == "Test"
+    (root / "study.toml").write_text(toml.replace('province = "Test"\n', ""), encoding="utf-8")
+    assert targets.run(study.load(root)).row("P1").zone_name == "tiny"  # no province: the study's name
 
 
 def test_cli_scorecard_with_variant(tmp_path):
@@ -543,12 +560,13 @@ SAMPLE = REPO / "data" / "camau"
 def sample_sc():
     if not (SAMPLE / "camau.gpkg").is_file():
         pytest.skip("the embedded sample is not built")
-    from ictplan import study
+    from ictplan import coverage, fiber, study
 
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sc = targets.scorecard(study.load(SAMPLE))
+        s = study.load(SAMPLE)
+        sc = targets.run(s, coverage=coverage.run(s, levels=("communes",)), fiber=fiber.run(s))
     return sc, time.perf_counter() - t0
 
 
