@@ -2,37 +2,52 @@
 
 The report holds, in one file that opens anywhere (no network, no other file):
 
-* the scorecard at three levels -- province, districts, communes -- either the plan's
-  scorecard (a DataFrame from :mod:`ictplan.targets`, passed in) or, without one, the
-  study's key figures measured here (:func:`key_figures`);
+* the scorecard at each level the study has -- province, districts (where the study has
+  districts), communes -- either the plan's scorecard (``Results.scorecard``) or, without
+  one, the study's key figures measured here (:func:`key_figures`);
+* the headline figures, read from the province row of each result (never re-summed from
+  districts, which would count the people outside every commune);
 * charts drawn with matplotlib, embedded as base64 PNG;
 * the key maps, embedded whole (``<iframe srcdoc>``: Leaflet inlined, so they stay live);
+* which analyses did not run and why (``Results.skipped``);
 * the data sources with their dates, and how each indicator was measured.
 
-Every text from data is escaped; the page declares UTF-8 so diacritics show as written.
-:func:`build` returns the page as a string; :func:`save` writes it atomically.
+The page comes from the jinja2 template ``ictplan/templates/report.html.j2`` with
+autoescape on, so every text from data is escaped; it declares UTF-8 so diacritics show as
+written. :func:`build` returns the page as a string; :func:`save` writes it atomically.
+Nothing is run here: the report shows what the :class:`~ictplan.workflow.Results` hold.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
-import html
 import io as _pyio
 import tomllib
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import jinja2
 import numpy as np
 import pandas as pd
 
 from ._errors import IctplanError, InputValidationError, MissingColumnError
 
-__all__ = ["LANGS", "key_figures", "result_figures", "plan_tables", "split_levels", "charts", "sources", "methods", "build", "save"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .coverage import CoverageResult
+    from .fiber import FiberResult
+    from .study import Study
+    from .targets import Scorecard
+    from .workflow import Results
+
+__all__ = ["LANGS", "key_figures", "result_figures", "add_people", "plan_tables", "split_levels", "charts", "sources",
+           "methods", "build", "save"]
 
 LANGS = ("vi", "en")
+LEVELS = ("province", "districts", "communes")
 
 _T = {
     "vi": {
@@ -62,6 +77,10 @@ _T = {
         "study": "Nghiên cứu", "crs": "Hệ tọa độ tính toán", "targets_file": "Tệp chỉ tiêu quy hoạch",
         "by_district": "theo huyện",
         "no_data": "không có",
+        "by_commune": "theo xã",
+        "skipped": "Chưa có trong báo cáo (phân tích không chạy được)",
+        "no_census_raster": "Các xã không có số liệu điều tra dân số (pop2019): dân số và mật độ dưới đây tính trên lưới dân số.",
+        "no_census": "Các xã không có số liệu điều tra dân số (pop2019) và nghiên cứu không có lưới dân số: không có số liệu dân số.",
     },
     "en": {
         "title": "ICT infrastructure report",
@@ -90,6 +109,10 @@ _T = {
         "study": "Study", "crs": "Working CRS", "targets_file": "Plan targets file",
         "by_district": "by district",
         "no_data": "none",
+        "by_commune": "by commune",
+        "skipped": "Not in this report (the analysis could not run)",
+        "no_census_raster": "The communes have no census figures (pop2019): people and densities below are counted on the population raster.",
+        "no_census": "The communes have no census figures (pop2019) and the study has no population raster: no population figures.",
     },
 }
 
@@ -103,6 +126,9 @@ _COLUMNS: dict[str, tuple[str, str, str, str]] = {
                 "2019 census (GSO), per commune."),
     "hh2019": ("Số hộ 2019", "Households (2019)", "Tổng điều tra dân số 2019 (TCTK), theo xã.",
                "2019 census (GSO), per commune."),
+    "pop_raster": ("Dân số (lưới dân số)", "People (population raster)",
+                   "Dân số trên lưới dân số, cộng theo tỷ lệ diện tích ô nằm trong ranh giới (dùng khi xã không có số liệu điều tra).",
+                   "People on the population raster, summed with each cell's exact share inside the boundary (used where the communes have no census figures)."),
     "area_km2": ("Diện tích (km²)", "Area (km²)",
                  "Diện tích ranh giới xã đầy đủ (không giản lược), đo trong hệ tọa độ UTM 48N.",
                  "Area of the full commune boundary (not the simplified display one), measured in UTM 48N."),
@@ -150,115 +176,193 @@ def _label(col: str, lang: str) -> str:
 
 
 # --------------------------------------------------------------------------- figures
-def key_figures(study: Any, /) -> dict[str, pd.DataFrame]:
+_COUNTS = ("communes", "sites", "sites_4G", "sites_5G", "postal_points", "postal_staffed", "facilities", "pop2019", "hh2019")
+
+
+def _has_numbers(s: pd.Series) -> bool:
+    return bool(np.isfinite(pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")).any())
+
+
+def _has_districts(communes: pd.DataFrame) -> bool:
+    return "district_name" in communes.columns and bool(communes["district_name"].notna().any())
+
+
+def _count_by_commune(codes: pd.Series, index: pd.Series) -> np.ndarray:
+    return codes.dropna().astype(str).value_counts().reindex(index.astype(str)).fillna(0).to_numpy()
+
+
+def _sites_per_commune(study: Study, communes: gpd.GeoDataFrame, c: pd.DataFrame) -> None:
+    """``sites``, ``sites_4G``, ``sites_5G`` per commune, each site placed by
+    :func:`ictplan.services.assign_communes` (the one rule: counted once, never lost)."""
+    from .services import assign_communes
+
+    sites = study.layer("sites").to_crs(study.crs)
+    one = sites.groupby("site_id").agg(tech=("technology", lambda s: set(map(str, s))), geometry=(sites.geometry.name, "first"))
+    one = gpd.GeoDataFrame(one, geometry="geometry", crs=study.crs)
+    one["commune_code"] = np.nan  # placed by location
+    code = assign_communes(one, communes, what="sites")
+    c["sites"] = _count_by_commune(code, c["commune_code"])
+    for tech in ("4G", "5G"):
+        has = one["tech"].map(lambda s, t=tech: t in s).to_numpy(dtype=bool)
+        c[f"sites_{tech}"] = _count_by_commune(code[has], c["commune_code"])
+
+
+def _commune_table(study: Study, communes: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Per commune: names, census figures (where given), area, sites, fiber, postal points, facilities."""
+    from .services import assign_communes
+
+    base = [k for k in ("commune_code", "commune_name") if k in communes.columns]
+    if _has_districts(communes):
+        base.append("district_name")
+    c = pd.DataFrame(communes[base].copy())
+    c["commune_code"] = c["commune_code"].astype(str)
+    for col in ("pop2019", "hh2019"):
+        if col in communes.columns and _has_numbers(communes[col]):
+            c[col] = pd.to_numeric(communes[col], errors="coerce")
+    c["area_km2"] = communes.geometry.area.to_numpy() / 1e6
+    zones = communes[["commune_code", communes.geometry.name]]
+    if study.has("sites"):
+        _sites_per_commune(study, zones, c)
+    if study.has("fiber_routes"):
+        routes = study.layer("fiber_routes").to_crs(study.crs)[["geometry"]]
+        pieces = gpd.overlay(routes, zones, how="intersection", keep_geom_type=True)
+        km = (pieces.length / 1000.0).groupby(pieces["commune_code"].astype(str)).sum()
+        c["fiber_km"] = km.reindex(c["commune_code"]).fillna(0).to_numpy()
+    if study.has("postal_points"):
+        p = study.layer("postal_points")
+        code = assign_communes(p, zones, what="postal points")
+        c["postal_points"] = _count_by_commune(code, c["commune_code"])
+        if "staffed" in p.columns:
+            c["postal_staffed"] = _count_by_commune(code[p["staffed"].fillna(False).astype(bool).to_numpy()], c["commune_code"])
+    if study.has("facilities"):
+        code = assign_communes(study.layer("facilities"), zones, what="facilities")
+        c["facilities"] = _count_by_commune(code, c["commune_code"])
+    return c
+
+
+def _rates(t: pd.DataFrame) -> pd.DataFrame:
+    """Densities and rates recomputed from a level's sums; counts as integers."""
+    t = t.copy()
+    people = "pop2019" if "pop2019" in t.columns else ("pop_raster" if "pop_raster" in t.columns else None)
+    if people is not None:
+        t["density_per_km2"] = t[people] / t["area_km2"].where(t["area_km2"] > 0)
+        if "sites" in t.columns:
+            t["sites_per_10k"] = 1e4 * t["sites"] / t[people].where(t[people] > 0)
+    for col in (*_COUNTS, "pop_raster"):
+        if col in t.columns:
+            t[col] = pd.to_numeric(t[col], errors="coerce").round().astype("Int64")
+    return t
+
+
+def _levels(c: pd.DataFrame, province_name: str, numeric: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Commune rows summed to districts (where there are) and to the province."""
+    numeric = list(numeric)
+    p_row = pd.DataFrame(c[numeric].sum()).T
+    p_row.insert(0, "communes", len(c))
+    p_row.index = [province_name]
+    out = {"province": p_row}
+    if "district_name" in c.columns:
+        d = c.groupby("district_name", sort=True)[numeric].sum()
+        d.insert(0, "communes", c.groupby("district_name").size())
+        out["districts"] = d
+    out["communes"] = c.set_index("commune_code")
+    return {k: _rates(t) for k, t in out.items()}
+
+
+def _province_name(study: Study) -> str:
+    return study.province or study.name
+
+
+def key_figures(study: Study, /) -> dict[str, pd.DataFrame]:
     """The study's key figures per commune, district and province (no plan targets needed).
 
-    Columns (where the layers exist): ``pop2019``, ``hh2019``, ``area_km2`` and
-    ``density_per_km2`` (full geometry, study CRS), ``sites``, ``sites_4G``,
-    ``sites_5G``, ``sites_per_10k``, ``fiber_km``, ``postal_points``,
-    ``postal_staffed``, ``facilities``. District and province rows are sums of their
-    communes (densities and rates recomputed), so every figure adds up; a site on a
-    boundary shared by two communes counts in the first of them.
+    Columns (where the layers exist): ``pop2019``, ``hh2019`` (where the communes carry
+    census figures), ``area_km2`` and ``density_per_km2`` (full geometry, study CRS),
+    ``sites``, ``sites_4G``, ``sites_5G``, ``sites_per_10k``, ``fiber_km``,
+    ``postal_points``, ``postal_staffed``, ``facilities``. District and province rows are
+    sums of their communes (densities and rates recomputed), so every figure adds up.
+    Sites, postal points and facilities are placed in communes by
+    :func:`ictplan.services.assign_communes` (a point on a shared boundary counts once).
 
     Returns
     -------
     dict
-        ``{"province": 1-row DataFrame, "districts": ..., "communes": ...}``.
+        ``{"province": 1-row DataFrame, "districts": ..., "communes": ...}``; no
+        ``"districts"`` when the communes carry no district.
 
     Raises
     ------
     ConfigError, InputValidationError
         From loading the study's layers.
     """
-    communes = study.layer_in_crs("communes") if hasattr(study, "layer_in_crs") else study.layer("communes").to_crs(study.crs)
-    base = ["commune_code", "commune_name", "district_name"]
-    c = pd.DataFrame(communes[base].copy())
-    for col in ("pop2019", "hh2019"):
-        if col in communes.columns:
-            c[col] = pd.to_numeric(communes[col], errors="coerce")
-    c["area_km2"] = communes.geometry.area.to_numpy() / 1e6
-    zones = communes[["commune_code", communes.geometry.name]]
-    if study.has("sites"):
-        sites = study.layer("sites").to_crs(study.crs)
-        one = sites.groupby("site_id").agg(tech=("technology", lambda s: set(map(str, s))), geometry=(sites.geometry.name, "first"))
-        one = gpd.GeoDataFrame(one, geometry="geometry", crs=study.crs)
-        # a site on a shared boundary goes to the first commune it touches: counted once, never lost
-        j = gpd.sjoin(one, zones, predicate="intersects", how="inner")
-        j = j[~j.index.duplicated(keep="first")]
-        c["sites"] = j.groupby("commune_code").size().reindex(c["commune_code"]).fillna(0).to_numpy()
-        for tech in ("4G", "5G"):
-            has = j[j["tech"].map(lambda s, t=tech: t in s)]
-            c[f"sites_{tech}"] = has.groupby("commune_code").size().reindex(c["commune_code"]).fillna(0).to_numpy()
-    if study.has("fiber_routes"):
-        routes = study.layer("fiber_routes").to_crs(study.crs)[["geometry"]]
-        pieces = gpd.overlay(routes, zones, how="intersection", keep_geom_type=True)
-        km = (pieces.length / 1000.0).groupby(pieces["commune_code"]).sum()
-        c["fiber_km"] = km.reindex(c["commune_code"]).fillna(0).to_numpy()
-    if study.has("postal_points"):
-        p = study.layer("postal_points")
-        c["postal_points"] = p.groupby("commune_code").size().reindex(c["commune_code"]).fillna(0).to_numpy()
-        if "staffed" in p.columns:
-            c["postal_staffed"] = p[p["staffed"].astype(bool)].groupby("commune_code").size().reindex(c["commune_code"]).fillna(0).to_numpy()
-    if study.has("facilities"):
-        f = study.layer("facilities")
-        c["facilities"] = f.groupby("commune_code").size().reindex(c["commune_code"]).fillna(0).to_numpy()
-    numeric = [k for k in c.columns if k not in base]
-    d = c.groupby("district_name", sort=True)[numeric].sum()
-    d.insert(0, "communes", c.groupby("district_name").size())
-    p_row = pd.DataFrame(c[numeric].sum()).T
-    p_row.insert(0, "communes", len(c))
-    p_row.index = [getattr(study, "name", "province")]
-    out = {"province": p_row, "districts": d, "communes": c.set_index("commune_code")}
-    for k, t in out.items():
-        t = t.copy()
-        if "pop2019" in t.columns:
-            t["density_per_km2"] = t["pop2019"] / t["area_km2"].where(t["area_km2"] > 0)
-            if "sites" in t.columns:
-                t["sites_per_10k"] = 1e4 * t["sites"] / t["pop2019"].where(t["pop2019"] > 0)
-        for col in ("communes", "sites", "sites_4G", "sites_5G", "postal_points", "postal_staffed", "facilities", "pop2019", "hh2019"):
-            if col in t.columns:
-                t[col] = t[col].round().astype("Int64")
-        out[k] = t
-    return out
+    communes = study.layer_in_crs("communes")
+    c = _commune_table(study, communes)
+    numeric = [k for k in c.columns if k not in ("commune_code", "commune_name", "district_name")]
+    return _levels(c, _province_name(study), numeric)
 
 
-def result_figures(tables: Mapping[str, pd.DataFrame], /, *, coverage: Any = None, fiber: Any = None) -> dict[str, pd.DataFrame]:
+def add_people(tables: Mapping[str, pd.DataFrame], people: pd.Series, /, *, province: float | None = None) -> dict[str, pd.DataFrame]:
+    """``tables`` with ``pop_raster`` (people per commune on the population raster, by
+    commune code) where the communes carry no census figures; districts sum their
+    communes; the province takes ``province`` (the result's province row) when given.
+    Densities and rates follow."""
+    out = {k: v.copy() for k, v in tables.items()}
+    com = out["communes"]
+    com["pop_raster"] = people.reindex(com.index.astype(str)).to_numpy(dtype="float64")
+    if "districts" in out and "district_name" in com.columns:
+        out["districts"]["pop_raster"] = com.groupby("district_name")["pop_raster"].sum().reindex(out["districts"].index).to_numpy()
+    out["province"]["pop_raster"] = float(com["pop_raster"].sum()) if province is None else float(province)
+    return {k: _rates(t) for k, t in out.items()}
+
+
+def _coverage_rows(cov: CoverageResult, tech: str) -> dict[str, pd.DataFrame]:
+    t = cov.table if cov.table is not None else pd.DataFrame(columns=["level", "operator", "technology"])
+    sel = t[(t["operator"] == "any") & (t["technology"] == tech)]
+    return {"communes": sel[sel["level"] == "communes"].set_index(sel[sel["level"] == "communes"]["zone_code"].astype(str)),
+            "districts": sel[sel["level"] == "districts"].set_index("zone_name"),
+            "province": sel[sel["level"] == "province"]}
+
+
+def _add_coverage(out: dict[str, pd.DataFrame], cov: CoverageResult) -> None:
+    for tech in ("4G", "5G"):
+        col = f"pct_{tech.lower()}_covered"
+        rows = _coverage_rows(cov, tech)
+        for key in ("communes", "districts"):
+            if key in out and len(rows[key]):
+                out[key][col] = rows[key]["pct_covered"].reindex(out[key].index.astype(str)).to_numpy()
+        if "province" in out and len(rows["province"]):  # the province row, never a sum of districts
+            out["province"][col] = float(rows["province"]["pct_covered"].iloc[0])
+
+
+def _add_fiber(out: dict[str, pd.DataFrame], fib: FiberResult) -> None:
+    for key, frame, idx in (("communes", fib.communes, "commune_code"), ("districts", fib.districts, "district_name")):
+        if key in out and frame is not None and idx in frame.columns and "pct_reachable" in frame.columns:
+            f = frame.set_index(frame[idx].astype(str))
+            out[key]["pct_fiber_reachable"] = f["pct_reachable"].reindex(out[key].index.astype(str)).to_numpy()
+            if "missing_fiber_m" in f.columns:
+                out[key]["missing_fiber_km"] = (f["missing_fiber_m"] / 1000.0).reindex(out[key].index.astype(str)).to_numpy()
+    prov = fib.province
+    if "province" in out and prov is not None and len(prov) and "pct_reachable" in prov.columns:
+        out["province"]["pct_fiber_reachable"] = float(prov["pct_reachable"].iloc[0])
+        if "missing_fiber_m" in prov.columns:
+            out["province"]["missing_fiber_km"] = float(prov["missing_fiber_m"].iloc[0]) / 1000.0
+
+
+def result_figures(tables: Mapping[str, pd.DataFrame], /, *, coverage: CoverageResult | None = None,
+                   fiber: FiberResult | None = None) -> dict[str, pd.DataFrame]:
     """``tables`` (from :func:`key_figures`) with the analyses' headline columns added.
 
-    From a coverage result (:func:`ictplan.coverage.run`): ``pct_4g_covered`` and
-    ``pct_5g_covered`` (people, any operator); from a fiber result
-    (:func:`ictplan.fiber.run`): ``pct_fiber_reachable`` (households) and
-    ``missing_fiber_km``. Province figures are recomputed from the district sums
-    (people- or household-weighted), never averaged.
+    From a coverage result: ``pct_4g_covered`` and ``pct_5g_covered`` (people, any
+    operator); from a fiber result: ``pct_fiber_reachable`` (households) and
+    ``missing_fiber_km``. Each level's figures come from that level's rows of the
+    result; the **province figures are the result's province row**, never re-summed
+    from districts (whose sum would include or leave out the "(outside zones)" people).
     """
     out = {k: v.copy() for k, v in tables.items()}
-    if coverage is not None and getattr(coverage, "table", None) is not None:
-        t = coverage.table[coverage.table["operator"] == "any"]
-        for tech in ("4G", "5G"):
-            col = f"pct_{tech.lower()}_covered"
-            sel = t[t["technology"] == tech]
-            c = sel[sel["level"] == "communes"].set_index(sel[sel["level"] == "communes"]["zone_code"].astype(str))
-            d = sel[sel["level"] == "districts"].set_index("zone_name")
-            if "communes" in out and len(c):
-                out["communes"][col] = c["pct_covered"].reindex(out["communes"].index.astype(str)).to_numpy()
-            if "districts" in out and len(d):
-                out["districts"][col] = d["pct_covered"].reindex(out["districts"].index).to_numpy()
-            base = d if len(d) else c
-            if "province" in out and len(base) and base["population"].sum() > 0:
-                out["province"][col] = 100.0 * base["pop_covered"].sum() / base["population"].sum()
+    if coverage is not None:
+        _add_coverage(out, coverage)
     if fiber is not None:
-        for key, frame, idx in (("communes", getattr(fiber, "communes", None), "commune_code"),
-                                ("districts", getattr(fiber, "districts", None), "district_name")):
-            if key in out and frame is not None and "pct_reachable" in frame.columns:
-                f = frame.set_index(frame[idx].astype(str))
-                out[key]["pct_fiber_reachable"] = f["pct_reachable"].reindex(out[key].index.astype(str)).to_numpy()
-                if "missing_fiber_m" in f.columns:
-                    out[key]["missing_fiber_km"] = (f["missing_fiber_m"] / 1000.0).reindex(out[key].index.astype(str)).to_numpy()
-        prov = getattr(fiber, "province", None)
-        if "province" in out and prov is not None and len(prov) and "pct_reachable" in prov.columns:
-            out["province"]["pct_fiber_reachable"] = float(prov["pct_reachable"].iloc[0])
-            if "missing_fiber_m" in prov.columns:
-                out["province"]["missing_fiber_km"] = float(prov["missing_fiber_m"].iloc[0]) / 1000.0
+        _add_fiber(out, fiber)
     return out
 
 
@@ -342,10 +446,11 @@ def _png(fig) -> bytes:
 
 
 def charts(districts: pd.DataFrame, /, *, lang: str = "vi", columns: Sequence[str] | None = None,
-           max_charts: int = 6) -> list[tuple[str, bytes]]:
+           max_charts: int = 6, by: str = "districts") -> list[tuple[str, bytes]]:
     """Horizontal bar charts of ``districts`` columns (one per numeric column), as PNG bytes.
 
-    Returns ``[(title, png_bytes), ...]``; the title is in ``lang``.
+    ``by="communes"`` titles them per commune (a study without districts charts its
+    communes). Returns ``[(title, png_bytes), ...]``; the title is in ``lang``.
 
     Raises
     ------
@@ -367,8 +472,8 @@ def charts(districts: pd.DataFrame, /, *, lang: str = "vi", columns: Sequence[st
         s = pd.to_numeric(districts[col], errors="coerce").astype("float64").sort_values()
         if not np.isfinite(s.to_numpy()).any():
             continue
-        title = f"{_label(col, lang)} — {T['by_district']}"
-        fig, ax = plt.subplots(figsize=(6.4, 0.35 * len(s) + 1.0))
+        title = f"{_label(col, lang)} — {T['by_commune' if by == 'communes' else 'by_district']}"
+        fig, ax = plt.subplots(figsize=(6.4, (0.22 if len(s) > 30 else 0.35) * len(s) + 1.0))
         ax.barh([str(i) for i in s.index], s.to_numpy(), color="#2b83ba")
         ax.set_title(title, fontsize=11)
         ax.grid(axis="x", alpha=0.3)
@@ -382,7 +487,7 @@ def charts(districts: pd.DataFrame, /, *, lang: str = "vi", columns: Sequence[st
 
 
 # --------------------------------------------------------------------------- sources, methods
-def sources(study: Any, /, *, count: bool = True) -> pd.DataFrame:
+def sources(study: Study, /, *, count: bool = True) -> pd.DataFrame:
     """Each of the study's layers: file, layer, features (``count``: loads each layer) and the file's date (UTC)."""
     rows = []
     for name, spec in study.layer_specs.items():
@@ -419,80 +524,240 @@ def methods(columns: Sequence[str], /, *, lang: str = "vi", notes: Mapping[str, 
 
 
 # --------------------------------------------------------------------------- the page
-_CSS = """
-body{font:15px/1.5 system-ui,"Segoe UI",Roboto,"Noto Sans",Arial,sans-serif;margin:0;color:#222;background:#fafafa}
-header{background:#0b4f6c;color:#fff;padding:18px 28px}
-header h1{margin:0;font-size:24px} header p{margin:4px 0 0;opacity:.9}
-main{max-width:1180px;margin:0 auto;padding:8px 24px 40px}
-h2{border-bottom:2px solid #0b4f6c;padding-bottom:4px;margin-top:34px}
-.note{background:#fff3cd;border:1px solid #e0c36a;padding:8px 12px;border-radius:4px}
-table.data{border-collapse:collapse;font-size:13px;margin:8px 0 18px;background:#fff}
-table.data th,table.data td{border:1px solid #ccc;padding:3px 7px;text-align:right}
-table.data th{background:#eef3f6} table.data td:first-child,table.data th:first-child{text-align:left}
-table.plan td:nth-child(3){text-align:left;min-width:280px}
-.scroll{max-height:520px;overflow:auto;border:1px solid #ddd}
-.charts{display:flex;flex-wrap:wrap;gap:14px} .charts figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px}
-.charts img{max-width:540px;height:auto;display:block}
-iframe.map{width:100%;height:640px;border:1px solid #bbb;background:#f2efe9}
-nav a{margin-right:14px} .kpi{display:flex;flex-wrap:wrap;gap:10px}
-.kpi div{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:140px}
-.kpi b{display:block;font-size:20px;color:#0b4f6c}
-"""
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("ictplan", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def _fmt_table(df: pd.DataFrame, lang: str, *, index_label: str | None = None) -> str:
-    t = df.copy()
-    for col in t.columns:
-        if pd.api.types.is_float_dtype(t[col]):
-            t[col] = t[col].map(lambda v: "" if pd.isna(v) else (f"{v:,.1f}" if abs(v) < 1000 else f"{v:,.0f}"))
-        elif pd.api.types.is_integer_dtype(t[col]):
-            years = t[col].dropna().between(1900, 2100).all() and len(t[col].dropna())
-            t[col] = t[col].map(lambda v, y=years: "" if pd.isna(v) else (str(int(v)) if y else f"{int(v):,}"))
-    t = t.rename(columns={c: _label(str(c), lang) for c in t.columns})
-    t.index.name = None if index_label is None else index_label
-    return t.to_html(classes="data", escape=True, border=0, na_rep="")
+def _cell(v: Any, years: bool) -> str:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return ""
+    if isinstance(v, float | np.floating):
+        x = float(v)
+        return f"{x:,.1f}" if abs(x) < 1000 else f"{x:,.0f}"
+    if isinstance(v, int | np.integer) and not isinstance(v, bool):
+        return str(int(v)) if years else f"{int(v):,}"
+    return str(v)
+
+
+def _table(df: pd.DataFrame, lang: str, *, classes: str = "data", index: bool = True, labels: bool = True) -> dict[str, Any]:
+    """A DataFrame as the template's table: header labels (in ``lang``) and formatted cells."""
+    cols = list(df.columns)
+    years = {c: bool(pd.api.types.is_integer_dtype(df[c]) and len(df[c].dropna()) and df[c].dropna().between(1900, 2100).all())
+             for c in cols}
+    head = [_label(str(c), lang) if labels else str(c) for c in cols]
+    rows = []
+    for key, rec in zip(df.index, df.itertuples(index=False, name=None), strict=True):
+        cells = [_cell(v, years[c]) for c, v in zip(cols, rec, strict=True)]
+        rows.append([_cell(key, False), *cells] if index else cells)
+    return {"classes": classes, "head": ([""] if index else []) + head, "rows": rows, "index": index}
+
+
+def _number(v: float) -> str:
+    return f"{float(v):,.{0 if abs(float(v)) >= 100 or float(v).is_integer() else 1}f}"
+
+
+_HEADLINE = ("pct_4g_covered", "pct_5g_covered", "pct_fiber_reachable", "missing_fiber_km")
+
+
+def _kpis(prov: pd.DataFrame | None, sc: Any, T: Mapping[str, str], lang: str) -> list[tuple[str, str]]:
+    """The headline tiles, read from the province row (and the plan's province statuses)."""
+    kpis: list[tuple[str, str]] = []
+    if hasattr(sc, "plan"):
+        st = sc.province()["status"]
+        kpis.append((f"{int((st == 'met').sum())} / {int(st.isin(['met', 'not met']).sum())}", T["targets_met"]))
+    if prov is None or not len(prov):
+        return kpis
+    row = prov.iloc[0]
+    order = [c for c in _HEADLINE if c in row.index] + [c for c in row.index if c not in _HEADLINE]
+    for col in order:
+        v = row[col]
+        if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) and pd.notna(v):
+            kpis.append((_number(float(v)), _label(str(col), lang)))
+    return kpis[:12]
+
+
+def _figures(results: Results) -> tuple[dict[str, pd.DataFrame], str | None]:
+    """Key figures plus the results' columns; people from the population raster where the
+    communes carry no census figures (the key into ``_T`` of the note saying so, or None)."""
+    from . import maps as _maps
+
+    study = results.study
+    figures = result_figures(key_figures(study), coverage=results.coverage, fiber=results.fiber)
+    if "pop2019" in figures["communes"].columns:
+        return figures, None
+    people, province = None, None
+    cov = results.coverage
+    if cov is not None and cov.table is not None:
+        rows = _coverage_rows(cov, str(cov.table["technology"].iloc[0])) if len(cov.table) else {}
+        if rows and len(rows["communes"]):
+            people = rows["communes"]["population"]
+            province = float(rows["province"]["population"].iloc[0]) if len(rows["province"]) else None
+    if people is None:
+        try:
+            people = _maps.raster_people(study)
+        except IctplanError:
+            people = None
+    if people is None:
+        return figures, "no_census"
+    return add_people(figures, people, province=province), "no_census_raster"
+
+
+def _scorecard_tables(sc: Any, figures: dict[str, pd.DataFrame], lang: str) -> tuple[dict[str, pd.DataFrame], str]:
+    """The tables shown as the scorecard, and the plan's name ("" without a plan)."""
+    if sc is not None and hasattr(sc, "plan") and hasattr(sc, "table"):
+        name = sc.plan.name if lang == "vi" else (sc.plan.name_en or sc.plan.name)
+        return plan_tables(sc, lang=lang), name
+    if sc is not None:
+        return split_levels(sc), ""
+    return figures, ""
+
+
+def _sections(tables: dict[str, pd.DataFrame], figures: dict[str, pd.DataFrame], sc: Any, T: Mapping[str, str],
+              lang: str) -> list[dict[str, Any]]:
+    sections = [("", tables)] if tables is figures else [("", tables), (T["key_figures"], figures)]
+    out = []
+    for heading, tabs in sections:
+        parts = []
+        for key in LEVELS:
+            t = tabs.get(key)
+            if t is None:
+                continue
+            plan = heading == "" and key == "province" and hasattr(sc, "plan")
+            parts.append({"title": T[key], "scroll": len(t) > 15,
+                          "table": _table(t, lang, classes="dataframe data plan" if plan else "dataframe data")})
+        out.append({"heading": heading, "tables": parts})
+    return out
+
+
+def _charts(figures: dict[str, pd.DataFrame], lang: str, columns: Sequence[str] | None) -> list[tuple[str, str]]:
+    by = "districts" if "districts" in figures and len(figures["districts"]) else "communes"
+    frame = figures.get(by)
+    if frame is None or not len(frame):
+        return []
+    if by == "communes" and "commune_name" in frame.columns:
+        frame = frame.set_index("commune_name")
+    return [(title, base64.b64encode(png).decode("ascii")) for title, png in charts(frame, lang=lang, columns=columns, by=by)]
+
+
+def _default_maps(results: Results, lang: str, T: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The overview map and, when fiber ran, the fiber map; as self-contained pages."""
+    from . import maps as _maps
+
+    layers = _maps.result_layers(results, lang=lang)
+    out = [(T["overview_map"], _maps.to_html(_maps.study_map(results.study, lang=lang, **layers)))]
+    vals = layers.get("values")
+    if vals is not None and "pct_fiber_reachable" in vals.columns:
+        unreached = [e for e in layers["extra"] if e.get("key") == "unreached_hamlets"]
+        fiber_map = _maps.study_map(results.study, lang=lang, layers=("communes", "districts", "fiber_routes"),
+                                    values=vals[["pct_fiber_reachable"]], value_labels=layers["value_labels"],
+                                    extra=[{**e, "show": True} for e in unreached])
+        out.append((T["fiber_map"], _maps.to_html(fiber_map)))
+    return out
+
+
+def _checked_maps(maps: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    from . import maps as _maps
+
+    for title, page in maps:
+        ext = _maps.external_resources(page)
+        if ext:
+            msg = f"the map {title!r} needs external resources {ext}; build it with ictplan.maps.to_html."
+            raise InputValidationError(msg)
+    return list(maps)
+
+
+def _plan_file(study: Study, lang: str) -> tuple[str, str]:
+    """The targets file's name and the plan's name in it ("" when there is none)."""
+    tp = study.targets_path
+    if tp is None or not Path(tp).exists():
+        return "", ""
+    try:
+        plan = tomllib.loads(Path(tp).read_text(encoding="utf-8")).get("plan", {})
+        pname = plan.get("name" if lang == "vi" else "name_en") or plan.get("name", "")
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        pname = ""
+    return Path(tp).name, str(pname)
+
+
+def _methods(tables: Mapping[str, pd.DataFrame], figures: Mapping[str, pd.DataFrame], sc: Any,
+             notes: Mapping[str, str] | None, lang: str) -> pd.DataFrame:
+    cols: list[str] = []
+    for t in list(tables.values()) + list(figures.values()):
+        cols.extend(str(c) for c in t.columns)
+    notes = dict(notes or {})
+    if hasattr(sc, "plan"):
+        from . import targets as _targets
+
+        desc = _targets.describe_indicators().set_index("indicator")["how"]
+        for tg in sc.plan.targets:
+            if tg.indicator in desc.index:
+                notes.setdefault(tg.id, f"{tg.indicator}: {desc[tg.indicator]}")
+                cols.append(tg.id)
+    return methods(cols, lang=lang, notes=notes)
+
+
+def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | None, chart_columns: Sequence[str] | None,
+                  notes: Mapping[str, str] | None, generated: _dt.date, lang: str) -> dict[str, Any]:
+    T = _t(lang)
+    study = results.study
+    figures, people_note = _figures(results)
+    tables, plan_name = _scorecard_tables(sc, figures, lang)
+    maps = _checked_maps(maps) if maps is not None else _default_maps(results, lang, T)
+    targets_file, plan_file_name = _plan_file(study, lang)
+    src = sources(study).rename(columns={"layer": T["layer"], "file": T["file"], "features": T["features"], "modified": T["modified"]})
+    meth = _methods(tables, figures, sc, notes, lang).rename(columns={"indicator": T["indicator"], "how": T["how"]})
+    province = study.province
+    return {
+        "lang": lang, "T": T, "page_title": f"{T['title']} — {province or study.name}", "province": province,
+        "study_name": study.name, "generated": generated.isoformat(), "synthetic": study.synthetic,
+        "nav": [(a, T[a]) for a in ("summary", "scorecard", "charts", "maps", "sources", "methods")],
+        "skipped": list(results.skipped.items()), "notes": [T[people_note]] if people_note else [],
+        "kpis": _kpis(figures.get("province"), sc, T, lang),
+        "scorecard_note": T["key_figures_note"] if sc is None else "",
+        "plan_line": f"{plan_name}. {T['marks']}" if plan_name else "",
+        "sections": _sections(tables, figures, sc, T, lang), "charts": _charts(figures, lang, chart_columns),
+        "maps": maps, "study_root": str(study.root), "epsg": study.crs.to_epsg(),
+        "targets_file": targets_file, "plan_file_name": plan_file_name,
+        "sources": _table(src, lang, index=False, labels=False), "methods": _table(meth, lang, index=False, labels=False),
+    }
 
 
 def build(
-    study: Any,
+    results: Results,
     /,
     *,
     lang: str = "vi",
-    scorecard: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+    scorecard: Scorecard | pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
     maps: Sequence[tuple[str, str]] | None = None,
     chart_columns: Sequence[str] | None = None,
     notes: Mapping[str, str] | None = None,
     generated: _dt.date | None = None,
-    results: bool = False,
-    coverage: Any = None,
-    fiber: Any = None,
-    sharing: Any = None,
 ) -> str:
-    """The report as one self-contained HTML page.
+    """The report of a workflow's results as one self-contained HTML page.
 
     Parameters
     ----------
-    study
-        An :class:`ictplan.study.Study`.
+    results
+        :class:`ictplan.workflow.Results` (from :func:`ictplan.workflow.run`): the report
+        shows what they hold and names the jobs in ``results.skipped`` with the reason.
     lang
         "vi" (default) or "en": every heading and label.
     scorecard
-        The plan's scorecard (see :func:`split_levels`); ``None`` uses :func:`key_figures`.
+        Shown instead of ``results.scorecard``: a scorecard, or tables per level (see
+        :func:`split_levels`). Without either, the key figures (:func:`key_figures`).
     maps
         ``[(title, map_html), ...]`` -- pages from :func:`ictplan.maps.to_html`; ``None``
-        makes the study's map (:func:`ictplan.maps.study_map`) in ``lang``.
+        makes the study's map with the results' layers in ``lang`` (and the fiber map
+        when fiber ran).
     chart_columns
-        District columns to chart (default: the first numeric ones).
+        District (or, without districts, commune) columns to chart (default: the most
+        telling numeric ones).
     notes
         Indicator -> how it was measured, added to the methods table.
     generated
         The date printed on the report (default: today).
-    results
-        Run the analyses that are not given (coverage, fiber, sharing) and add their
-        figures to the tables and their layers to the map.
-    coverage, fiber, sharing
-        Results of :func:`ictplan.coverage.run`, :func:`ictplan.fiber.run`,
-        :func:`ictplan.sharing.run` (computed when ``results`` and not given).
 
     Raises
     ------
@@ -501,159 +766,10 @@ def build(
     MissingColumnError
         A scorecard without levels.
     """
-    from . import maps as _maps
-
-    T = _t(lang)
-    esc = html.escape
-    layers: dict[str, Any] = {}
-    if results or coverage is not None or fiber is not None or sharing is not None:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if results:
-                coverage, fiber, sharing = (_run_analysis(n, g, study) for n, g in
-                                            (("coverage", coverage), ("fiber", fiber), ("sharing", sharing)))
-            layers = _maps.result_layers(study, coverage=coverage, fiber=fiber, sharing=sharing, lang=lang, run=False)
-    figures = result_figures(key_figures(study), coverage=coverage, fiber=fiber)
-    plan_name = ""
-    if scorecard is None and results and getattr(study, "targets_path", None) is not None:
-        try:
-            from . import targets as _targets
-
-            scorecard = _targets.scorecard(study, coverage_result=coverage, fiber_result=fiber, sharing_result=sharing,
-                                           compute=False)
-        except (ImportError, IctplanError):
-            scorecard = None
-    if scorecard is not None and hasattr(scorecard, "plan") and hasattr(scorecard, "table"):
-        plan_name = scorecard.plan.name if lang == "vi" else (scorecard.plan.name_en or scorecard.plan.name)
-        tables = plan_tables(scorecard, lang=lang)
-    elif scorecard is not None:
-        tables = split_levels(scorecard)
-    else:
-        tables = figures
-    if maps is None:
-        maps = [(T["overview_map"], _maps.to_html(_maps.study_map(study, lang=lang, **layers)))]
-        vals = layers.get("values")
-        if vals is not None and "pct_fiber_reachable" in vals.columns:
-            unreached = [e for e in layers.get("extra", []) if e.get("key") == "unreached_hamlets"]
-            fiber_map = _maps.study_map(study, lang=lang, layers=("communes", "districts", "fiber_routes"),
-                                        values=vals[["pct_fiber_reachable"]], value_labels=layers.get("value_labels"),
-                                        extra=[{**e, "show": True} for e in unreached])
-            maps.append((T["fiber_map"], _maps.to_html(fiber_map)))
-    generated = generated or _dt.date.today()
-    parts: list[str] = []
-    title = f"{T['title']} — {getattr(study, 'province', None) or study.name}"
-    parts.append(f"<header><h1>{esc(T['title'])}</h1><p>{esc(study.name)} · {esc(T['generated'])} {generated.isoformat()}</p></header><main>")
-    nav = [("summary", T["summary"]), ("scorecard", T["scorecard"]), ("charts", T["charts"]), ("maps", T["maps"]),
-           ("sources", T["sources"]), ("methods", T["methods"])]
-    parts.append("<nav>" + "".join(f'<a href="#{a}">{esc(b)}</a>' for a, b in nav) + "</nav>")
-    if getattr(study, "synthetic", False):
-        parts.append(f'<p class="note">{esc(T["synthetic"])}</p>')
-    # summary KPIs from the province row
-    prov = figures.get("province")
-    parts.append(f'<h2 id="summary">{esc(T["summary"])}</h2>')
-    if prov is not None and len(prov):
-        row = prov.iloc[0]
-        kpis = []
-        if hasattr(scorecard, "plan"):
-            st = scorecard.province()["status"]
-            judged = int(st.isin(["met", "not met"]).sum())
-            kpis.append(f"<div><b>{int((st == 'met').sum())} / {judged}</b>{esc(T['targets_met'])}</div>")
-        first = [c for c in ("pct_4g_covered", "pct_5g_covered", "pct_fiber_reachable", "missing_fiber_km") if c in row.index]
-        for col, v in list(row[first].items()) + [(c, x) for c, x in row.items() if c not in first]:
-            if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) and pd.notna(v):
-                kpis.append(f"<div><b>{float(v):,.{0 if abs(float(v)) >= 100 or float(v).is_integer() else 1}f}</b>{esc(_label(str(col), lang))}</div>")
-        parts.append('<div class="kpi">' + "".join(kpis[:12]) + "</div>")
-    # scorecard tables
-    parts.append(f'<h2 id="scorecard">{esc(T["scorecard"])}</h2>')
-    if scorecard is None:
-        parts.append(f'<p class="note">{esc(T["key_figures_note"])}</p>')
-    elif plan_name:
-        parts.append(f"<p>{esc(plan_name)}. {esc(T['marks'])}</p>")
-    sections = [("", tables)] if tables is figures else [("", tables), (T["key_figures"], figures)]
-    for heading, tabs in sections:
-        if heading:
-            parts.append(f'<h2 id="figures">{esc(heading)}</h2>')
-        for key in ("province", "districts", "communes"):
-            t = tabs.get(key)
-            if t is None:
-                continue
-            parts.append(f"<h3>{esc(T[key])}</h3>")
-            wrap = ' class="scroll"' if len(t) > 15 else ""
-            table_html = _fmt_table(t, lang)
-            if heading == "" and key == "province" and hasattr(scorecard, "plan"):
-                table_html = table_html.replace('class="dataframe data"', 'class="dataframe data plan"', 1)
-            parts.append(f"<div{wrap}>{table_html}</div>")
-    # charts
-    parts.append(f'<h2 id="charts">{esc(T["charts"])}</h2><div class="charts">')
-    d = figures.get("districts")
-    if d is not None and len(d):
-        for ctitle, png in charts(d, lang=lang, columns=chart_columns):
-            b64 = base64.b64encode(png).decode("ascii")
-            parts.append(f'<figure><img alt="{esc(ctitle)}" src="data:image/png;base64,{b64}"><figcaption>{esc(ctitle)}</figcaption></figure>')
-    parts.append("</div>")
-    # maps
-    parts.append(f'<h2 id="maps">{esc(T["maps"])}</h2><p>{esc(T["map_note"])}</p>')
-    for mtitle, page in maps:
-        ext = _maps.external_resources(page)
-        if ext:
-            msg = f"the map {mtitle!r} needs external resources {ext}; build it with ictplan.maps.to_html."
-            raise InputValidationError(msg)
-        parts.append(f'<h3>{esc(mtitle)}</h3><iframe class="map" title="{esc(mtitle)}" srcdoc="{esc(page, quote=True)}"></iframe>')
-    # sources
-    parts.append(f'<h2 id="sources">{esc(T["sources"])}</h2>')
-    parts.append(f"<p>{esc(T['study'])}: {esc(study.name)} ({esc(str(study.root))}) · {esc(T['crs'])}: EPSG:{study.crs.to_epsg()}</p>")
-    tp = getattr(study, "targets_path", None)
-    if tp is not None and Path(tp).exists():
-        try:
-            plan = tomllib.loads(Path(tp).read_text(encoding="utf-8")).get("plan", {})
-            pname = plan.get("name" if lang == "vi" else "name_en") or plan.get("name", "")
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            pname = ""
-        parts.append(f"<p>{esc(T['targets_file'])}: {esc(Path(tp).name)}{' — ' + esc(pname) if pname else ''}</p>")
-    src = sources(study).rename(columns={"layer": T["layer"], "file": T["file"], "features": T["features"], "modified": T["modified"]})
-    parts.append(src.to_html(classes="data", escape=True, border=0, index=False, na_rep=""))
-    # methods
-    cols: list[str] = []
-    for t in list(tables.values()) + list(figures.values()):
-        cols.extend(str(c) for c in t.columns)
-    notes = dict(notes or {})
-    if hasattr(scorecard, "plan"):
-        try:
-            from . import targets as _targets
-
-            desc = _targets.describe_indicators().set_index("indicator")["how"]
-            for tg in scorecard.plan.targets:
-                if tg.indicator in desc.index:
-                    notes.setdefault(tg.id, f"{tg.indicator}: {desc[tg.indicator]}")
-                    cols.append(tg.id)
-        except ImportError:
-            pass
-    meth = methods(cols, lang=lang, notes=notes).rename(columns={"indicator": T["indicator"], "how": T["how"]})
-    parts.append(f'<h2 id="methods">{esc(T["methods"])}</h2>')
-    parts.append(meth.to_html(classes="data", escape=True, border=0, index=False))
-    parts.append("</main>")
-    return (
-        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>" + "\n".join(parts) + "</body></html>\n"
-    )
-
-
-def _run_analysis(name: str, given: Any, study: Any) -> Any:
-    if given is not None:
-        return given
-    import importlib
-
-    try:
-        mod = importlib.import_module(f"ictplan.{name}")
-    except ImportError:
-        return None
-    try:
-        return mod.run(study)
-    except IctplanError:
-        return None
+    _t(lang)
+    sc = scorecard if scorecard is not None else results.scorecard
+    ctx = _page_context(results, sc, maps, chart_columns, notes, generated or _dt.date.today(), lang)
+    return _env().get_template("report.html.j2").render(**ctx)
 
 
 def save(page: str, path: str | Path, /, *, overwrite: bool = False) -> Path:

@@ -6,6 +6,7 @@ import html
 import json
 import math
 import re
+import warnings
 from pathlib import Path
 
 import folium
@@ -21,7 +22,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ictplan import _assets, maps
+from ictplan import _assets, coverage, maps, workflow
 from ictplan import study as _study
 from ictplan._errors import (
     InputValidationError,
@@ -31,6 +32,7 @@ from ictplan._errors import (
 )
 from ictplan.grid import Grid
 
+from ._mapstudy import BOTTOM_ROWS, bottom_communes, gso_communes, variant
 from ._studydata import EVIL, SIZE, UTM, build_study, communes_frame
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "camau"
@@ -343,11 +345,99 @@ def test_sample_map_is_small_enough():
     assert maps.external_resources(page) == []
 
 
-def test_result_layers_leave_out_what_cannot_run(study):
-    # the small study has no profiles (coverage) and no roads (fiber): those are left out with a warning
-    with pytest.warns(UserWarning, match="left out"):
-        kw = maps.result_layers(study, lang="en")
-    assert set(kw) == {"values", "value_labels", "rasters", "extra"}
-    assert kw["rasters"] == []
-    page = maps.to_html(maps.study_map(study, **kw))
+def test_maps_run_nothing():
+    # maps draw what Results hold: no analysis is imported or run from here
+    for f in (Path(maps.__file__).parent).glob("*.py"):
+        src = f.read_text(encoding="utf-8")
+        assert "importlib" not in src and ".run(" not in src, f.name
+
+
+def test_results_map_names_the_skipped_jobs(study):
+    res = workflow.Results(study=study, skipped={"coverage": "needs <profiles> — add [profiles] to study.toml",
+                                                 "fiber": "needs roads — missing"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing left out silently or with a warning: the legend says it
+        kw = maps.result_layers(res, lang="en")
+    assert kw["values"] is None and kw["rasters"] == [] and kw["extra"] == []
+    assert kw["notes"] == ["Not shown — coverage: needs <profiles> — add [profiles] to study.toml",
+                           "Not shown — fiber: needs roads — missing"]
+    page = maps.to_html(maps.results_map(res, lang="en"))
+    assert "Not shown — coverage: needs &lt;profiles&gt; — add [profiles] to study.toml" in page
+    assert "<profiles>" not in page and maps.external_resources(page) == [] and EVIL not in page
+
+
+@pytest.fixture(scope="module")
+def bottom(tmp_path_factory):
+    """Three communes on a raster twice their size, with profiles; and its coverage result."""
+    s = _study.load(variant(tmp_path_factory.mktemp("bottom") / "st", communes=bottom_communes(), profiles=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cov = coverage.run(s)
+    return s, cov
+
+
+def _communes_fc(page: str, n: int) -> dict:
+    return next(fc for fc in _geojsons(page) if len(fc["features"]) == n and "commune_code" in fc["features"][0]["properties"])
+
+
+def test_results_map_draws_the_coverage_it_is_given(bottom):
+    s, cov = bottom
+    res = workflow.Results(study=s, coverage=cov)
+    page = maps.to_html(maps.results_map(res, lang="en"))
+    assert "<b>People covered by 4G (any operator) (%)</b>" in page
+    assert '"4G throughput (best server)"' in page and "Not shown" not in page
+    # per-commune shares: by brute force on the grid (the communes are whole 100 m cells)
+    pop = s.population.counts
+    cover = cov.layers[("any", "4G")].covered
+    fc = _communes_fc(page, 3)
+    for i, f in enumerate(fc["features"]):
+        cols = slice(50 * i, 50 * (i + 1))
+        expect = 100 * (pop[BOTTOM_ROWS, cols] * cover[BOTTOM_ROWS, cols]).sum() / pop[BOTTOM_ROWS, cols].sum()
+        assert f["properties"]["pct_4g_covered"] == pytest.approx(round(expect, 1), abs=0.051)
+        assert f["properties"]["_value"] == pytest.approx(round(expect, 1), abs=0.051)
+
+
+def test_map_without_census_colours_by_raster_people(tmp_path):
+    s = _study.load(variant(tmp_path / "st", communes=bottom_communes(census=False)))
+    page = maps.to_html(maps.study_map(s, lang="en"))
+    assert '"Communes: Population density (population raster)"' in page
+    assert "colours show people per km² counted on the population raster" in page
+    pop = s.population.counts
+    fc = _communes_fc(page, 3)
+    for i, f in enumerate(fc["features"]):
+        people = pop[BOTTOM_ROWS, 50 * i:50 * (i + 1)].sum()  # the communes are whole cells (the teeth lie off the raster)
+        assert f["properties"]["pop_raster"] == pytest.approx(round(people), abs=1)
+        assert f["properties"]["density_per_km2"] == pytest.approx(people / f["properties"]["area_km2"], rel=2e-3)
+        assert "pop2019" not in f["properties"]
+
+
+def test_map_without_census_nor_raster_colours_by_area(tmp_path):
+    s = _study.load(variant(tmp_path / "st", communes=bottom_communes(census=False), population=False))
+    page = maps.to_html(maps.study_map(s, lang="vi"))
+    assert "<b>Diện tích (km²)</b>" in page and "màu thể hiện diện tích xã" in page
+    assert json.dumps("Xã, phường, thị trấn: Diện tích (km²)") in page  # the layer's name
+
+
+def test_cli_map_on_gso_columns_without_districts_nor_census(tmp_path):
+    from ictplan.cli import main
+
+    root = variant(tmp_path / "st", communes=gso_communes())
+    s = _study.load(root)
+    assert list(s.layer("communes")["commune_code"]) == [f"3201{i}" for i in range(6)]
+    out = tmp_path / "out"
+    assert main(["map", str(root), "--out", str(out), "--lang", "en", "--no-results"]) == 0
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert '"Districts"' not in page and '"Communes: Population density (population raster)"' in page
+    assert EVIL not in page and maps.external_resources(page) == []
+    fc = _communes_fc(page, 6)
+    assert "district_name" not in fc["features"][0]["properties"]
+
+
+def test_cli_map_with_results_names_the_skipped_jobs(study, tmp_path):
+    from ictplan.cli import main
+
+    out = tmp_path / "out"
+    assert main(["map", str(study.root), "--out", str(out), "--lang", "en", "--overwrite"]) == 0
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "Not shown — coverage:" in page and "Not shown — fiber:" in page  # no profiles, no roads
     assert maps.external_resources(page) == [] and EVIL not in page

@@ -5,16 +5,19 @@ from __future__ import annotations
 import base64
 import html
 import re
+import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ictplan import maps, report
+from ictplan import coverage, maps, report, workflow
 from ictplan import study as _study
 from ictplan._errors import InputValidationError, MissingColumnError, OutputExistsError
 
+from ._mapstudy import BOTTOM_ROWS, bottom_communes, gso_communes, variant
 from ._studydata import EVIL, build_study
 
 
@@ -25,7 +28,7 @@ def study(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pages(study):
-    return {lang: report.build(study, lang=lang) for lang in ("vi", "en")}
+    return {lang: report.build(workflow.Results(study=study), lang=lang) for lang in ("vi", "en")}
 
 
 def _srcdocs(page: str) -> list[str]:
@@ -90,13 +93,16 @@ def test_key_figures_add_up_and_match_brute_force(study):
     assert prov["fiber_km"].iloc[0] == pytest.approx(sum(r.length for r in routes.geometry) / 1000, rel=1e-6)
 
 
-def test_result_figures_weight_by_people_not_by_average(study):
+def test_result_figures_read_the_province_row(study):
     t = report.key_figures(study)
     codes = list(t["communes"].index)
     rows = []
     for lvl, zone, name, pop, cov in [("communes", codes[0], "a", 25_000, 25_000), ("communes", codes[1], "b", 12_000, 0),
-                                      ("districts", "Thành phố Cà Mau", "Thành phố Cà Mau", 45_000, 30_000),
-                                      ("districts", "Trần Văn Thời", "Trần Văn Thời", 28_000, 7_000)]:
+                                      ("communes", "(outside zones)", "(outside zones)", 50_000, 0),
+                                      ("districts", "964", "Thành phố Cà Mau", 45_000, 30_000),
+                                      ("districts", "970", "Trần Văn Thời", 28_000, 7_000),
+                                      ("districts", "(outside zones)", "(outside zones)", 50_000, 0),
+                                      ("province", "province", "province", 73_000, 37_000)]:
         rows.append({"level": lvl, "zone_code": zone, "zone_name": name, "technology": "4G", "operator": "any",
                      "population": pop, "pop_covered": cov, "pct_covered": 100 * cov / pop})
     cov = SimpleNamespace(table=pd.DataFrame(rows))
@@ -105,11 +111,13 @@ def test_result_figures_weight_by_people_not_by_average(study):
                                                   "missing_fiber_m": [3000.0, 3000.0]}),
                           province=pd.DataFrame({"pct_reachable": [14.0], "missing_fiber_m": [6000.0]}))
     out = report.result_figures(t, coverage=cov, fiber=fib)
-    assert out["province"]["pct_4g_covered"].iloc[0] == pytest.approx(100 * 37_000 / 73_000)  # not (66.7 + 25) / 2
+    # the province row, not a sum over the district rows (which hold the 50,000 people outside every commune)
+    assert out["province"]["pct_4g_covered"].iloc[0] == pytest.approx(100 * 37_000 / 73_000)
     assert out["districts"].loc["Trần Văn Thời", "pct_4g_covered"] == pytest.approx(25.0)
     assert out["communes"].loc[codes[1], "pct_4g_covered"] == 0.0 and np.isnan(out["communes"].loc[codes[2], "pct_4g_covered"])
+    assert "(outside zones)" not in out["communes"].index and "(outside zones)" not in out["districts"].index
     assert out["communes"]["pct_fiber_reachable"].tolist() == list(np.arange(6.0))
-    assert out["province"]["missing_fiber_km"].iloc[0] == 6.0
+    assert out["province"]["pct_fiber_reachable"].iloc[0] == 14.0 and out["province"]["missing_fiber_km"].iloc[0] == 6.0
     assert "pct_4g_covered" not in t["province"].columns  # input unchanged
 
 
@@ -126,13 +134,15 @@ def test_report_with_a_given_scorecard_and_maps(study):
     sc = {"province": pd.DataFrame({"target": ["P1"], "value": [128.0], "status": ["<b>not met</b>"]}),
           "district": pd.DataFrame({"value": [1.0, 2.0]}, index=["Huyện A", "Huyện B"]), "communes": None}
     m = maps.to_html(maps.new_map((105.0, 9.0, 105.2, 9.2)))
-    page = report.build(study, lang="en", scorecard=sc, maps=[("Only map", m)], notes={"value": "Counted by hand."})
+    page = report.build(workflow.Results(study=study), lang="en", scorecard=sc, maps=[("Only map", m)],
+                        notes={"value": "Counted by hand."})
     assert "&lt;b&gt;not met&lt;/b&gt;" in page and "Counted by hand." in page and "Only map" in page
-    assert "No plan scorecard" not in page and "The study&#x27;s key figures" in page
+    assert "No plan scorecard" not in page and "The study&#39;s key figures" in page  # jinja2's escape of '
     assert page.count("<h3>By commune</h3>") == 1  # the scorecard had none: only the key figures' table
     assert page.count("<h3>By district</h3>") == 2 and "Huyện A" in page
     with pytest.raises(InputValidationError, match="external"):
-        report.build(study, lang="en", scorecard=sc, maps=[("bad", '<script src="https://x/y.js"></script>')])
+        report.build(workflow.Results(study=study), lang="en", scorecard=sc,
+                     maps=[("bad", '<script src="https://x/y.js"></script>')])
 
 
 def test_charts_are_pngs_per_numeric_column():
@@ -202,8 +212,89 @@ def test_plan_tables_from_a_scorecard():
 
 
 def test_report_with_a_plan_scorecard(study):
-    page = report.build(study, lang="vi", scorecard=_fake_scorecard(), maps=[])
+    page = report.build(workflow.Results(study=study), lang="vi", scorecard=_fake_scorecard(), maps=[])
     assert "Quy hoạch." in page and "✓ đạt, ✗ chưa đạt" in page
     assert "1 / 2" in page  # province targets met / judged
     assert "Số liệu chính của nghiên cứu" in page  # the key figures follow the plan's scorecard
     assert "postal_points_count:" in page  # how the targets' indicators are measured, from ictplan.targets
+
+
+def test_report_runs_nothing():
+    src = Path(report.__file__).read_text(encoding="utf-8")
+    assert "importlib" not in src and ".run(" not in src
+
+
+def test_report_names_the_skipped_jobs(study):
+    res = workflow.Results(study=study, skipped={"fiber": "needs <roads> — add a roads layer"})
+    page = report.build(res, lang="en", maps=[])
+    assert "Not in this report (the analysis could not run)" in page
+    assert "<li>fiber: needs &lt;roads&gt; — add a roads layer</li>" in page and "<roads>" not in page
+
+
+@pytest.fixture(scope="module")
+def bottom(tmp_path_factory):
+    """Three communes on a population raster twice their size, with profiles, and its coverage."""
+    s = _study.load(variant(tmp_path_factory.mktemp("bottom") / "st", communes=bottom_communes(), profiles=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cov = coverage.run(s)
+    return s, cov
+
+
+def _tiles(page: str) -> dict[str, str]:
+    box = re.search(r'<div class="kpi">(.*?)</div></div>', page, flags=re.S).group(1) + "</div>"
+    return {label: value for value, label in re.findall(r"<div><b>([^<]*)</b>([^<]*)</div>", box)}
+
+
+def test_headline_figures_are_the_province_row(bottom):
+    s, cov = bottom
+    t = cov.table
+    prov = t[(t["level"] == "province") & (t["operator"] == "any") & (t["technology"] == "4G")]
+    pct = float(prov["pct_covered"].iloc[0])
+    # independent oracle: people covered / people in the three communes, cell by cell (whole 100 m cells)
+    pop, covered = s.population.counts, cov.layers[("any", "4G")].covered
+    brute = 100 * (pop[BOTTOM_ROWS] * covered[BOTTOM_ROWS]).sum() / pop[BOTTOM_ROWS].sum()
+    assert pct == pytest.approx(brute, rel=1e-6)
+    everyone = 100 * (pop * covered).sum() / pop.sum()  # what summing every district row (outside zones too) gave
+    assert abs(everyone - pct) > 1.0
+    page = report.build(workflow.Results(study=s, coverage=cov), lang="en", maps=[])
+    tiles = _tiles(page)
+    assert tiles["People covered by 4G (%)"] == f"{pct:,.1f}"
+    assert tiles["People (2019)"] == "45,000"  # the census of the three communes
+    figures = report.result_figures(report.key_figures(s), coverage=cov)
+    assert figures["province"]["pct_4g_covered"].iloc[0] == pytest.approx(pct)
+
+
+def test_report_without_census_uses_the_raster(bottom, tmp_path):
+    s = _study.load(variant(tmp_path / "st", communes=bottom_communes(census=False)))
+    page = report.build(workflow.Results(study=s), lang="en", maps=[])
+    assert "people and densities below are counted on the population raster" in page
+    pop = s.population.counts
+    people = pop[BOTTOM_ROWS].sum()
+    tiles = _tiles(page)
+    assert tiles["People (population raster)"] == f"{round(people):,}"
+    assert "People (2019)" not in tiles
+    # with a coverage result, the people come from its table (same zone accounting)
+    _, cov = bottom
+    s2 = _study.load(variant(tmp_path / "st2", communes=bottom_communes(census=False), profiles=True))
+    page2 = report.build(workflow.Results(study=s2, coverage=cov), lang="en", maps=[])
+    prov = cov.table[(cov.table["level"] == "province") & (cov.table["operator"] == "any")]
+    assert _tiles(page2)["People (population raster)"] == f"{round(float(prov['population'].iloc[0])):,}"
+    assert float(prov["population"].iloc[0]) == pytest.approx(people, rel=1e-6)
+
+
+def test_report_and_cli_on_gso_columns_without_districts(tmp_path):
+    from ictplan.cli import main
+
+    root = variant(tmp_path / "st", communes=gso_communes())
+    s = _study.load(root)
+    t = report.key_figures(s)
+    assert set(t) == {"province", "communes"} and "district_name" not in t["communes"].columns
+    assert int(t["province"]["sites"].iloc[0]) == 5 and int(t["communes"]["sites"].sum()) == 5
+    page = report.build(workflow.Results(study=s), lang="en")
+    assert "<h3>By district</h3>" not in page and "<h3>By commune</h3>" in page
+    assert "— by commune" in page  # charts per commune
+    assert EVIL not in page and html.escape(EVIL) in page
+    out = tmp_path / "out"
+    assert main(["report", str(root), "--out", str(out), "--lang", "vi", "--no-results"]) == 0
+    assert maps.external_resources((out / "report_vi.html").read_text(encoding="utf-8")) == []

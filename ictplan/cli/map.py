@@ -9,6 +9,9 @@ import click
 
 from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
 
+#: The jobs whose results the map draws.
+MAP_JOBS = ("coverage", "fiber", "sharing")
+
 
 @cli.command(name="map")
 @study_arg
@@ -20,14 +23,15 @@ from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
               help="Run the analyses (coverage, fiber, sharing) and map their results too.")
 def map_(study: Path, out: Path, overwrite: bool, column: str | None, lang: str, results: bool) -> None:
     """Write OUT/map.html: communes, districts, sites, fiber and more, viewable offline."""
-    from .. import maps
+    from .. import maps, workflow
     from .. import study as _study
+    from ._run import Steps
 
     t0 = time.perf_counter()
     s = _study.load(study)
     out = out_dir(out, overwrite)
-    layers = maps.result_layers(s, lang=lang) if results else {}
-    m = maps.study_map(s, column=column, lang=lang, **layers)
+    res = workflow.run(s, jobs=MAP_JOBS, progress=Steps()) if results else workflow.Results(study=s)
+    m = maps.results_map(res, column=column, lang=lang)
     path = maps.save_html(m, out / "map.html", overwrite=True)
     size_mb = path.stat().st_size / 1e6
     echo(f"Wrote {path} ({size_mb:.1f} MB) in {time.perf_counter() - t0:.1f} s. Open: file://{path.resolve()}")

@@ -21,10 +21,13 @@ def report(study: Path, out: Path, overwrite: bool, lang: str, results: bool) ->
     """Write OUT/report_<lang>.html: scorecard, charts, maps, sources and methods in one file."""
     from .. import report as _report
     from .. import study as _study
+    from .. import workflow
+    from ._run import Steps
 
     t0 = time.perf_counter()
     s = _study.load(study)
     out = out_dir(out, overwrite)
-    page = _report.build(s, lang=lang, results=results)
+    res = workflow.run(s, progress=Steps()) if results else workflow.Results(study=s)
+    page = _report.build(res, lang=lang)
     path = _report.save(page, out / f"report_{lang}.html", overwrite=True)
     echo(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s. Open: file://{path.resolve()}")
