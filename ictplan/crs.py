@@ -6,18 +6,23 @@ a missing CRS is an error, never an assumption.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 import pyproj
 
 from ._errors import CRSError, CRSMismatchError, GeographicCRSError, MissingCRSError
 
-__all__ = ["as_crs", "require_crs", "require_projected", "check_same_crs", "crs_label"]
+__all__ = ["CRSLike", "as_crs", "require_crs", "require_projected", "check_same_crs", "crs_label"]
 
-CRSLike = Any  # EPSG int, "EPSG:xxxx", WKT, pyproj.CRS, rasterio CRS
+class _HasWkt(Protocol):  # rasterio.crs.CRS and the like
+    def to_wkt(self) -> str: ...
 
 
-def as_crs(value: CRSLike) -> pyproj.CRS:
+CRSLike: TypeAlias = int | str | pyproj.CRS | _HasWkt
+"""EPSG int, "EPSG:xxxx", WKT, pyproj.CRS, rasterio CRS."""
+
+
+def as_crs(value: CRSLike | None) -> pyproj.CRS:
     """Normalise CRS input (EPSG int, "EPSG:xxxx", WKT, pyproj or rasterio CRS).
 
     PROJ strings ("+proj=...") and "+init=" forms are refused: they are lossy.
@@ -26,7 +31,7 @@ def as_crs(value: CRSLike) -> pyproj.CRS:
         raise MissingCRSError("no CRS given. Pass an EPSG code such as 32648 (UTM 48N) or 4326 (lon/lat).")
     if isinstance(value, pyproj.CRS):
         return value
-    if hasattr(value, "to_wkt"):
+    if not isinstance(value, int | str) and hasattr(value, "to_wkt"):
         value = value.to_wkt()
     if isinstance(value, str) and value.strip().startswith("+"):
         raise CRSError(

@@ -21,8 +21,9 @@ import contextlib
 import os
 import shutil
 import tempfile
+import tomllib
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import rasterio
 import shapely
 from rasterio.errors import RasterioIOError
 
 from . import crs as _crs
+from . import validation as _v
 from ._errors import (
-    CoordinateError,
+    ConfigError,
     DataSourceError,
     DuplicateIdError,
     EmptyLayerError,
@@ -56,9 +59,12 @@ from .schemas import OPERATORS_MCC452, SCHEMAS, LayerSchema
 
 __all__ = [
     "VECTOR_SUFFIXES",
+    "read_toml",
+    "validate_layer",
     "read_layer",
     "read_communes",
     "read_districts",
+    "has_districts",
     "read_hamlets",
     "read_sites",
     "read_cells",
@@ -78,8 +84,6 @@ _GEOM_KINDS = {
 }
 _X_NAMES = ("lon", "longitude", "lng", "long", "x")
 _Y_NAMES = ("lat", "latitude", "y")
-_TRUE = {"1", "true", "yes", "y", "t", "có", "co", "x"}
-_FALSE = {"0", "false", "no", "n", "f", "không", "khong", ""}
 
 OPENCELLID_COLUMNS = (
     "radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range",
@@ -88,6 +92,25 @@ OPENCELLID_COLUMNS = (
 
 
 # --------------------------------------------------------------------------- helpers
+def read_toml(path: str | os.PathLike, what: str, /) -> dict[str, Any]:
+    """A UTF-8 TOML file (study, profiles, targets) as a dict; ``what`` names it in errors.
+
+    Raises
+    ------
+    MissingFileError : no such file.
+    ConfigError : not UTF-8, or not valid TOML (the message has tomllib's line and column).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{what} file not found: {path}. Fix the path in study.toml (relative to the study folder).")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not UTF-8 text: re-save it as UTF-8.") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}. Fix that line.") from err
+
+
 def _check_exists(path: Path, what: str) -> None:
     if not path.exists():
         hint = ""
@@ -141,7 +164,8 @@ def _read_vector(path: Path, layer: str | None, what: str) -> gpd.GeoDataFrame:
         except Exception as err:  # corrupt file
             raise DataSourceError(f"{what}: could not open {path} as a GeoPackage: {err}. Is the file complete and not corrupt?") from err
         if layer not in layers:
-            raise DataSourceError(f"{what}: {path.name} has no layer {layer!r}; it has: {', '.join(layers)}. Fix the layer name.")
+            raise DataSourceError(f"{what}: {path.name} has no layer {layer!r}; it has: {', '.join(layers)}. "
+                                  "Fix the layer name (`layer =` in study.toml).")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -158,7 +182,7 @@ def _pick(columns: Sequence[str], names: Sequence[str]) -> str | None:
     return None
 
 
-def _read_csv_points(path: Path, what: str, *, x: str | None, y: str | None, crs: Any) -> gpd.GeoDataFrame:
+def _read_csv_points(path: Path, what: str, *, x: str | None, y: str | None, crs: pyproj.CRS) -> gpd.GeoDataFrame:
     _check_utf8(path, what)
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
@@ -178,9 +202,10 @@ def _read_csv_points(path: Path, what: str, *, x: str | None, y: str | None, crs
     report: dict[str, int] = {}
     if bad.any():
         report["skipped_no_position"] = int(bad.sum())
+        rows = _v.row_numbers(df, bad.to_numpy())
         warnings.warn(
-            f"{what}: {int(bad.sum())} row(s) of {path.name} have no usable {x}/{y} and were skipped "
-            f"(first row numbers: {', '.join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:5])}).",
+            f"{what}: {int(bad.sum())} row(s) of {path.name} have no usable {x}/{y} and were skipped: "
+            f"{_v.rows_text(rows)} (file line = row + 1, after the header).",
             SkippedFeaturesWarning,
             stacklevel=3,
         )
@@ -191,146 +216,74 @@ def _read_csv_points(path: Path, what: str, *, x: str | None, y: str | None, crs
     return gdf
 
 
-def _coerce(series: pd.Series, kind: str, column: str, what: str) -> pd.Series:
-    if kind == "str":
-        def to_str(v):
-            if v is None or (isinstance(v, float) and np.isnan(v)):
-                return None
-            if isinstance(v, float) and v.is_integer():
-                return str(int(v))
-            return str(v)
-        return series.map(to_str).astype(object)
-    if kind in ("float", "int"):
-        out = pd.to_numeric(series, errors="coerce")
-        bad = out.isna() & series.notna()
-        if bad.any():
-            raise InputValidationError(
-                f"{what}: column {column!r} must be numeric; {int(bad.sum())} value(s) are not "
-                f"(e.g. {series[bad].iloc[0]!r}). Fix them in the source file."
+def _match_columns(
+    gdf: gpd.GeoDataFrame, schema: LayerSchema, what: str, columns: Mapping[str, str] | None
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Rename the file's columns to the schema's: the study's ``columns =`` mapping first,
+    then exact / case-insensitive names, Shapefile's 10-character names and the schema's
+    GSO aliases. Returns the renamed frame and what was mapped (file name → schema name)."""
+    names = schema.columns
+    mapped: dict[str, str] = {}
+    for canonical, source in (columns or {}).items():
+        if canonical not in names:
+            raise ConfigError(
+                f"{what}: `columns = {{ {canonical} = {source!r} }}` in study.toml names {canonical!r}, which is not a "
+                f"column of {schema.name!r}; its columns: {', '.join(names)}. Fix the name on the left of `=`."
             )
-        return out.astype(float) if kind == "float" else out
-    if kind == "bool":
-        def to_bool(v):
-            if isinstance(v, (bool, np.bool_)):
-                return bool(v)
-            if v is None or (isinstance(v, float) and np.isnan(v)):
-                return None
-            s = str(v).strip().lower()
-            if s in _TRUE:
-                return True
-            if s in _FALSE:
-                return False
-            if s.replace(".", "", 1).isdigit():
-                return float(s) != 0
-            raise InputValidationError(
-                f"{what}: column {column!r} must be true/false; got {v!r}. Use true/false, yes/no or 1/0."
+        if source not in gdf.columns:
+            raise MissingColumnError(
+                f"{what}: `columns = {{ {canonical} = {source!r} }}` in study.toml names the column {source!r}, which "
+                f"the file does not have; it has: {', '.join(c for c in gdf.columns if c != 'geometry')}. Fix the name on the right of `=`."
             )
-        return series.map(to_bool).astype(object)
-    raise ValueError(kind)
-
-
-def _check_lonlat(gdf: gpd.GeoDataFrame, what: str, bounds_lonlat: Sequence[float] | None) -> None:
-    """Catch swapped lon/lat, out-of-range degrees and data far from the study area."""
-    if gdf.empty:
-        return
-    crs = gdf.crs
-    geoms = gdf.geometry
-    if not crs.is_geographic:
-        if bounds_lonlat is None:
-            return
-        try:
-            geoms = geoms.to_crs(4326)
-        except Exception as err:
-            raise CoordinateError(f"{what}: could not transform from {_crs.crs_label(crs)} to lon/lat: {err}") from err
-    b = np.asarray(geoms.bounds)
-    ok = np.isfinite(b).all(axis=1)
-    b = b[ok]
-    if b.size == 0:
-        return
-    xmin, ymin, xmax, ymax = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
-    if crs.is_geographic and (ymin < -90 or ymax > 90) and -90 <= xmin and xmax <= 90 and -180 <= ymin and ymax <= 180:
-        raise CoordinateError(
-            f"{what}: lon and lat look swapped: y runs {ymin:.3f}..{ymax:.3f}, beyond ±90° latitude, while x fits "
-            "a latitude. Swap the columns (x = longitude, y = latitude) or fix the source."
-        )
-    if crs.is_geographic and (ymin < -90 or ymax > 90 or xmin < -180 or xmax > 180):
-        raise CoordinateError(
-            f"{what}: coordinates out of range for lon/lat degrees (x {xmin:.3f}..{xmax:.3f}, y {ymin:.3f}..{ymax:.3f}). "
-            "The layer is probably in a projected CRS (e.g. UTM metres) but declared as EPSG:4326; set the right CRS."
-        )
-    if bounds_lonlat is None:
-        return
-    bx0, by0, bx1, by1 = bounds_lonlat
-    cx = (b[:, 0] + b[:, 2]) / 2
-    cy = (b[:, 1] + b[:, 3]) / 2
-    inside = (cx >= bx0) & (cx <= bx1) & (cy >= by0) & (cy <= by1)
-    swapped = (cy >= bx0) & (cy <= bx1) & (cx >= by0) & (cx <= by1)
-    if inside.mean() >= 0.5:
-        return
-    if swapped.mean() >= 0.5:
-        raise CoordinateError(
-            f"{what}: lon and lat look swapped: {int(swapped.sum())} of {len(cx)} features fall in the study area "
-            f"({bx0}..{bx1} E, {by0}..{by1} N) only when x and y are exchanged. Swap the columns "
-            "(x = longitude, y = latitude) or fix the source."
-        )
-    raise CoordinateError(
-        f"{what}: {int((~inside).sum())} of {len(cx)} features lie outside the study area "
-        f"({bx0}..{bx1} E, {by0}..{by1} N); their centre is near lon {np.median(cx):.4f}, lat {np.median(cy):.4f}. "
-        "Check the layer's CRS (a wrong CRS moves everything) and that it covers this province."
-    )
-
-
-def validate_layer(
-    gdf: gpd.GeoDataFrame,
-    schema: LayerSchema | str,
-    *,
-    what: str | None = None,
-    bounds_lonlat: Sequence[float] | None = None,
-    geometry_kinds: set[str] | None = None,
-) -> gpd.GeoDataFrame:
-    """Check and normalise a layer against its schema; returns a new GeoDataFrame.
-
-    Raises
-    ------
-    EmptyLayerError, MissingCRSError, MissingColumnError, GeometryTypeError,
-    DuplicateIdError, InputValidationError, CoordinateError
-    """
-    schema = SCHEMAS[schema] if isinstance(schema, str) else schema
-    what = what or f"layer {schema.name!r}"
-    report: dict[str, int] = dict(gdf.attrs.get("ictplan_report", {}))
-    if len(gdf) == 0:
-        raise EmptyLayerError(f"{what} has no features. Check the file and layer name, or leave this layer out of the study.")
-    _crs.require_crs(gdf, what)
-    gdf = gdf.copy()
-    gdf.attrs = {}
-    # columns: case-insensitive match, all missing reported at once
-    lower = {c.lower(): c for c in gdf.columns}
-    rename = {}
-    for c in list(schema.required) + list(schema.optional):
-        if c in gdf.columns:
+        mapped[source] = canonical
+    lower = {str(c).lower(): c for c in gdf.columns if c not in mapped}
+    taken = set(mapped.values())
+    for c in names:
+        if c in taken or c in gdf.columns:
             continue
-        if c.lower() in lower:
-            rename[lower[c.lower()]] = c
-        elif c[:10].lower() in lower and lower[c[:10].lower()] not in rename:  # Shapefile's 10-character names
-            rename[lower[c[:10].lower()]] = c
-    gdf = gdf.rename(columns=rename)
+        for key in (c.lower(), c[:10].lower()):  # Shapefile keeps 10 characters of a name
+            if key in lower and lower[key] not in mapped:
+                if lower[key] != c:
+                    mapped[lower[key]] = c
+                taken.add(c)
+                break
+    present = set(gdf.columns) | taken
+    for alias, c in schema.aliases.items():
+        if c not in present and alias in lower and lower[alias] not in mapped:
+            mapped[lower[alias]] = c
+            present.add(c)
+    return gdf.rename(columns=mapped), {k: v for k, v in mapped.items() if k != v}
+
+
+def _normalise_columns(gdf: gpd.GeoDataFrame, schema: LayerSchema, what: str) -> gpd.GeoDataFrame:
+    """All required columns present (every missing one named at once), optional ones filled, kinds coerced."""
     missing = [c for c in schema.required if c not in gdf.columns]
     if missing:
+        known = [f"{a}→{c}" for a, c in schema.aliases.items() if c in missing]
+        hint = f" Recognised without a mapping: {', '.join(known)}." if known else ""
         raise MissingColumnError(
             f"{what} is missing required column(s): {', '.join(missing)}. It has: {', '.join(c for c in gdf.columns if c != 'geometry')}. "
-            f"Add or rename them (schema {schema.name!r}: {', '.join(schema.required)})."
+            f"Rename them, or map them in study.toml, e.g. `columns = {{ {missing[0]} = \"<your column>\" }}` "
+            f"(schema {schema.name!r}: {', '.join(schema.required)}).{hint}"
         )
     for col, default in schema.optional.items():
         if col not in gdf.columns:
             gdf[col] = default
-    for col, kind in schema.required.items():
-        gdf[col] = _coerce(gdf[col], kind, col, what)
-    # geometry: nulls counted and skipped, Z dropped, invalid repaired
+    for col, kind in {**schema.required, **schema.kinds}.items():
+        gdf[col] = _v.coerce_column(gdf[col], kind, col, what)
+    return gdf
+
+
+def _clean_geometry(gdf: gpd.GeoDataFrame, schema: LayerSchema, what: str, report: dict[str, int],
+                    geometry_kinds: set[str] | None) -> gpd.GeoDataFrame:
+    """Null geometries counted and skipped, wrong kinds refused, Z dropped, invalid ones repaired."""
     geom = gdf.geometry
     empty = geom.isna() | geom.is_empty
     if empty.any():
         report["skipped_empty_geometry"] = int(empty.sum())
-        warnings.warn(f"{what}: {int(empty.sum())} feature(s) with no geometry were skipped.", SkippedFeaturesWarning, stacklevel=3)
+        rows = _v.rows_text(_v.row_numbers(gdf, empty.to_numpy()))
+        warnings.warn(f"{what}: {int(empty.sum())} feature(s) with no geometry were skipped ({rows}).",
+                      SkippedFeaturesWarning, stacklevel=4)
         gdf = gdf[~empty].copy()
         if len(gdf) == 0:
             raise EmptyLayerError(f"{what} has no features with a geometry. Check the file.")
@@ -354,8 +307,12 @@ def validate_layer(
             fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
         gdf.loc[invalid, gdf.geometry.name] = fixed
         report["repaired_invalid_geometry"] = n
-        warnings.warn(f"{what}: {n} invalid geometr{'y was' if n == 1 else 'ies were'} repaired with make_valid.", RepairWarning, stacklevel=3)
-    # choices
+        warnings.warn(f"{what}: {n} invalid geometr{'y was' if n == 1 else 'ies were'} repaired with make_valid.", RepairWarning, stacklevel=4)
+    return gdf
+
+
+def _check_choices(gdf: gpd.GeoDataFrame, schema: LayerSchema, what: str) -> None:
+    """Columns with a closed set of values: matched case-insensitively and written canonically."""
     problems = []
     for col, allowed in schema.choices.items():
         if col not in gdf.columns:
@@ -371,23 +328,67 @@ def validate_layer(
             gdf.loc[present, col] = lowered.map(canon)
     if problems:
         raise InputValidationError(f"{what}: " + "; ".join(problems) + ". Fix the values in the source file.")
+
+
+def _check_ids(gdf: gpd.GeoDataFrame, schema: LayerSchema, what: str) -> None:
+    if not schema.id_column:
+        return
+    ids = gdf[schema.id_column]
+    if ids.isna().any():
+        rows = _v.rows_text(_v.row_numbers(gdf, ids.isna().to_numpy()))
+        raise InputValidationError(f"{what}: {int(ids.isna().sum())} feature(s) have no {schema.id_column!r} ({rows}). Every feature needs an id.")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        shown = sorted(set(ids[dup]))[:5]
+        raise DuplicateIdError(
+            f"{what}: {int(ids[dup].nunique())} {schema.id_column!r} value(s) appear more than once (e.g. {', '.join(map(str, shown))}). "
+            "Ids must be unique: fix or renumber them."
+        )
+
+
+def validate_layer(
+    gdf: gpd.GeoDataFrame,
+    schema: LayerSchema | str,
+    *,
+    what: str | None = None,
+    bounds_lonlat: Sequence[float] | None = None,
+    geometry_kinds: set[str] | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Check and normalise a layer against its schema; returns a new GeoDataFrame.
+
+    ``columns`` maps schema names to the file's (``{"commune_code": "ma_xa"}``, from
+    ``columns =`` in study.toml); GSO names (``ma_xa``, ``ten_xa``, ``azimuth``, ...) are
+    recognised without it. What was renamed is in ``gdf.attrs["ictplan_columns"]``
+    (file name → schema name). Value ranges (:data:`ictplan.validation.RANGES`) are
+    checked with the rows named, counted from 1 in file order.
+
+    Raises
+    ------
+    EmptyLayerError, MissingCRSError, MissingColumnError, GeometryTypeError,
+    DuplicateIdError, InputValidationError, CoordinateError, ConfigError
+    """
+    schema = SCHEMAS[schema] if isinstance(schema, str) else schema
+    what = what or f"layer {schema.name!r}"
+    report: dict[str, int] = dict(gdf.attrs.get("ictplan_report", {}))
+    if len(gdf) == 0:
+        raise EmptyLayerError(f"{what} has no features. Check the file and layer name, or leave this layer out of the study.")
+    _crs.require_crs(gdf, what)
+    gdf = gdf.copy()
+    gdf.attrs = {}
+    gdf, mapped = _match_columns(gdf, schema, what, columns)
+    gdf = _normalise_columns(gdf, schema, what)
+    gdf = _clean_geometry(gdf, schema, what, report, geometry_kinds)
+    _check_choices(gdf, schema, what)
     gdf, n_changed = normalise_text_columns(gdf)
     if n_changed:
         report["names_normalised_nfc"] = n_changed
-    if schema.id_column:
-        ids = gdf[schema.id_column]
-        if ids.isna().any():
-            raise InputValidationError(f"{what}: {int(ids.isna().sum())} feature(s) have no {schema.id_column!r}. Every feature needs an id.")
-        dup = ids.duplicated(keep=False)
-        if dup.any():
-            shown = sorted(set(ids[dup]))[:5]
-            raise DuplicateIdError(
-                f"{what}: {int(ids[dup].nunique())} {schema.id_column!r} value(s) appear more than once (e.g. {', '.join(map(str, shown))}). "
-                "Ids must be unique: fix or renumber them."
-            )
-    _check_lonlat(gdf, what, bounds_lonlat)
+    _check_ids(gdf, schema, what)
+    _v.check_values(gdf, schema.name, what=what, id_column=schema.id_column)
+    _v.check_lonlat(gdf, what, bounds_lonlat)
     gdf.attrs["ictplan_report"] = report
     gdf.attrs["ictplan_schema"] = schema.name
+    gdf.attrs["ictplan_columns"] = mapped
     return gdf
 
 
@@ -405,11 +406,12 @@ def read_layer(
     /,
     *,
     layer: str | None = None,
-    crs: Any = None,
+    crs: _crs.CRSLike | None = None,
     x: str | None = None,
     y: str | None = None,
     bounds_lonlat: Sequence[float] | None = None,
     geometry_kinds: set[str] | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one layer and validate it against ``schemas.SCHEMAS[schema]``.
 
@@ -423,6 +425,8 @@ def read_layer(
     x, y : coordinate columns of a CSV (default: lon/lat, longitude/latitude or x/y).
     bounds_lonlat : (min lon, min lat, max lon, max lat) of the study area: catches
         swapped coordinates and a wrong CRS.
+    columns : schema name → the file's column name (``columns =`` in study.toml); GSO
+        names such as ``ma_xa``/``ten_xa`` are recognised without it.
 
     Raises
     ------
@@ -440,7 +444,7 @@ def read_layer(
         gdf = _read_vector(path, layer, what)
         if gdf.crs is None and crs is not None:
             gdf = gdf.set_crs(_crs.as_crs(crs))
-    return validate_layer(gdf, schema, what=what, bounds_lonlat=bounds_lonlat, geometry_kinds=geometry_kinds)
+    return validate_layer(gdf, schema, what=what, bounds_lonlat=bounds_lonlat, geometry_kinds=geometry_kinds, columns=columns)
 
 
 def read_communes(path, /, *, layer: str | None = "communes", **kw) -> gpd.GeoDataFrame:
@@ -448,12 +452,34 @@ def read_communes(path, /, *, layer: str | None = "communes", **kw) -> gpd.GeoDa
     return read_layer(path, "communes", layer=_layer_for(path, layer), **kw)
 
 
+def has_districts(communes: gpd.GeoDataFrame) -> bool:
+    """Whether the communes name their district (optional: Vietnam has no district level since 2025)."""
+    return "district_code" in communes.columns and bool(communes["district_code"].notna().any())
+
+
 def read_districts(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Districts dissolved from communes, with summed census figures where present."""
+    """Districts dissolved from communes, with summed census figures where present.
+
+    Raises
+    ------
+    ConfigError : the communes name no district.
+    InputValidationError : some communes name a district and others do not (rows named).
+    """
+    if not has_districts(communes):
+        raise ConfigError("the communes have no district column (district_code / ma_huyen), so the study has no "
+                          "district level. Add a districts layer under [layers], or leave the district level out.")
+    no_code = communes["district_code"].isna().to_numpy()
+    if no_code.any():
+        raise InputValidationError(
+            f"communes: {int(no_code.sum())} commune(s) name no district while the others do: "
+            f"{_v.rows_text(_v.row_numbers(communes, no_code), labels=list(communes['commune_code'][no_code]))}; "
+            "give every commune its district_code, or none."
+        )
     cols = [c for c in ("pop2019", "hh2019", "pop2019_urban") if c in communes.columns and communes[c].notna().all()]
-    agg = {c: "sum" for c in cols}
+    agg: dict[str, str] = {c: "sum" for c in cols}
     agg["commune_code"] = "count"
-    out = communes.dissolve(by=["district_code", "district_name"], aggfunc=agg, as_index=False)
+    frame = communes.assign(district_name=communes["district_name"].fillna(communes["district_code"]))
+    out = frame.dissolve(by=["district_code", "district_name"], aggfunc=agg, as_index=False)
     return out.rename(columns={"commune_code": "n_communes"})
 
 
@@ -519,7 +545,10 @@ def read_cells(
     nopos = df["lon"].isna() | df["lat"].isna() | ((df["lon"] == 0) & (df["lat"] == 0))
     if nopos.any():
         report["skipped_no_position"] = int(nopos.sum())
-        warnings.warn(f"{what}: {int(nopos.sum())} cell(s) without a position were skipped.", SkippedFeaturesWarning, stacklevel=2)
+        rows = _v.rows_text(_v.row_numbers(df, nopos.to_numpy()))
+        warnings.warn(f"{what}: {int(nopos.sum())} cell(s) without a position were skipped: {rows}"
+                      f"{' (file line = row + 1, after the header)' if has_header else ''}.",
+                      SkippedFeaturesWarning, stacklevel=2)
         df = df[~nopos]
     if df.empty:
         raise EmptyLayerError(f"{what} has no usable cells (MCC {mcc}, with a position).")
@@ -536,7 +565,7 @@ def read_cells(
         warnings.warn(f"{what}: {int(dup.sum())} duplicate cell row(s) were skipped (same radio, MCC, net, area, cell).", SkippedFeaturesWarning, stacklevel=2)
         df = df[~dup]
     gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
-    _check_lonlat(gdf, what, bounds_lonlat)
+    _v.check_lonlat(gdf, what, bounds_lonlat)
     gdf.attrs["ictplan_report"] = report
     return gdf.reset_index(drop=True)
 
@@ -720,9 +749,10 @@ def write_raster(
     path = Path(path)
     if array.shape != grid.shape:
         raise InputValidationError(f"array shape {array.shape} does not match the grid {grid.shape}.")
-    profile = {
+    dtype = array.dtype.name if array.dtype != np.bool_ else "uint8"
+    profile: dict[str, Any] = {
         "driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1,
-        "dtype": array.dtype.name if array.dtype != np.bool_ else "uint8",
+        "dtype": dtype,
         "crs": grid.crs.to_wkt(), "transform": grid.transform, "nodata": nodata,
         "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256,
     }
@@ -730,7 +760,7 @@ def write_raster(
         profile["predictor"] = 3
     with atomic_path(path, overwrite=overwrite) as tmp:
         with rasterio.open(tmp, "w", **profile) as ds:
-            ds.write(array.astype(profile["dtype"]), 1)
+            ds.write(array.astype(dtype), 1)
             if description:
                 ds.set_band_description(1, description)
     return path

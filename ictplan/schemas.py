@@ -24,6 +24,9 @@ class LayerSchema:
     ``required`` maps column -> kind ("str", "int", "float", "bool").
     ``optional`` maps column -> default value used when the column is absent.
     ``choices`` maps column -> allowed values (checked case-insensitively for str).
+    ``kinds`` maps an optional column -> kind, coerced like a required one when present.
+    ``aliases`` maps a column name found in planners' files (GSO / Vietnamese) -> the
+    schema's name; matched case-insensitively and renamed without a ``columns =`` mapping.
     """
 
     name: str
@@ -33,6 +36,13 @@ class LayerSchema:
     optional: dict[str, object] = field(default_factory=dict)
     choices: dict[str, tuple] = field(default_factory=dict)
     description: str = ""
+    kinds: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column the schema names (required, then optional)."""
+        return tuple(self.required) + tuple(c for c in self.optional if c not in self.required)
 
 
 # MCC 452 (Vietnam) mobile network codes -> operator names used throughout ictplan
@@ -46,6 +56,24 @@ OPERATORS_MCC452 = {
 
 _OPERATORS = tuple(OPERATORS_MCC452.values())
 
+# GSO unit lists and Vietnamese boundary files name their columns like this.
+_COMMUNE_ALIASES = {
+    "ma_xa": "commune_code", "maxa": "commune_code",
+    "ten_xa": "commune_name", "tenxa": "commune_name",
+    "loai_xa": "commune_type", "loaixa": "commune_type",
+    "ma_huyen": "district_code", "mahuyen": "district_code",
+    "ten_huyen": "district_name", "tenhuyen": "district_name",
+    "ma_tinh": "province_code", "matinh": "province_code",
+    "ten_tinh": "province_name", "tentinh": "province_name",
+    "dan_so": "pop2019", "danso": "pop2019",
+    "so_ho": "hh2019", "soho": "hh2019",
+}
+_IN_COMMUNE = {"ma_xa": "commune_code", "maxa": "commune_code"}
+_SECTOR_ALIASES = {
+    "azimuth": "azimuth_deg", "tilt": "tilt_deg", "etilt": "etilt_deg",
+    "height": "height_m", "tx_power": "tx_power_dbm",
+}
+
 SCHEMAS: dict[str, LayerSchema] = {
     s.name: s
     for s in [
@@ -57,11 +85,12 @@ SCHEMAS: dict[str, LayerSchema] = {
                 "commune_code": "str",  # GSO ma_xa, 5 digits
                 "commune_name": "str",  # with diacritics, NFC
                 "commune_type": "str",  # Xã / Phường / Thị trấn
-                "district_code": "str",
-                "district_name": "str",
             },
-            {"pop2019": None, "hh2019": None, "pop2019_urban": None},
+            # districts are optional: Vietnam has had no district level since 1 July 2025
+            {"district_code": None, "district_name": None, "pop2019": None, "hh2019": None, "pop2019_urban": None},
             description="Commune-level units (xã, phường, thị trấn).",
+            kinds={"district_code": "str", "district_name": "str"},
+            aliases=_COMMUNE_ALIASES,
         ),
         LayerSchema(
             "hamlets",
@@ -71,6 +100,8 @@ SCHEMAS: dict[str, LayerSchema] = {
             {"households": None, "hamlet_kind": "ấp"},
             choices={"hamlet_kind": ("ấp", "khóm")},
             description="Hamlets (ấp, rural) and urban quarters (khóm).",
+            aliases={**_IN_COMMUNE, "ma_ap": "hamlet_code", "ten_ap": "hamlet_name", "so_ho": "households",
+                     "soho": "households"},
         ),
         LayerSchema(
             "sites",
@@ -88,6 +119,8 @@ SCHEMAS: dict[str, LayerSchema] = {
             {"tilt_deg": 4.0, "etilt_deg": 0.0, "tx_power_dbm": None},
             choices={"technology": ("4G", "5G"), "operator": _OPERATORS},
             description="An operator's site/sector table (one row per sector).",
+            kinds={"tilt_deg": "float", "etilt_deg": "float", "tx_power_dbm": "float"},
+            aliases=_SECTOR_ALIASES,
         ),
         LayerSchema(
             "roads",
@@ -160,6 +193,7 @@ SCHEMAS: dict[str, LayerSchema] = {
             },
             {"kind": "post_office"},
             description="Postal service points (bưu cục, điểm bưu điện văn hóa xã).",
+            aliases=_IN_COMMUNE,
         ),
         LayerSchema(
             "facilities",
@@ -180,6 +214,7 @@ SCHEMAS: dict[str, LayerSchema] = {
             },
             description="Public facilities: State agencies by level, commune offices, "
             "health stations, hospitals, schools, data centres.",
+            aliases=_IN_COMMUNE,
         ),
         LayerSchema(
             "dtt_transmitters",

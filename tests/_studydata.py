@@ -120,3 +120,65 @@ facilities = { path = "s.gpkg", layer = "facilities" }
         encoding="utf-8",
     )
     return root
+
+
+# ---------------------------------------------------------------- small studies for `check`
+REPO = Path(__file__).resolve().parents[1]
+PROFILES = REPO / "data" / "profiles" / "default.toml"
+TARGETS = REPO / "data" / "targets" / "camau_2021_2030.toml"
+LONLAT_BOX = (104.6, 8.45, 105.6, 9.7)
+
+
+def gso_communes_frame(n: int = 3) -> gpd.GeoDataFrame:
+    """Communes as a GSO/boundary file names them: ma_xa, ten_xa, loai_xa, dan_so; no district."""
+    polys = [shapely.box(X0 + i * SIZE, Y0, X0 + (i + 1) * SIZE, Y0 + SIZE) for i in range(n)]
+    return gpd.GeoDataFrame(
+        {"ma_xa": [f"3200{i}" for i in range(n)], "ten_xa": ["Phường 9", "Tân Thành", "An Xuyên"][:n],
+         "loai_xa": ["Phường", "Xã", "Xã"][:n], "dan_so": [1000, 2000, 3000][:n]},
+        geometry=polys, crs=UTM)
+
+
+def sectors_frame() -> pd.DataFrame:
+    """Six sectors on two sites inside the communes of :func:`gso_communes_frame`, lon/lat."""
+    pts = gpd.GeoSeries(gpd.points_from_xy([X0 + 2500, X0 + 7500], [Y0 + 2500, Y0 + 2500]), crs=UTM).to_crs(4326)
+    rows = []
+    for i in range(2):
+        for j, az in enumerate((0.0, 120.0, 240.0)):
+            rows.append({"sector_id": f"S{i}-{j}", "site_id": f"S{i}", "operator": "Viettel", "technology": "4G",
+                         "band": "B3", "azimuth_deg": az, "height_m": 30.0, "tilt_deg": 4.0, "tx_power_dbm": 43.0,
+                         "lon": pts.x.iloc[i], "lat": pts.y.iloc[i]})
+    return pd.DataFrame(rows)
+
+
+def write_population(path: Path, *, crs: str | None = UTM, width: int = 150, height: int = 50) -> Path:
+    """A 100 m population raster over the communes (``crs=None``: a raster with no CRS)."""
+    rng = np.random.default_rng(3)
+    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=1, dtype="float32", crs=crs,
+                       transform=Affine(100.0, 0.0, X0, 0.0, -100.0, Y0 + SIZE), nodata=-99999.0) as ds:
+        ds.write(rng.gamma(2.0, 2.0, (height, width)).astype("float32"), 1)
+    return path
+
+
+def small_study(root: Path, *, communes: gpd.GeoDataFrame | None = None, sites: pd.DataFrame | None = None,
+                communes_spec: str = 'communes = { path = "s.gpkg", layer = "communes" }',
+                population_crs: str | None = UTM, profiles: str | None = str(PROFILES),
+                targets: str | None = str(TARGETS), extra: str = "") -> Path:
+    """A study with GSO-named communes, a sector table, a population raster, profiles and
+    targets; each argument breaks one thing (``profiles=None`` leaves the section out)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (gso_communes_frame() if communes is None else communes).to_file(root / "s.gpkg", layer="communes", driver="GPKG")
+    (sectors_frame() if sites is None else sites).to_csv(root / "sites.csv", index=False)
+    write_population(root / "pop.tif", crs=population_crs)
+    files = ""
+    if profiles is not None:
+        files += f'\n[profiles]\npath = "{profiles}"\n'
+    if targets is not None:
+        files += f'\n[targets]\npath = "{targets}"\n'
+    (root / "study.toml").write_text(
+        f'[study]\nname = "Kiểm tra"\nprovince = "Cà Mau"\ncrs = "EPSG:32648"\nbounds_lonlat = {list(LONLAT_BOX)}\n\n'
+        f'[layers]\n{communes_spec}\npopulation = {{ path = "pop.tif" }}\n'
+        'sites = { path = "sites.csv", x = "lon", y = "lat", crs = "EPSG:4326" }\n'
+        f"{files}{extra}",
+        encoding="utf-8",
+    )
+    return root

@@ -151,12 +151,13 @@ def test_empty_layer(tmp_path):
 
 
 def test_missing_columns_listed_all_at_once(tmp_path):
-    gdf = communes_gdf().drop(columns=["commune_name", "district_code"])
+    gdf = communes_gdf().drop(columns=["commune_name", "commune_type"])
     gdf.to_file(tmp_path / "c.gpkg", layer="communes", engine="pyogrio")
     with pytest.raises(errors.MissingColumnError) as ei:
         io.read_communes(tmp_path / "c.gpkg")
     msg = str(ei.value)
-    assert "commune_name" in msg and "district_code" in msg and "Add or rename" in msg
+    assert "commune_name, commune_type" in msg and "Rename them" in msg and "columns = { commune_name" in msg
+    assert "ten_xa→commune_name" in msg and "loai_xa→commune_type" in msg
     assert isinstance(ei.value, KeyError)
 
 
@@ -356,7 +357,7 @@ def test_every_schema_loads_from_minimal_layer(tmp_path, schema_name, suffix):
     schema = SCHEMAS[schema_name]
     if suffix == ".csv" and schema.geometry != "point":
         pytest.skip("CSV holds points only")
-    values = {"str": ["a1", "a2"], "float": [10.0, 20.0], "int": [1, 2], "bool": ["yes", "0"]}
+    values = {"str": ["a1", "a2"], "float": [30.0, 45.0], "int": [1, 2], "bool": ["yes", "0"]}
     data = {c: list(values[k]) for c, k in schema.required.items()}
     for col, allowed in schema.choices.items():
         if col in data:
@@ -408,3 +409,125 @@ def test_read_landcover_on_grid_and_refused_off_grid(tmp_path):
     _write_tif(tmp_path / "nocrs.tif", codes, nodata=None, crs=None)
     with pytest.raises(errors.MissingCRSError):
         read_landcover(tmp_path / "nocrs.tif", grid)
+
+
+# ------------------------------------------------------------------ value ranges, skipped rows, columns
+def test_sector_values_out_of_range_name_rows_and_values(tmp_path):
+    df = sites_df()
+    df["tilt_deg"] = [4.0, 75.0, 4.0]
+    df.loc[0, "height_m"] = -5.0
+    df.loc[2, "height_m"] = 400.0
+    df.loc[2, "azimuth_deg"] = 400.0
+    df["tx_power_dbm"] = [43.0, np.nan, 80.0]  # blank: the profile's power
+    df.to_csv(tmp_path / "s.csv", index=False)
+    with pytest.raises(errors.InputValidationError) as ei:
+        io.read_sites(tmp_path / "s.csv", bounds_lonlat=BOUNDS)
+    lines = str(ei.value).splitlines()
+    assert lines == [
+        "sites (s.csv): 1 row with azimuth_deg outside [0, 360] °: row 3 (site VNP-2) 400; use degrees clockwise from north, blank for omni.",
+        "sites (s.csv): 2 rows with height_m outside (0, 300] m: row 1 (site VTL-1) -5, row 3 (site VNP-2) 400; give the antenna height above ground in metres.",
+        "sites (s.csv): 1 row with tilt_deg outside [-20, 60] °: row 2 (site VTL-1) 75; downtilt in degrees, positive down.",
+        "sites (s.csv): 1 row with tx_power_dbm outside [0, 70] dBm: row 3 (site VNP-2) 80; give dBm per sector (watts? 20 W = 43 dBm), blank for the profile's.",
+    ]
+
+
+def test_blank_height_is_refused_blank_azimuth_is_omni(tmp_path):
+    df = sites_df().astype({"height_m": float, "azimuth_deg": float})
+    df.loc[1, "azimuth_deg"] = np.nan
+    df.to_csv(tmp_path / "ok.csv", index=False)
+    assert np.isnan(io.read_sites(tmp_path / "ok.csv")["azimuth_deg"].iloc[1])
+    df.loc[1, "height_m"] = np.nan
+    df.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(errors.InputValidationError, match=r"row 2 \(site VTL-1\) blank"):
+        io.read_sites(tmp_path / "bad.csv")
+
+
+def test_value_ranges_oracle():
+    rule = __import__("ictplan").validation.ValueRange("h", 0.0, 300.0, low_open=True, missing_ok=False)
+    values = np.array([0.0, 1e-9, 300.0, 300.0001, np.nan, np.inf, -5.0])
+    assert rule.bad(values).tolist() == [True, False, False, True, True, True, True]
+
+
+def test_csv_rows_without_position_are_named(tmp_path):
+    df = sites_df()
+    df["lon"] = df["lon"].astype(object)
+    df.loc[1, "lon"] = ""
+    df.to_csv(tmp_path / "s.csv", index=False)
+    with pytest.warns(errors.SkippedFeaturesWarning, match=r"1 row\(s\) of s.csv have no usable lon/lat and were skipped: row 2 "):
+        gdf = io.read_sites(tmp_path / "s.csv", bounds_lonlat=BOUNDS)
+    assert list(gdf["sector_id"]) == ["VTL-1-A", "VNP-2-A"]
+
+
+def test_opencellid_rows_without_position_are_named(tmp_path):
+    rows = [
+        "LTE,452,4,12001,3075,0,105.15,9.18,1000,12,1,1600000000,1700000000,0",
+        "LTE,452,4,12001,3076,0,,,1000,12,1,1600000000,1700000000,0",
+        "LTE,452,4,12001,3077,0,105.16,9.19,1000,12,1,1600000000,1700000000,0",
+        "LTE,452,4,12001,3078,0,0,0,1000,12,1,1600000000,1700000000,0",
+    ]
+    (tmp_path / "c.csv").write_text("\n".join(rows) + "\n")
+    with pytest.warns(errors.SkippedFeaturesWarning, match=r"2 cell\(s\) without a position were skipped: row 2, row 4\."):
+        cells = io.read_cells(tmp_path / "c.csv", bounds_lonlat=BOUNDS)
+    assert cells.attrs["ictplan_report"]["skipped_no_position"] == 2 and len(cells) == 2
+
+
+def test_sector_aliases_and_explicit_columns(tmp_path):
+    df = sites_df().rename(columns={"azimuth_deg": "Azimuth", "height_m": "height", "sector_id": "cell"})
+    df["tilt"] = 3.0
+    df.to_csv(tmp_path / "s.csv", index=False)
+    gdf = io.read_sites(tmp_path / "s.csv", columns={"sector_id": "cell"})
+    assert list(gdf["azimuth_deg"]) == [0.0, 120.0, 240.0] and list(gdf["height_m"]) == [30.0, 30.0, 25.0]
+    assert list(gdf["tilt_deg"]) == [3.0, 3.0, 3.0] and list(gdf["sector_id"]) == ["VTL-1-A", "VTL-1-B", "VNP-2-A"]
+    assert gdf.attrs["ictplan_columns"] == {"cell": "sector_id", "Azimuth": "azimuth_deg", "height": "height_m",
+                                            "tilt": "tilt_deg"}
+
+
+def test_alias_never_replaces_the_schema_column(tmp_path):
+    df = sites_df()
+    df["height"] = 99.0  # e.g. a building height: height_m is there, so it stays as it is
+    df.to_csv(tmp_path / "s.csv", index=False)
+    gdf = io.read_sites(tmp_path / "s.csv")
+    assert list(gdf["height_m"]) == [30.0, 30.0, 25.0] and list(gdf["height"].astype(float)) == [99.0, 99.0, 99.0]
+
+
+def test_gso_communes_shapefile_without_district(tmp_path):
+    gdf = communes_gdf().rename(columns={"commune_code": "MA_XA", "commune_name": "TEN_XA", "commune_type": "LOAI_XA",
+                                         "pop2019": "DAN_SO", "hh2019": "SO_HO"}).drop(columns=["district_code", "district_name"])
+    gdf.to_file(tmp_path / "xa.shp", engine="pyogrio", encoding="UTF-8")
+    out = io.read_communes(tmp_path / "xa.shp")
+    assert list(out["commune_code"]) == ["32000", "32001", "32002"]
+    assert list(out["hh2019"]) == [250, 500, 750]
+    assert not io.has_districts(out)
+    with pytest.raises(errors.ConfigError, match="no district column"):
+        io.read_districts(out)
+
+
+def test_districts_partly_missing_named(tmp_path):
+    gdf = communes_gdf()
+    gdf.loc[1, "district_code"] = None
+    gdf.to_file(tmp_path / "c.gpkg", layer="communes", engine="pyogrio")
+    out = io.read_communes(tmp_path / "c.gpkg")
+    assert io.has_districts(out)
+    with pytest.raises(errors.InputValidationError, match=r"1 commune\(s\) name no district.*row 2 \(32001\)"):
+        io.read_districts(out)
+
+
+def test_read_toml(tmp_path):
+    p = tmp_path / "a.toml"
+    p.write_text('[x]\nname = "Cà Mau"\n', encoding="utf-8")
+    assert io.read_toml(p, "targets") == {"x": {"name": "Cà Mau"}}
+    with pytest.raises(errors.MissingFileError, match="targets file not found"):
+        io.read_toml(tmp_path / "no.toml", "targets")
+    p.write_text("[x\n")
+    with pytest.raises(errors.ConfigError, match="not valid TOML"):
+        io.read_toml(p, "profiles")
+    p.write_bytes('name = "Cà Mau"'.encode("cp1258"))
+    with pytest.raises(errors.ConfigError, match="not UTF-8"):
+        io.read_toml(p, "profiles")
+
+
+def test_wrong_geopackage_layer_lists_the_layers(tmp_path):
+    communes_gdf().to_file(tmp_path / "c.gpkg", layer="communes", engine="pyogrio")
+    communes_gdf().to_file(tmp_path / "c.gpkg", layer="hamlets_old", engine="pyogrio")
+    with pytest.raises(errors.DataSourceError, match=r"has no layer 'commune'; it has: communes, hamlets_old\. Fix the layer name \(`layer =`"):
+        io.read_communes(tmp_path / "c.gpkg", layer="commune")

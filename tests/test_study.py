@@ -87,3 +87,43 @@ def test_gpd_readable(tmp_path):
     # a study's layers are ordinary GeoDataFrames
     s = study.load(make_study(tmp_path))
     assert isinstance(s.layer("sites"), gpd.GeoDataFrame)
+
+
+def test_province_and_description_are_kept(tmp_path):
+    s = study.load(make_study(tmp_path, toml_extra='province = "Cà Mau"\ndescription = "a test"'))
+    assert s.province == "Cà Mau" and s.description == "a test"
+    assert study.load(make_study(tmp_path)).province is None
+
+
+def test_province_must_be_text(tmp_path):
+    make_study(tmp_path, toml_extra="province = 96")
+    with pytest.raises(errors.ConfigError, match=r"line 5: \[study\] province must be text"):
+        study.load(tmp_path)
+
+
+def test_check_all_without_files(tmp_path):
+    s = study.load(make_study(tmp_path))
+    result = s.check_all()
+    assert result.ok and result.files == []
+    assert [str(j) for j in result.jobs] == [
+        "coverage: needs population — missing; a [profiles] file — missing",
+        "fiber: needs roads — missing; population or households — missing",
+        "sharing: ready",
+        "scorecard: needs a [targets] file — missing",
+    ]
+    assert result.verdict() == "check: OK — 2 layers, 0 warnings"
+
+
+def test_parameters_checked(tmp_path):
+    s = study.load(make_study(tmp_path, toml_extra='\n[parameters.fiber]\ndrop_limit_m = "far"\ncolour = 1'))
+    result = s.check_all()
+    assert not result.ok
+    (f,) = result.files
+    assert f.name == "parameters" and "drop_limit_m" in f.detail
+
+
+def test_layer_spec_columns_kept(tmp_path):
+    layers = ('communes = { path = "s.gpkg", layer = "communes", columns = { commune_code = "commune_code" } }\n')
+    s = study.load(make_study(tmp_path, layers=layers))
+    assert s.layer_specs["communes"]["columns"] == {"commune_code": "commune_code"}
+    assert s.layer("communes").attrs["ictplan_columns"] == {}  # mapped to itself: nothing renamed

@@ -9,11 +9,16 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path  # noqa: F811
+from typing import TYPE_CHECKING
 
 import click
 
 from .._errors import IctplanError, OutputExistsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..study import LayerCheck, StudyCheck
 
 log = logging.getLogger("ictplan")
 
@@ -63,12 +68,19 @@ def info(study: Path) -> None:
 
     s = _study.load(study)
     echo(f"{s.name}  ({s.root})")
+    if s.province:
+        echo(f"province: {s.province}")
     echo(f"working CRS: EPSG:{s.crs.to_epsg()}  bounds (lon/lat): {s.bounds_lonlat}  synthetic: {s.synthetic}")
     for name, spec in s.layer_specs.items():
-        echo(f"  {name:<17} {spec['path']}{':' + spec['layer'] if 'layer' in spec else ''}")
+        cols = spec.get("columns")
+        mapped = f"  columns: {', '.join(f'{v}→{k}' for k, v in cols.items())}" if cols else ""
+        echo(f"  {name:<17} {spec['path']}{':' + spec['layer'] if 'layer' in spec else ''}{mapped}")
+    for label, path in (("profiles", s.profiles_path), ("targets", s.targets_path)):
+        echo(f"  {label:<17} {path if path is not None else '(none)'}")
 
 
-def _print_checks(checks) -> bool:
+def _print_checks(checks: Sequence[LayerCheck]) -> bool:
+    """The layer table of ``check`` and ``demo``; False when a layer has an error."""
     ok = True
     echo(f"{'layer':<17} {'features':>9} {'load s':>7}  notes")
     for c in checks:
@@ -82,14 +94,44 @@ def _print_checks(checks) -> bool:
     return ok
 
 
+def _print_study_check(result: StudyCheck) -> None:
+    """Everything after the layer table: mapped columns, files, jobs, overlaps."""
+    mapped = [(c.name, c.columns) for c in result.layers if c.columns]
+    if mapped:
+        echo("\ncolumns mapped (file → schema):")
+        for name, cols in mapped:
+            echo(f"  {name:<17} {', '.join(f'{src}→{dst}' for src, dst in cols.items())}")
+    if result.files:
+        echo("\nfiles:")
+        for f in result.files:
+            echo(f"  {f.name:<17} {'OK' if f.ok else 'ERROR'}: {f.detail}  ({f.path})")
+    echo("\njobs:")
+    for job in result.jobs:
+        echo(f"  {job}")
+    if result.overlaps:
+        echo("\noverlapping zones:")
+        for line in result.overlaps:
+            echo(f"  {line}")
+
+
 @cli.command()
 @study_arg
 def check(study: Path) -> None:
-    """Load and validate every layer; report repairs, skips and errors."""
+    """Load and validate every layer, the profiles, the targets and [parameters]; say what
+    each job needs. Exits 1 on any error; the last line is the verdict."""
     from .. import study as _study
 
-    s = _study.load(study)
-    if not _print_checks(s.check()):
+    try:
+        s = _study.load(study)
+    except IctplanError as err:
+        click.echo(f"error: {err}", err=True)
+        click.echo("check: FAILED — 1 error (the study did not load)")
+        raise click.exceptions.Exit(1) from None
+    result = s.check_all()
+    _print_checks(result.layers)
+    _print_study_check(result)
+    click.echo(result.verdict())
+    if not result.ok:
         raise click.exceptions.Exit(1)
 
 
@@ -114,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.showwarning = show_warning
     try:
-        cli.main(args=argv, prog_name="ictplan", standalone_mode=False)
+        # click 8: without standalone mode, main() *returns* the exit code of ctx.exit() / Exit(n)
+        rv = cli.main(args=argv, prog_name="ictplan", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:
@@ -128,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         click.echo(f"error: {e}", err=True)
         return 1
-    return 0
+    return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
