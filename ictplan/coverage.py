@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -493,6 +493,7 @@ def _merge(a: CoverageLayer, b: CoverageLayer, *, keep_rasters: bool) -> Coverag
                         a.covered | b.covered, np.maximum(a.tput_mbps, b.tput_mbps))
     if keep_rasters and a.rsrp_dbm is not None and b.rsrp_dbm is not None:
         take_b = np.nan_to_num(b.rsrp_dbm, nan=-np.inf) > np.nan_to_num(a.rsrp_dbm, nan=-np.inf)
+        assert a.server is not None and b.server is not None and a.sinr_db is not None and b.sinr_db is not None
         out.rsrp_dbm = np.where(take_b, b.rsrp_dbm, a.rsrp_dbm)
         out.server = np.where(take_b, b.server, a.server)
         out.sinr_db = np.where(take_b, b.sinr_db, a.sinr_db)
@@ -500,7 +501,7 @@ def _merge(a: CoverageLayer, b: CoverageLayer, *, keep_rasters: bool) -> Coverag
 
 
 # ============================================================================ zone tables
-ZoneInput = gpd.GeoDataFrame | _zones.ZoneWeights
+ZoneInput: TypeAlias = gpd.GeoDataFrame | _zones.ZoneWeights
 
 
 def population_covered(
@@ -730,7 +731,7 @@ def write_outputs(result: CoverageResult, out_dir: str | os.PathLike[str], /, *,
     if rasters:
         for (op, tech), lay in result.layers.items():
             stem = f"coverage_{tech}_{op}"
-            if lay.rsrp_dbm is not None:
+            if lay.rsrp_dbm is not None and lay.server is not None and lay.sinr_db is not None:
                 written.append(_write_tif(lay.rsrp_dbm.astype(np.float32), result.grid, out / f"{stem}_rsrp_dbm.tif",
                                           nodata=float("nan"), description=f"best-server RSRP per RE (dBm), {tech} {op}",
                                           overwrite=overwrite))

@@ -384,7 +384,7 @@ def _parallel(p: _Plan, outs: tuple[np.ndarray, np.ndarray, np.ndarray], clutter
         names = [_shared(p.shape, dt, fill, owned) for dt, fill in _OUT_SPECS]
         clutter_name = _shared(p.shape, np.float32, clutter, owned) if clutter is not None else None
         evals = _launch(p, n_jobs, names, clutter_name)
-        for dst, shm, (dt, _) in zip(outs, owned, _OUT_SPECS, strict=True):
+        for dst, shm, (dt, _) in zip(outs, owned[:3], _OUT_SPECS, strict=True):
             dst[...] = np.ndarray(p.shape, dtype=dt, buffer=shm.buf)
         return evals
     finally:

@@ -214,7 +214,7 @@ def _check_inputs(network: Any, households: pd.DataFrame, communes: gpd.GeoDataF
             f"the households are in {_crs.crs_label(_crs.as_crs(hcrs))} but the network is in "
             f"{_crs.crs_label(crs)}. Reproject the household layer (or warp the population raster) to the network's CRS."
         )
-    _require_columns(households, ["x", "y", "households", "commune_idx", "hamlet_idx"], "the household table")  # type: ignore[arg-type]
+    _require_columns(households, ["x", "y", "households", "commune_idx", "hamlet_idx"], "the household table")
     _same_crs(communes, crs, "the communes layer")
     _same_crs(hamlets, crs, "the hamlets layer")
     _same_crs(facilities, crs, "the facilities layer")
@@ -466,15 +466,15 @@ def analyse(
     fsrc = _fiber_sources(network, access_points, fiber_routes, corridor_m, far_access_m, diag)
     r = _household_reach(network, households, fsrc, copper_routes, limit, weight, corridor_m, diag)
     ccode = communes["commune_code"].astype(str).to_numpy()
-    has_hamlets = hamlets is not None and len(hamlets) > 0
-    if has_hamlets:
-        _require_columns(hamlets, ["hamlet_code"], "the hamlets layer")  # type: ignore[arg-type]
-    hcode = hamlets["hamlet_code"].astype(str).to_numpy() if has_hamlets else np.array([], dtype=object)  # type: ignore[index]
-    hh_table = _household_table(households, r, ccode, hcode)
+    ham_layer = hamlets if hamlets is not None and len(hamlets) > 0 else None
+    hcode = np.array([], dtype=object)
     ham = pd.DataFrame(columns=_HAMLET_COLUMNS)
-    if has_hamlets:
-        a_h = shares(households, "hamlet", len(hamlets))  # type: ignore[arg-type]
-        ham = _hamlet_table(network, hamlets, a_h, r, fsrc, limit, thr, weight)  # type: ignore[arg-type]
+    if ham_layer is not None:
+        _require_columns(ham_layer, ["hamlet_code"], "the hamlets layer")
+        hcode = ham_layer["hamlet_code"].astype(str).to_numpy()
+        ham = _hamlet_table(network, ham_layer, shares(households, "hamlet", len(ham_layer)), r, fsrc, limit, thr,
+                            weight)
+    hh_table = _household_table(households, r, ccode, hcode)
     com, dist_tab, province = _commune_tables(communes, shares(households, "commune", len(communes)), r, ham, diag)
     org, org_sum = organisations(network, facilities, fsrc, limit, weight, copper_routes, corridor_m)
     if len(org_sum):
@@ -486,7 +486,7 @@ def analyse(
         organisation_summary=org_sum, network=network, crs=network.crs,
         parameters={"drop_limit_m": limit, "corridor_m": corridor_m, "hamlet_threshold_frac": thr, "weight": weight,
                     "households_source": households.attrs.get("source", "")},
-        diagnostics=diag, hamlet_geometry=hamlets.geometry.values if has_hamlets else None,  # type: ignore[union-attr]
+        diagnostics=diag, hamlet_geometry=ham_layer.geometry.values if ham_layer is not None else None,
     )
 
 

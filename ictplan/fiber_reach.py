@@ -301,7 +301,7 @@ def organisations(network: _nw.EdgeNetwork, facilities: gpd.GeoDataFrame | None,
             warnings.simplefilter("ignore", SkippedFeaturesWarning)  # already warned for households
             csrc, _ = access_sources(network, routes=copper_routes, corridor_m=corridor_m, what="copper")
         cr = reach(network, xy[:, 0], xy[:, 1], csrc, drop_limit_m=limit, weight=weight,
-                   technologies=COPPER_TECHNOLOGIES, snap=r["snap"])
+                   technologies=COPPER_TECHNOLOGIES, snap=r["snap"])  # type: ignore[arg-type]
         bt.update({t: cr[t] for t in COPPER_TECHNOLOGIES})
     tech, lo, hi = _offers(bt, len(f))
     urban = f["urban"].fillna(False).astype(bool).to_numpy() if "urban" in f else np.zeros(len(f), bool)

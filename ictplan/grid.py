@@ -178,7 +178,7 @@ def zone_weights(
         zone, start, length = spans
         total = int(length.sum())
         offsets = np.cumsum(length) - length
-        indices = (np.repeat(start - offsets, length) + np.arange(total)).astype(_index_dtype(n_cells))
+        indices: np.ndarray = (np.repeat(start - offsets, length) + np.arange(total)).astype(_index_dtype(n_cells))
         indptr = np.zeros(n_zones + 1, dtype=np.int64)
         np.cumsum(np.bincount(zone, weights=length, minlength=n_zones).astype(np.int64), out=indptr[1:])
         w = sp.csr_matrix((np.ones(total), indices, indptr), shape=(n_zones, n_cells))
@@ -291,7 +291,7 @@ def _exact_weights(geoms: Any, grid: Grid) -> sp.csr_matrix:
     sizes[res["_z"].to_numpy()] = [len(c) for c in res["cell_id"]]
     indptr = np.concatenate([[0], np.cumsum(sizes)])
     # fill preallocated arrays (no concatenation copies: large allocations are slow)
-    indices = np.empty(int(indptr[-1]), dtype=_index_dtype(n_cells))
+    indices: np.ndarray = np.empty(int(indptr[-1]), dtype=_index_dtype(n_cells))
     data = np.empty(int(indptr[-1]), dtype=np.float64)
     for z, cid, cov in zip(res["_z"].to_numpy(), res["cell_id"], res["coverage"], strict=True):
         indices[indptr[z]:indptr[z + 1]] = cid

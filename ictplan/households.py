@@ -168,7 +168,7 @@ def households_from_population(
     cidx = cw.primary(cells)
     h_shares = None
     if _polygons(hamlets):
-        hw = hamlet_weights if hamlet_weights is not None else _zones.build(hamlets, grid, level="hamlets")  # type: ignore[arg-type]
+        hw = hamlet_weights if hamlet_weights is not None else _zones.build(hamlets, grid, level="hamlets")
         h_sub = hw.sub(cells)
         h_shares = sp.csr_matrix(h_sub.multiply(hh[None, :]))
         hidx = hw.primary(cells)

@@ -204,9 +204,9 @@ def overlap_pairs(zones: gpd.GeoDataFrame | gpd.GeoSeries, /, *, codes: np.ndarr
     geo = zones.geometry if isinstance(zones, gpd.GeoDataFrame) else zones
     if geo.crs is not None and geo.crs.is_geographic:
         geo = geo.to_crs(geo.estimate_utm_crs())
-    g = np.asarray(geo.values, dtype=object)
-    ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
-    g = np.where(ok, shapely.make_valid(np.where(ok, g, shapely.Point())), None)
+    raw = np.asarray(geo.values, dtype=object)
+    ok = ~(shapely.is_missing(raw) | shapely.is_empty(raw))
+    g: Any = np.where(ok, shapely.make_valid(np.where(ok, raw, shapely.Point())), None)
     labels = np.asarray(codes if codes is not None else np.arange(len(g)).astype(str), dtype=object)
     tree = shapely.STRtree(g)
     a, b = tree.query(g, predicate="intersects")
@@ -288,7 +288,7 @@ def for_study(study: Study, level: str = "communes", /, *, method: str | None = 
     key = f"zones:{level}:{method}"
     cached = study._cache.get(key)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     gdf = study.layer(level)
     rows = _polygon_rows(gdf, level)
     sub = gdf.iloc[rows] if rows.size < len(gdf) else gdf
