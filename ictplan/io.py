@@ -235,6 +235,14 @@ def _match_columns(
                 f"{what}: `columns = {{ {canonical} = {source!r} }}` in study.toml names the column {source!r}, which "
                 f"the file does not have; it has: {', '.join(c for c in gdf.columns if c != 'geometry')}. Fix the name on the right of `=`."
             )
+        if source in mapped:
+            raise ConfigError(f"{what}: `columns =` in study.toml maps the file's {source!r} to both "
+                              f"{mapped[source]!r} and {canonical!r}; map each column once.")
+        if canonical in gdf.columns and canonical != source:
+            raise ConfigError(
+                f"{what}: `columns = {{ {canonical} = {source!r} }}` in study.toml, but the file has a column "
+                f"{canonical!r} too. Drop the mapping, or rename one of the two columns."
+            )
         mapped[source] = canonical
     lower = {str(c).lower(): c for c in gdf.columns if c not in mapped}
     taken = set(mapped.values())

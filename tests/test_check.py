@@ -172,6 +172,7 @@ def test_explicit_columns_mapping(tmp_path, capsys):
 @pytest.mark.parametrize(("columns", "expected"), [
     ('{ commune_code = "nope" }', "names the column 'nope', which the file does not have"),
     ('{ name = "ten_xa" }', "names 'name', which is not a column of 'communes'"),
+    ('{ commune_code = "ma_xa", commune_name = "ma_xa" }', "maps the file's 'ma_xa' to both 'commune_code' and 'commune_name'"),
 ])
 def test_bad_columns_mapping(tmp_path, capsys, columns, expected):
     spec = f'communes = {{ path = "s.gpkg", layer = "communes", columns = {columns} }}'
@@ -179,7 +180,37 @@ def test_bad_columns_mapping(tmp_path, capsys, columns, expected):
     assert rc == 1 and expected in text
 
 
+def test_mapping_onto_a_column_the_file_has(tmp_path, capsys):
+    g = gso_communes_frame()
+    g["commune_code"] = ["1", "2", "3"]
+    spec = 'communes = { path = "s.gpkg", layer = "communes", columns = { commune_code = "ma_xa" } }'
+    rc, text = run_check(small_study(tmp_path, communes=g, communes_spec=spec), capsys)
+    assert rc == 1 and "but the file has a column 'commune_code' too" in text
+
+
 def test_columns_must_be_a_table_of_text(tmp_path):
     small_study(tmp_path, communes_spec='communes = { path = "s.gpkg", layer = "communes", columns = ["ma_xa"] }')
     with pytest.raises(Exception, match="`columns` must map"):
         _study.load(tmp_path)
+
+
+def test_gso_communes_run_coverage_without_a_district_level(tmp_path):
+    import warnings
+
+    import rasterio
+
+    from ictplan import coverage
+
+    root = small_study(tmp_path)
+    s = _study.load(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = coverage.run(s)
+    t = res.table
+    assert "districts" not in set(t["level"])
+    prov = t[(t["level"] == "province") & (t["technology"] == "4G") & (t["operator"] == "any")].iloc[0]
+    with rasterio.open(root / "pop.tif") as ds:  # the communes tile the raster exactly
+        total = float(ds.read(1).astype("float64").sum())
+    assert prov["population"] == pytest.approx(total, rel=1e-9)
+    communes = t[(t["level"] == "communes") & (t["technology"] == "4G") & (t["operator"] == "any")]
+    assert set(communes["zone_code"]) >= {"32000", "32001", "32002"}
