@@ -139,10 +139,10 @@ def hamlets_reached_pct(inputs: ScoreInputs) -> pd.DataFrame:
 
 @_indicator("households_fiber_pct", kind="share", gap_unit="households", empty="no households in this zone")
 def households_fiber_pct(inputs: ScoreInputs) -> pd.DataFrame:
-    """Share of households with fiber access within the drop limit (default 300 m) along
-    the network, drop from the household to its nearest edge included (fiber analysis).
-    Households come from household points or the population raster ÷ census persons per
-    household. Gap: households without fiber reach."""
+    """Share of households with fiber access within the drop limit (``[parameters.fiber]
+    drop_limit_m``) along the network, drop from the household to its nearest edge
+    included (fiber analysis). Households come from household points or the population
+    raster ÷ census persons per household. Gap: households without fiber reach."""
     f = _fixed(inputs)
     return _per_commune(inputs, f["households_reachable"], f["households"])
 
@@ -219,8 +219,9 @@ def agencies_connected_pct(inputs: ScoreInputs) -> pd.DataFrame:
     """Share of Party and State agencies, province to commune level (facilities of kind
     ``agency`` at any level, and ``commune_office``), connected to the specialised data
     network. Rule: an agency counts as connected when fiber access lies within the drop
-    limit (default 300 m) of it along the network, drop included (the fiber analysis's
-    per-facility reach): the specialised network rides on that fiber. Gap: agencies not connected."""
+    limit (``[parameters.fiber] drop_limit_m``) of it along the network, drop included
+    (the fiber analysis's per-facility reach): the specialised network rides on that fiber.
+    Gap: agencies not connected."""
     return _facility_share(inputs, services.AGENCY_KINDS, "fiber_reach")
 
 
