@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -367,14 +367,18 @@ class Study:
         return f"Study({self.name!r}, root={str(self.root)!r}, crs=EPSG:{self.crs.to_epsg()}, layers={self.layer_names})"
 
 
-def _check_columns(name: str, columns: object, bad: Any) -> dict[str, str]:
+#: Makes the ConfigError for a study.toml problem (message, text to find its line by).
+_Bad = Callable[..., ConfigError]
+
+
+def _check_columns(name: str, columns: object, bad: _Bad) -> dict[str, str]:
     if not isinstance(columns, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
         raise bad(f"layer {name!r}: `columns` must map the schema's names to the file's, e.g. "
                   "columns = { commune_code = \"ma_xa\", commune_name = \"ten_xa\" }.", name)
     return dict(columns)
 
 
-def _parse_layers(cfg: dict[str, Any], root: Path, toml_path: Path, text: str, bad: Any) -> dict[str, LayerSpec]:
+def _parse_layers(cfg: dict[str, Any], root: Path, toml_path: Path, text: str, bad: _Bad) -> dict[str, LayerSpec]:
     layers = cfg.get("layers", {})
     if not layers:
         raise bad("the [layers] section is empty or missing; name at least the communes and population layers.")
@@ -398,7 +402,7 @@ def _parse_layers(cfg: dict[str, Any], root: Path, toml_path: Path, text: str, b
     return specs
 
 
-def _parse_study_table(st: dict[str, Any], bad: Any) -> tuple[pyproj.CRS, tuple[float, float, float, float] | None]:
+def _parse_study_table(st: dict[str, Any], bad: _Bad) -> tuple[pyproj.CRS, tuple[float, float, float, float] | None]:
     for key in st:
         if key not in _STUDY_KEYS:
             raise bad(f"unknown key {key!r} in [study]; allowed: {', '.join(sorted(_STUDY_KEYS))}.", key)
