@@ -301,7 +301,7 @@ def best_server(
         ``rsrp_threshold_dbm − margin_db``; weaker signals are ignored, also as
         interference.
     window_rows, n_jobs
-        Rows per streamed window; worker processes (fork).
+        Rows per streamed window; worker processes (see :mod:`ictplan.engine`: fork or spawn).
 
     Returns
     -------

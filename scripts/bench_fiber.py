@@ -51,7 +51,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 CRS = 32648
 SPACING_M = 684.0
-DROP_M = 300.0
+
+from ictplan.parameters import FIBER  # noqa: E402 - after the repository is on sys.path
+
+DROP_M = FIBER.drop_limit_m  # the analysis' own default
 
 SCALES = {
     "small": {"n_lattice": 30, "n_households": 20_000, "n_access": 150, "raster": 200, "communes_side": 4},
