@@ -7,18 +7,22 @@ from pathlib import Path
 
 import click
 
+from ..parameters import FIBER
 from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._run import run_job
 
 
 @cli.command()
 @study_arg
 @out_opt
 @overwrite_opt
-@click.option("--drop-limit-m", type=float, default=300.0, show_default=True,
-              help="Longest drop (network distance) from a household to fiber access.")
-@click.option("--hamlet-threshold", type=float, default=0.8, show_default=True,
-              help="A hamlet is reached when this share of its households is reachable.")
-def fiber(study: Path, out: Path, overwrite: bool, drop_limit_m: float, hamlet_threshold: float) -> None:
+@click.option("--drop-limit-m", type=float, default=None,
+              help="Longest drop (network distance) from a household to fiber access "
+                   f"(default: the study's, else {FIBER.drop_limit_m:g}).")
+@click.option("--hamlet-threshold", type=float, default=None,
+              help="A hamlet is reached when this share of its households is reachable "
+                   f"(default: the study's, else {FIBER.hamlet_threshold_frac:g}).")
+def fiber(study: Path, out: Path, overwrite: bool, drop_limit_m: float | None, hamlet_threshold: float | None) -> None:
     """Households and hamlets within reach of fiber; metres of new fiber each unreached hamlet needs."""
     from .. import fiber as _fiber
     from .. import study as _study
@@ -26,15 +30,14 @@ def fiber(study: Path, out: Path, overwrite: bool, drop_limit_m: float, hamlet_t
     t0 = time.perf_counter()
     s = _study.load(study)
     out = out_dir(out, overwrite)
-    res = _fiber.run(s, drop_limit_m=drop_limit_m, hamlet_threshold_frac=hamlet_threshold)
+    res = run_job(s, "fiber", fiber={"drop_limit_m": drop_limit_m, "hamlet_threshold_frac": hamlet_threshold})
     paths = _fiber.write_outputs(res, out, overwrite=True)
     p = res.province.iloc[0]
-    echo(f"{s.name}: fiber reach (drop limit {drop_limit_m:g} m along roads and canals)")
+    echo(f"{s.name}: fiber reach (drop limit {res.parameters['drop_limit_m']:g} m along roads and canals)")
     for col in [c for c in res.province.columns if c not in ("level", "zone_code", "zone_name")]:
         v = p[col]
         echo(f"  {col:<28} {v:,.1f}" if isinstance(v, float) else f"  {col:<28} {v}")
     unreached = res.hamlets[~res.hamlets["reached"]]
     echo(f"  unreached hamlets: {len(unreached)} of {len(res.hamlets)}; "
          f"new fiber they need: {unreached['missing_fiber_m'].sum() / 1000:,.1f} km (where a road reaches them)")
-    n = len(paths) if hasattr(paths, "__len__") else 1
-    echo(f"\nWrote {n} files to {out} in {time.perf_counter() - t0:.1f} s.")
+    echo(f"\nWrote {len(paths)} files to {out} in {time.perf_counter() - t0:.1f} s.")
