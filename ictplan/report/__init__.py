@@ -1,0 +1,29 @@
+"""One self-contained HTML report for leadership, in Vietnamese or English.
+
+The report holds, in one file that opens anywhere (no network, no other file):
+
+* the scorecard at each level the study has -- province, districts (where the study has
+  districts), communes -- either the plan's scorecard (``Results.scorecard``) or, without
+  one, the study's key figures measured here (:func:`key_figures`);
+* the headline figures, read from the province row of each result (never re-summed from
+  districts, which would count the people outside every commune);
+* charts drawn with matplotlib, embedded as base64 PNG;
+* the key maps, embedded whole (``<iframe srcdoc>``: Leaflet inlined, so they stay live);
+* which analyses did not run and why (``Results.skipped``);
+* the data sources with their dates, and how each indicator was measured.
+
+The page comes from the jinja2 template ``ictplan/templates/report.html.j2`` with
+autoescape on, so every text from data is escaped; it declares UTF-8 so diacritics show as
+written. :func:`build` returns the page as a string; :func:`save` writes it atomically.
+Nothing is run here: the report shows what the :class:`~ictplan.workflow.Results` hold.
+"""
+
+from __future__ import annotations
+
+from .figures import add_people, key_figures, result_figures
+from .page import build, save
+from .tables import charts, methods, plan_tables, sources, split_levels
+from .text import LANGS, LEVELS
+
+__all__ = ["LANGS", "LEVELS", "key_figures", "result_figures", "add_people", "plan_tables", "split_levels", "charts",
+           "sources", "methods", "build", "save"]

@@ -1,0 +1,175 @@
+"""Tables and charts for the report: the plan's scorecard per level, scorecards given as
+tables, bar charts (PNG), the data sources and how each indicator was measured."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io as _pyio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import IctplanError, MissingColumnError
+from .text import _COLUMNS, _label, _t
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..study import Study
+
+_STATUS_MARK = {"met": "✓", "not met": "✗", "no data": "?", "not applicable": ""}
+
+
+def plan_tables(sc: Any, /, *, lang: str = "vi") -> dict[str, pd.DataFrame]:
+    """A :class:`ictplan.targets.Scorecard` as province / districts / communes tables for the report.
+
+    Province: one row per target with the plan's words (in ``lang``), value, threshold,
+    unit, status and gap. Districts and communes: one row per zone, one column per target
+    holding "value unit" and a mark (✓ met, ✗ not met, ? no data).
+    """
+    _t(lang)
+    t = sc.table
+    text = {tg.id: (tg.text_vi if lang == "vi" else tg.text_en) for tg in sc.plan.targets}
+    prov = sc.province()
+    head = {"vi": ["Chỉ tiêu", "Năm", "Nội dung", "Giá trị", "Ngưỡng", "Đơn vị", "Tình trạng", "Còn thiếu"],
+            "en": ["Target", "Year", "Plan text", "Value", "Threshold", "Unit", "Status", "Gap"]}[lang]
+    status_vi = {"met": "đạt", "not met": "chưa đạt", "no data": "chưa có dữ liệu", "not applicable": "không áp dụng"}
+    p = pd.DataFrame({
+        head[0]: prov["target_id"], head[1]: prov["year"], head[2]: prov["target_id"].map(text),
+        head[3]: pd.to_numeric(prov["value"], errors="coerce"), head[4]: pd.to_numeric(prov["threshold"], errors="coerce"),
+        head[5]: prov["unit"],
+        head[6]: prov["status"].map(lambda v: f"{_STATUS_MARK.get(v, '')} {status_vi.get(v, v) if lang == 'vi' else v}".strip()),
+        head[7]: pd.to_numeric(prov["gap"], errors="coerce"),
+    }).set_index(head[0])
+    out = {"province": p}
+
+    def cell(row: pd.Series) -> str:
+        v = row["value"]
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return _STATUS_MARK.get(row["status"], "")
+        num = f"{float(v):,.1f}" if abs(float(v)) < 1000 else f"{float(v):,.0f}"
+        return f"{num} {row['unit'] or ''} {_STATUS_MARK.get(row['status'], '')}".replace("  ", " ").strip()
+
+    for level, key in (("district", "districts"), ("commune", "communes")):
+        sub = t[(t["level"] == level) & (t["target_id"].isin([tg.id for tg in sc.plan.targets if not tg.is_policy]))]
+        if not len(sub):
+            continue
+        sub = sub.assign(_cell=sub.apply(cell, axis=1))
+        wide = sub.pivot_table(index=["zone_code", "zone_name"], columns="target_id", values="_cell", aggfunc="first")
+        wide = wide.reindex(columns=[i for i in sc.plan.ids if i in wide.columns]).reset_index(level=0, drop=True)
+        wide.columns.name = None
+        out[key] = wide
+    return out
+
+
+def split_levels(scorecard: pd.DataFrame | Mapping[str, pd.DataFrame], /) -> dict[str, pd.DataFrame]:
+    """A scorecard as ``{"province", "districts", "communes"}`` tables.
+
+    Accepts a mapping with those keys (``district``/``commune`` also accepted), or one
+    DataFrame with a ``level`` column holding province / district / commune.
+
+    Raises
+    ------
+    MissingColumnError
+        A single DataFrame without a ``level`` column.
+    """
+    aliases = {"province": "province", "provinces": "province", "district": "districts", "districts": "districts",
+               "commune": "communes", "communes": "communes"}
+    if isinstance(scorecard, Mapping):
+        return {aliases.get(str(k), str(k)): v for k, v in scorecard.items() if v is not None}
+    if "level" not in scorecard.columns:
+        msg = f"a scorecard DataFrame needs a `level` column (province/district/commune); it has {list(scorecard.columns)}."
+        raise MissingColumnError(msg)
+    out = {}
+    for lvl, t in scorecard.groupby("level", sort=False):
+        out[aliases.get(str(lvl).lower(), str(lvl))] = t.drop(columns="level")
+    return out
+
+
+# --------------------------------------------------------------------------- charts
+_CHART_ORDER = ("pct_4g_covered", "pct_5g_covered", "pct_fiber_reachable", "density_per_km2", "sites_per_10k",
+                "missing_fiber_km", "fiber_km", "pop2019")
+
+def _png(fig) -> bytes:
+    buf = _pyio.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def charts(districts: pd.DataFrame, /, *, lang: str = "vi", columns: Sequence[str] | None = None,
+           max_charts: int = 6, by: str = "districts") -> list[tuple[str, bytes]]:
+    """Horizontal bar charts of ``districts`` columns (one per numeric column), as PNG bytes.
+
+    ``by="communes"`` titles them per commune (a study without districts charts its
+    communes). Returns ``[(title, png_bytes), ...]``; the title is in ``lang``.
+
+    Raises
+    ------
+    InputValidationError
+        Unknown ``lang``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    T = _t(lang)
+    if columns is None:  # the most telling first, then any other numeric column
+        columns = [c for c in _CHART_ORDER if c in districts.columns] + [c for c in districts.columns if c not in _CHART_ORDER]
+    num = [c for c in columns if c in districts.columns and pd.api.types.is_numeric_dtype(districts[c])
+           and not pd.api.types.is_bool_dtype(districts[c])]
+    out = []
+    for col in num[:max_charts]:
+        s = pd.to_numeric(districts[col], errors="coerce").astype("float64").sort_values()
+        if not np.isfinite(s.to_numpy()).any():
+            continue
+        title = f"{_label(col, lang)} — {T['by_commune' if by == 'communes' else 'by_district']}"
+        fig, ax = plt.subplots(figsize=(6.4, (0.22 if len(s) > 30 else 0.35) * len(s) + 1.0))
+        ax.barh([str(i) for i in s.index], s.to_numpy(), color="#2b83ba")
+        ax.set_title(title, fontsize=11)
+        ax.grid(axis="x", alpha=0.3)
+        for y, v in enumerate(s.to_numpy()):
+            if np.isfinite(v):
+                ax.text(v, y, f" {v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f" {v:,.1f}", va="center", fontsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+        out.append((title, _png(fig)))
+        plt.close(fig)
+    return out
+
+
+# --------------------------------------------------------------------------- sources, methods
+def sources(study: Study, /, *, count: bool = True) -> pd.DataFrame:
+    """Each of the study's layers: file, layer, features (``count``: loads each layer) and the file's date (UTC)."""
+    rows = []
+    for name, spec in study.layer_specs.items():
+        path = Path(study.root) / spec["path"]
+        try:
+            mtime = _dt.datetime.fromtimestamp(path.stat().st_mtime, tz=_dt.UTC).date().isoformat()
+        except OSError:
+            mtime = ""
+        n = None
+        if count and name != "population":
+            try:
+                n = len(study.layer(name))
+            except IctplanError:
+                n = None
+        rows.append({"layer": name, "file": spec["path"] + (f" : {spec['layer']}" if "layer" in spec else ""),
+                     "features": n, "modified": mtime})
+    out = pd.DataFrame(rows, columns=["layer", "file", "features", "modified"])
+    out["features"] = out["features"].astype("Int64")
+    return out
+
+
+def methods(columns: Sequence[str], /, *, lang: str = "vi", notes: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """How each indicator in ``columns`` was measured, in ``lang`` (``notes`` adds or overrides)."""
+    _t(lang)
+    notes = dict(notes or {})
+    rows = []
+    for col in dict.fromkeys(columns):
+        if col in notes:
+            rows.append({"indicator": _label(col, lang), "how": notes[col]})
+        elif col in _COLUMNS and _COLUMNS[col][2]:
+            c = _COLUMNS[col]
+            rows.append({"indicator": c[0] if lang == "vi" else c[1], "how": c[2] if lang == "vi" else c[3]})
+    return pd.DataFrame(rows, columns=["indicator", "how"])
