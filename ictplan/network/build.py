@@ -10,6 +10,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
@@ -23,6 +24,7 @@ from .._errors import (
     MissingColumnError,
     RepairWarning,
 )
+from ..parameters import FIBER
 from .convert import to_networkx
 from .noding import _node_lines
 from .table import _ALL_KINDS, EdgeNetwork, _components
@@ -64,12 +66,10 @@ def _validate_lines(lines: Any, crossing_cost_column: str | None) -> None:
             )
 
 
-
-
 def build_edges(
     lines: gpd.GeoDataFrame,
     *,
-    snap_tolerance_m: float = 1.0,
+    snap_tolerance_m: float = FIBER.snap_tolerance_m,
     crossing_cost_column: str | None = "crossing_cost_m",
     working_crs: Any = None,
 ) -> EdgeNetwork:
@@ -120,16 +120,8 @@ def build_edges(
     _validate_lines(lines, crossing_cost_column)
     if not (isinstance(snap_tolerance_m, (int, float)) and math.isfinite(snap_tolerance_m) and snap_tolerance_m >= 0):
         raise InputValidationError(f"snap_tolerance_m must be a finite number >= 0 metres, got {snap_tolerance_m!r}.")
-    src_crs = _crs.require_crs(lines, "the road/canal layer")
-    if working_crs is not None:
-        wcrs = _crs.as_crs(working_crs)
-        _crs.require_projected(wcrs, "working_crs")
-        gdf = lines if src_crs.equals(wcrs) else lines.to_crs(wcrs)
-    else:
-        _crs.require_projected(src_crs, "the road/canal layer")
-        wcrs, gdf = src_crs, lines
+    gdf, wcrs = _in_working_crs(lines, working_crs)
     repairs: dict[str, int] = {}
-    geoms = np.asarray(gdf.geometry.values, dtype=object)
     codes, uniq = pd.factorize(gdf["kind"].astype(str), sort=False)
     kinds = np.array([k.strip().lower() for k in uniq], dtype=object)[codes]
     if crossing_cost_column and crossing_cost_column in gdf.columns:
@@ -137,97 +129,18 @@ def build_edges(
     else:
         cost = np.zeros(len(gdf))
     labels = gdf.index.to_numpy()
-
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    repairs["empty_geometries_removed"] = int(missing.sum())
-    river = kinds == "river"
-    repairs["river_lines_excluded"] = int(river.sum())
-    keep = ~missing & ~river
-    geoms, kinds, cost, rows = geoms[keep], kinds[keep], cost[keep], np.flatnonzero(keep)
-    has_z = shapely.has_z(geoms)
-    repairs["lines_with_z_dropped_z"] = int(has_z.sum())
-    if has_z.any():
-        geoms = shapely.force_2d(geoms)
-    line_len = shapely.length(geoms)
-    multi = shapely.get_type_id(geoms) == 5
-    repairs["multilines_exploded"] = int((shapely.get_num_geometries(geoms[multi]) > 1).sum())
-    if multi.any():
-        parts, pidx = shapely.get_parts(geoms, return_index=True)
-    else:
-        parts, pidx = geoms, np.arange(len(geoms))
-    # invalid coordinates
-    finite = np.isfinite(shapely.get_coordinates(parts)).all(axis=1)
-    if not finite.all():
-        raise InputValidationError(
-            f"the road/canal layer has {int((~finite).sum())} non-finite coordinates (NaN/inf). "
-            "Fix or drop those features."
-        )
-    plen = shapely.length(parts)
-    zero = plen <= 0
-    repairs["zero_length_parts_removed"] = int(zero.sum())
-    parts, pidx, plen = parts[~zero], pidx[~zero], plen[~zero]
-    if len(parts) == 0:
-        raise EmptyLayerError(
-            "no traversable line is left in the road/canal layer (after removing rivers, "
-            f"empty and zero-length lines: {repairs}). Roads, canals, bridges or ferries are needed."
-        )
+    keep, parts, pidx, line_len = _traversable_parts(np.asarray(gdf.geometry.values, dtype=object), kinds, repairs)
+    kinds, cost, rows = kinds[keep], cost[keep], np.flatnonzero(keep)
     # repeated consecutive vertices do no harm; node the lines
-    tol_geom = 1e-9
-    pieces, pline, n_split = _node_lines(parts, tol_geom)
+    pieces, pline, n_split = _node_lines(parts, 1e-9)
     repairs["split_points_inserted"] = n_split
     repairs["lines_split"] = int(len(pieces) - len(parts))
     src_part = pidx[pline]
     piece_len = shapely.length(pieces)
     piece_cost = cost[src_part] * np.divide(piece_len, line_len[src_part], out=np.zeros_like(piece_len), where=line_len[src_part] > 0)
-
-    # ---- join line ends within the tolerance
-    coords, cidx = shapely.get_coordinates(pieces, return_index=True)
-    counts = np.bincount(cidx, minlength=len(pieces))
-    first_row = np.r_[0, np.cumsum(counts)[:-1]]
-    last_row = first_row + counts - 1
-    ends = np.concatenate([coords[first_row], coords[last_row]])
     r = max(float(snap_tolerance_m), 1e-9)
-    pairs = cKDTree(ends).query_pairs(r, output_type="ndarray")
-    n_ends = len(ends)
-    adj = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n_ends, n_ends)) if len(pairs) else sparse.coo_matrix((n_ends, n_ends))
-    _, cluster = connected_components(adj, directed=False)
-    # representative: the first end of each cluster (stable; keeps exact noded points)
-    # representative: the end shared exactly by most line ends in the cluster (noded
-    # crossings, exact joints), ties to the first: snapping moves the odd ones only
-    _, uinv, ucnt = np.unique(np.ascontiguousarray(ends).view(np.complex128).ravel(), return_inverse=True,
-                              return_counts=True)
-    mult = ucnt[uinv.ravel()]
-    order = np.lexsort((np.arange(n_ends), -mult, cluster))
-    firsts = np.r_[True, cluster[order][1:] != cluster[order][:-1]]
-    rep_row = np.empty(cluster.max() + 1, np.int64)
-    rep_row[cluster[order][firsts]] = order[firsts]
-    node_xy = ends[rep_row]
-    moved = np.any(ends != node_xy[cluster], axis=1)
-    repairs["endpoints_snapped"] = int(moved.sum())
-    m = len(pieces)
-    u, v = cluster[:m], cluster[m:]
-    if moved.any():
-        coords = coords.copy()
-        coords[first_row] = node_xy[u]
-        coords[last_row] = node_xy[v]
-        pieces = shapely.linestrings(coords, indices=cidx)
-        piece_len = shapely.length(pieces)
-
-    # ---- collapsed and duplicate edges
-    collapsed = (u == v) & (piece_len <= 2 * r)
-    repairs["collapsed_edges_removed"] = int(collapsed.sum())
-    keep = ~collapsed
-    a, b = np.minimum(u, v), np.maximum(u, v)
-    key = pd.DataFrame({"a": a, "b": b, "l": np.round(piece_len, 3)})
-    cand = np.flatnonzero(key.duplicated(keep=False).to_numpy())  # same ends and length
-    dup = np.zeros(len(pieces), bool)
-    if len(cand):  # ... and the same midpoint: duplicates
-        mid = shapely.get_coordinates(shapely.line_interpolate_point(pieces[cand], 0.5, normalized=True))
-        key2 = key.iloc[cand].assign(mx=np.round(mid[:, 0], 3), my=np.round(mid[:, 1], 3))
-        dup[cand] = key2.duplicated().to_numpy()
-    dup &= keep
-    repairs["duplicate_edges_removed"] = int(dup.sum())
-    keep &= ~dup
+    pieces, piece_len, u, v, node_xy = _join_ends(pieces, piece_len, r, repairs)
+    keep = _distinct_edges(pieces, piece_len, u, v, r, repairs)
     pieces, u, v, piece_len, piece_cost = pieces[keep], u[keep], v[keep], piece_len[keep], piece_cost[keep]
     ekind = kinds[src_part][keep]
     esrc = labels[rows[src_part]][keep]
@@ -250,10 +163,122 @@ def build_edges(
     )
 
 
+def _in_working_crs(lines: gpd.GeoDataFrame, working_crs: Any) -> tuple[gpd.GeoDataFrame, pyproj.CRS]:
+    """The lines in the metric working CRS (``working_crs``, else their own, which must be projected)."""
+    src_crs = _crs.require_crs(lines, "the road/canal layer")
+    if working_crs is not None:
+        wcrs = _crs.as_crs(working_crs)
+        _crs.require_projected(wcrs, "working_crs")
+        return (lines if src_crs.equals(wcrs) else lines.to_crs(wcrs)), wcrs
+    _crs.require_projected(src_crs, "the road/canal layer")
+    return lines, src_crs
+
+
+def _traversable_parts(geoms: np.ndarray, kinds: np.ndarray,
+                       repairs: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Drop empty geometries, rivers, Z values and zero-length parts; explode multi-lines.
+
+    Returns the mask of kept input lines, the single-line parts, the index of each part's
+    line among the kept ones, and the kept lines' lengths. Counts go into ``repairs``.
+    """
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    repairs["empty_geometries_removed"] = int(missing.sum())
+    river = kinds == "river"
+    repairs["river_lines_excluded"] = int(river.sum())
+    keep = ~missing & ~river
+    geoms = geoms[keep]
+    has_z = shapely.has_z(geoms)
+    repairs["lines_with_z_dropped_z"] = int(has_z.sum())
+    if has_z.any():
+        geoms = shapely.force_2d(geoms)
+    line_len = shapely.length(geoms)
+    multi = shapely.get_type_id(geoms) == 5
+    repairs["multilines_exploded"] = int((shapely.get_num_geometries(geoms[multi]) > 1).sum())
+    if multi.any():
+        parts, pidx = shapely.get_parts(geoms, return_index=True)
+    else:
+        parts, pidx = geoms, np.arange(len(geoms))
+    # invalid coordinates
+    finite = np.isfinite(shapely.get_coordinates(parts)).all(axis=1)
+    if not finite.all():
+        raise InputValidationError(
+            f"the road/canal layer has {int((~finite).sum())} non-finite coordinates (NaN/inf). "
+            "Fix or drop those features."
+        )
+    zero = shapely.length(parts) <= 0
+    repairs["zero_length_parts_removed"] = int(zero.sum())
+    parts, pidx = parts[~zero], pidx[~zero]
+    if len(parts) == 0:
+        raise EmptyLayerError(
+            "no traversable line is left in the road/canal layer (after removing rivers, "
+            f"empty and zero-length lines: {repairs}). Roads, canals, bridges or ferries are needed."
+        )
+    return keep, parts, pidx, line_len
+
+
+def _join_ends(pieces: np.ndarray, piece_len: np.ndarray, r: float,
+               repairs: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Join line ends within ``r`` into nodes (clusters of ends, transitively).
+
+    The node of a cluster is the end shared exactly by most line ends in it (noded
+    crossings, exact joints), ties to the first: snapping moves the odd ones only.
+    Returns the (moved) pieces, their lengths, their end nodes ``u``, ``v`` and the nodes'
+    coordinates.
+    """
+    coords, cidx = shapely.get_coordinates(pieces, return_index=True)
+    counts = np.bincount(cidx, minlength=len(pieces))
+    first_row = np.r_[0, np.cumsum(counts)[:-1]]
+    last_row = first_row + counts - 1
+    ends = np.concatenate([coords[first_row], coords[last_row]])
+    pairs = cKDTree(ends).query_pairs(r, output_type="ndarray")
+    n_ends = len(ends)
+    adj = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n_ends, n_ends)) if len(pairs) else sparse.coo_matrix((n_ends, n_ends))
+    _, cluster = connected_components(adj, directed=False)
+    _, uinv, ucnt = np.unique(np.ascontiguousarray(ends).view(np.complex128).ravel(), return_inverse=True,
+                              return_counts=True)
+    mult = ucnt[uinv.ravel()]
+    order = np.lexsort((np.arange(n_ends), -mult, cluster))
+    firsts = np.r_[True, cluster[order][1:] != cluster[order][:-1]]
+    rep_row = np.empty(cluster.max() + 1, np.int64)
+    rep_row[cluster[order][firsts]] = order[firsts]
+    node_xy = ends[rep_row]
+    moved = np.any(ends != node_xy[cluster], axis=1)
+    repairs["endpoints_snapped"] = int(moved.sum())
+    m = len(pieces)
+    u, v = cluster[:m], cluster[m:]
+    if moved.any():
+        coords = coords.copy()
+        coords[first_row] = node_xy[u]
+        coords[last_row] = node_xy[v]
+        pieces = shapely.linestrings(coords, indices=cidx)
+        piece_len = shapely.length(pieces)
+    return pieces, piece_len, u, v, node_xy
+
+
+def _distinct_edges(pieces: np.ndarray, piece_len: np.ndarray, u: np.ndarray, v: np.ndarray, r: float,
+                    repairs: dict[str, int]) -> np.ndarray:
+    """Mask of the edges to keep: not collapsed by the snapping (a loop no longer than
+    ``2 r``) and not a duplicate (same end nodes, length and midpoint to 1 mm)."""
+    collapsed = (u == v) & (piece_len <= 2 * r)
+    repairs["collapsed_edges_removed"] = int(collapsed.sum())
+    keep = ~collapsed
+    a, b = np.minimum(u, v), np.maximum(u, v)
+    key = pd.DataFrame({"a": a, "b": b, "l": np.round(piece_len, 3)})
+    cand = np.flatnonzero(key.duplicated(keep=False).to_numpy())  # same ends and length
+    dup = np.zeros(len(pieces), bool)
+    if len(cand):  # ... and the same midpoint: duplicates
+        mid = shapely.get_coordinates(shapely.line_interpolate_point(pieces[cand], 0.5, normalized=True))
+        key2 = key.iloc[cand].assign(mx=np.round(mid[:, 0], 3), my=np.round(mid[:, 1], 3))
+        dup[cand] = key2.duplicated().to_numpy()
+    dup &= keep
+    repairs["duplicate_edges_removed"] = int(dup.sum())
+    return keep & ~dup
+
+
 def build_network(
     lines: gpd.GeoDataFrame,
     *,
-    snap_tolerance_m: float = 1.0,
+    snap_tolerance_m: float = FIBER.snap_tolerance_m,
     crossing_cost_column: str | None = "crossing_cost_m",
     working_crs: Any = None,
 ) -> nx.MultiGraph:

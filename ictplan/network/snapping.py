@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import geopandas as gpd
 import networkx as nx
@@ -133,6 +134,51 @@ def _snap_pass(
     point_block: int = 2_000_000,
 ) -> None:
     """Snap points ``todo`` whose nearest segment lies within ``R``; fills ``out`` rows."""
+    reg = _register_pieces(seg, R, med)
+    C, NX, NY = reg.C, reg.NX, reg.NY
+    # points in blocks (bounded memory for millions of points)
+    for b0 in range(0, len(todo), point_block):
+        tb_ = todo[b0:b0 + point_block]
+        px_i = np.floor((x[tb_] - reg.gx0) / C).astype(np.int64)
+        py_i = np.floor((y[tb_] - reg.gy0) / C).astype(np.int64)
+        inside = (px_i >= 0) & (px_i < NX) & (py_i >= 0) & (py_i < NY)
+        pkey = np.where(inside, px_i * NY + py_i, -1)
+        del px_i, py_i
+        if reg.bcount is not None and reg.bstart is not None:
+            safe = np.maximum(pkey, 0)
+            lo = reg.bstart[safe]
+            ncand = np.where(inside, reg.bcount[safe], 0)
+            del safe
+        else:
+            lo = np.searchsorted(reg.reg_key, pkey, side="left")
+            ncand = np.where(inside, np.searchsorted(reg.reg_key, pkey, side="right") - lo, 0)
+        _snap_block(x, y, tb_, pkey, lo, ncand, reg, R, chunk_pairs, out, with_xy)
+
+
+@dataclass(frozen=True)
+class _Registry:
+    """Segment pieces (``pa``->``pb``, ``poff`` metres along edge ``pedge``) registered in
+    the buckets of a grid of size ``C`` from (``gx0``, ``gy0``): ``reg_piece`` sorted by
+    ``reg_key``; with a dense bucket table (``bcount``, ``bstart``) when it is small enough."""
+
+    pa: np.ndarray
+    pb: np.ndarray
+    poff: np.ndarray
+    pedge: np.ndarray
+    reg_key: np.ndarray
+    reg_piece: np.ndarray
+    gx0: float
+    gy0: float
+    C: float
+    NX: int
+    NY: int
+    bcount: np.ndarray | None
+    bstart: np.ndarray | None
+
+
+def _register_pieces(seg: dict[str, np.ndarray], R: float, med: float) -> _Registry:
+    """Cut the segments into pieces no longer than ``C = max(2 R, med, 1)`` and register each
+    in every bucket its box grown by ``R`` touches."""
     seg_len = seg["len"]
     C = max(2.0 * R, med, 1.0)
     # cut segments into pieces no longer than C
@@ -177,30 +223,16 @@ def _snap_pass(
     reg_key = reg_key[order]
     reg_piece = reg_piece[order]
     del order
-    dense = NX * NY <= 4 * len(reg_key) + 1_000_000  # a bucket table: gathers, no binary search
-    if dense:
+    bcount = bstart = None
+    if NX * NY <= 4 * len(reg_key) + 1_000_000:  # a bucket table: gathers, no binary search
         bcount = np.bincount(reg_key, minlength=NX * NY)
         bstart = np.cumsum(bcount) - bcount
-    # points in blocks (bounded memory for millions of points)
-    for b0 in range(0, len(todo), point_block):
-        tb_ = todo[b0:b0 + point_block]
-        px_i = np.floor((x[tb_] - gx0) / C).astype(np.int64)
-        py_i = np.floor((y[tb_] - gy0) / C).astype(np.int64)
-        inside = (px_i >= 0) & (px_i < NX) & (py_i >= 0) & (py_i < NY)
-        pkey = np.where(inside, px_i * NY + py_i, -1)
-        del px_i, py_i
-        if dense:
-            safe = np.maximum(pkey, 0)
-            lo = bstart[safe]
-            ncand = np.where(inside, bcount[safe], 0)
-            del safe
-        else:
-            lo = np.searchsorted(reg_key, pkey, side="left")
-            ncand = np.where(inside, np.searchsorted(reg_key, pkey, side="right") - lo, 0)
-        _snap_block(x, y, tb_, pkey, lo, ncand, reg_piece, pa, pb, poff, pedge, R, chunk_pairs, out, with_xy)
+    return _Registry(pa, pb, poff, pedge, reg_key, reg_piece, float(gx0), float(gy0), C, NX, NY, bcount, bstart)
 
 
-def _snap_block(x, y, todo, pkey, lo, ncand, reg_piece, pa, pb, poff, pedge, R, chunk_pairs, out, with_xy):  # noqa: ANN001
+def _snap_block(x: np.ndarray, y: np.ndarray, todo: np.ndarray, pkey: np.ndarray, lo: np.ndarray,
+                ncand: np.ndarray, reg: _Registry, R: float, chunk_pairs: int, out: dict[str, np.ndarray],
+                with_xy: bool) -> None:
     """The nearest candidate segment of each point of one block (see :func:`snap_xy`)."""
     n = len(todo)
     # visit points bucket by bucket (cache-friendly gathers), in chunks bounded by pairs
@@ -215,50 +247,7 @@ def _snap_block(x, y, todo, pkey, lo, ncand, reg_piece, pa, pb, poff, pedge, R, 
         start = stop
 
     def work(span: tuple[int, int]) -> None:
-        idx = porder[span[0]:span[1]]
-        c = ncand[idx]
-        has = c > 0
-        idx, c = idx[has], c[has]
-        if not len(idx):
-            return
-        gstart = np.cumsum(c) - c
-        pp = np.repeat(np.arange(len(idx)), c)
-        cand = np.arange(len(pp)) - np.repeat(gstart, c)
-        cand += np.repeat(lo[idx], c)
-        cand = reg_piece[cand]
-        qx = x[todo[idx]][pp]
-        qy = y[todo[idx]][pp]
-        del pp
-        ax_ = pa[cand, 0]
-        ay_ = pa[cand, 1]
-        dx = pb[cand, 0] - ax_
-        dy = pb[cand, 1] - ay_
-        l2 = dx * dx + dy * dy
-        qx -= ax_
-        qy -= ay_
-        t = qx * dx + qy * dy
-        np.divide(t, l2, out=t, where=l2 > 0)
-        t[l2 <= 0] = 0.0
-        np.clip(t, 0.0, 1.0, out=t)
-        qx -= t * dx  # now the offset from the nearest point of the segment
-        qy -= t * dy
-        d2 = qx * qx + qy * qy
-        del qx, qy
-        dmin = np.minimum.reduceat(d2, gstart)
-        best = np.where(d2 == np.repeat(dmin, c), np.arange(len(d2)), len(d2))
-        bi = np.minimum.reduceat(best, gstart)
-        dist = np.sqrt(dmin)
-        ok = dist <= R
-        sel = todo[idx[ok]]
-        bi = bi[ok]
-        pc = cand[bi]
-        tb = t[bi]
-        out["edge_id"][sel] = pedge[pc]
-        out["along_m"][sel] = poff[pc] + tb * np.sqrt(l2[bi])
-        out["drop_m"][sel] = dist[ok]
-        if with_xy:
-            out["x_snap"][sel] = ax_[bi] + tb * dx[bi]
-            out["y_snap"][sel] = ay_[bi] + tb * dy[bi]
+        _nearest_in_chunk(x, y, todo, porder[span[0]:span[1]], lo, ncand, reg, R, out, with_xy)
 
     # numpy releases the GIL: chunks run on up to 2 threads (disjoint output rows)
     workers = min(2, os.cpu_count() or 1, len(bounds))
@@ -268,6 +257,56 @@ def _snap_block(x, y, todo, pkey, lo, ncand, reg_piece, pa, pb, poff, pedge, R, 
     else:
         for span in bounds:
             work(span)
+
+
+def _nearest_in_chunk(x: np.ndarray, y: np.ndarray, todo: np.ndarray, idx: np.ndarray, lo: np.ndarray,
+                      ncand: np.ndarray, reg: _Registry, R: float, out: dict[str, np.ndarray], with_xy: bool) -> None:
+    """For the points ``todo[idx]``: the nearest of their bucket's pieces, if within ``R``
+    (ties to the lowest piece); fills their ``out`` rows."""
+    pa, pb = reg.pa, reg.pb
+    c = ncand[idx]
+    has = c > 0
+    idx, c = idx[has], c[has]
+    if not len(idx):
+        return
+    gstart = np.cumsum(c) - c
+    pp = np.repeat(np.arange(len(idx)), c)
+    cand = np.arange(len(pp)) - np.repeat(gstart, c)
+    cand += np.repeat(lo[idx], c)
+    cand = reg.reg_piece[cand]
+    qx = x[todo[idx]][pp]
+    qy = y[todo[idx]][pp]
+    del pp
+    ax_ = pa[cand, 0]
+    ay_ = pa[cand, 1]
+    dx = pb[cand, 0] - ax_
+    dy = pb[cand, 1] - ay_
+    l2 = dx * dx + dy * dy
+    qx -= ax_
+    qy -= ay_
+    t = qx * dx + qy * dy
+    np.divide(t, l2, out=t, where=l2 > 0)
+    t[l2 <= 0] = 0.0
+    np.clip(t, 0.0, 1.0, out=t)
+    qx -= t * dx  # now the offset from the nearest point of the segment
+    qy -= t * dy
+    d2 = qx * qx + qy * qy
+    del qx, qy
+    dmin = np.minimum.reduceat(d2, gstart)
+    best = np.where(d2 == np.repeat(dmin, c), np.arange(len(d2)), len(d2))
+    bi = np.minimum.reduceat(best, gstart)
+    dist = np.sqrt(dmin)
+    ok = dist <= R
+    sel = todo[idx[ok]]
+    bi = bi[ok]
+    pc = cand[bi]
+    tb = t[bi]
+    out["edge_id"][sel] = reg.pedge[pc]
+    out["along_m"][sel] = reg.poff[pc] + tb * np.sqrt(l2[bi])
+    out["drop_m"][sel] = dist[ok]
+    if with_xy:
+        out["x_snap"][sel] = ax_[bi] + tb * dx[bi]
+        out["y_snap"][sel] = ay_[bi] + tb * dy[bi]
 
 
 def snap_points(
