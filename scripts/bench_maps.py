@@ -76,7 +76,7 @@ def _n_features(page: str) -> int:
 
 def _fake_study(communes, districts, sites):
     layers = {"communes": communes, "districts": districts, "sites": sites}
-    return SimpleNamespace(name="bench", crs=communes.crs, bounds_lonlat=None, layer=layers.__getitem__,
+    return SimpleNamespace(name="bench", crs=communes.crs, bounds_lonlat=None, layer=layers.__getitem__, layer_specs=layers,
                            has=lambda n: n in layers)
 
 
