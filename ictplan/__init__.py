@@ -4,7 +4,9 @@ Modules (``import ictplan as ip; ip.io.read_layer(...)``): ``io`` (loaders and a
 writers), ``study`` (a study folder), ``crs``, ``grid`` (analysis grid, zone weights),
 ``names`` (Vietnamese names), ``datasets`` (the embedded Cà Mau sample), and the
 analyses ``radio``, ``coverage``, ``network``, ``fiber``, ``sharing``, ``targets``,
-``maps``, ``report`` as they land.
+``maps``, ``report``; ``parameters`` (every analysis parameter and its one default) and
+``workflow`` (``ip.workflow.run(study)``: every analysis once, in dependency order, into
+one ``Results``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from . import io as io
 from . import maps as maps
 from . import names as names
 from . import network as network
+from . import parameters as parameters
 from . import radio as radio
 from . import report as report
 from . import schemas as schemas
@@ -28,13 +31,14 @@ from . import services as services
 from . import sharing as sharing
 from . import study as study
 from . import targets as targets
+from . import workflow as workflow
 
 try:
     __version__ = version("ictplan")
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["coverage", "crs", "radio", "fiber", "maps", "network", "report", "datasets", "errors", "grid", "io", "names", "schemas", "services", "sharing", "study", "targets", "__version__", "show_versions"]
+__all__ = ["coverage", "crs", "radio", "fiber", "maps", "network", "report", "datasets", "errors", "grid", "io", "names", "schemas", "services", "sharing", "study", "targets", "parameters", "workflow", "__version__", "show_versions"]
 
 
 def show_versions() -> str:
