@@ -309,3 +309,18 @@ def test_report_and_cli_on_gso_columns_without_districts(tmp_path):
     out = tmp_path / "out"
     assert main(["report", str(root), "--out", str(out), "--lang", "vi", "--no-results"]) == 0
     assert maps.external_resources((out / "report_vi.html").read_text(encoding="utf-8")) == []
+
+
+def test_province_name_comes_from_the_study(tmp_path):
+    root = build_study(tmp_path / "st")
+    toml = (root / "study.toml").read_text(encoding="utf-8")
+    (root / "study.toml").write_text(toml.replace("[study]\n", '[study]\nprovince = "Cà Mau"\n', 1), encoding="utf-8")
+    s = _study.load(root)
+    assert s.province == "Cà Mau"
+    assert list(report.key_figures(s)["province"].index) == ["Cà Mau"]
+    page = report.build(workflow.Results(study=s), lang="en", maps=[])
+    assert "<title>ICT infrastructure report — Cà Mau</title>" in page
+    assert "<p>Cà Mau · Thử nghiệm — synthetic · Generated" in page
+    # without a province, the study's name
+    plain = report.build(workflow.Results(study=_study.load(build_study(tmp_path / "st2"))), lang="en", maps=[])
+    assert "<title>ICT infrastructure report — Thử nghiệm — synthetic</title>" in plain
