@@ -17,6 +17,12 @@ scorecard marks the targets it cannot score "no data", with that reason).
 Parameters come from :mod:`ictplan.parameters`: defaults, then the study's
 ``[parameters.<job>]`` table, then the keyword overrides given here (one dict per job);
 they are resolved, and unknown names refused, before any job runs.
+
+Progress: ``progress=False`` silences the analyses' bars; a callback sees every step,
+e.g. one tqdm bar over the jobs::
+
+    bar = tqdm(total=len(ip.workflow.jobs_for(ip.workflow.JOBS)))
+    ip.workflow.run(study, progress=lambda job, event, detail: bar.update(event != "start"))
 """
 
 from __future__ import annotations

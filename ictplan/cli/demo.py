@@ -15,6 +15,7 @@ import click
 
 from .._errors import IctplanError
 from ..grid import OUTSIDE_ZONES
+from ..parameters import FIBER
 from ._main import _print_checks, cli, echo, out_dir, out_opt, overwrite_opt, study_arg
 from ._run import run_jobs
 
@@ -202,7 +203,8 @@ def _write_pages(res: Results, out: Path, lang: str) -> tuple[Path, Path]:
 @overwrite_opt
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="Language of the map and report.")
 @click.option("--drop-limit-m", type=float, default=None,
-              help="Fiber reach: longest drop to fiber access (default: the study's [parameters.fiber], else 300).")
+              help="Fiber reach: longest drop to fiber access "
+                   f"(default: the study's [parameters.fiber], else {FIBER.drop_limit_m:g}).")
 def demo(study: Path, out: Path, overwrite: bool, lang: str, drop_limit_m: float | None) -> None:
     """The main job: check every layer, run every analysis once, write tables, maps, scorecard and report."""
     from .. import study as _study

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..parameters import FIBER
 from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
 from ._run import run_jobs
 
@@ -60,9 +61,11 @@ def _what_if(variant: Path, sc: Scorecard, base_name: str, out: Path, overrides:
 @click.option("--targets", "targets_path", type=click.Path(path_type=Path), default=None,
               help="Targets file (default: the study's [targets] path).")
 @click.option("--drop-limit-m", type=float, default=None,
-              help="Fiber reach: longest drop to fiber access (default: the study's [parameters.fiber], else 300).")
+              help="Fiber reach: longest drop to fiber access "
+                   f"(default: the study's [parameters.fiber], else {FIBER.drop_limit_m:g}).")
 @click.option("--hamlet-threshold", type=float, default=None,
-              help="Fiber reach: share of a hamlet's households that makes it reached (default: study, else 0.8).")
+              help="Fiber reach: share of a hamlet's households that makes it reached "
+                   f"(default: the study's, else {FIBER.hamlet_threshold_frac:g}).")
 def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, targets_path: Path | None,
               drop_limit_m: float | None, hamlet_threshold: float | None) -> None:
     """Every target of the plan for the province, each district and each commune."""
