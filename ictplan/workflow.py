@@ -28,7 +28,6 @@ e.g. one tqdm bar over the jobs::
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -138,23 +137,11 @@ def _resolve_all(study: Study, order: list[str], overrides: Mapping[str, Any]) -
 
 
 # ============================================================================ running
-def _accepted(fn: Callable[..., Any], kw: dict[str, Any]) -> dict[str, Any]:
-    """The keywords of ``kw`` that ``fn`` takes (all of them when it takes ``**overrides``)."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return kw
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return kw
-    return {k: v for k, v in kw.items() if k in sig.parameters}
-
-
 def _call(fn: Callable[..., Any], study: Study, params: Any, progress: bool | None, **extra: Any) -> Any:
-    """``fn(study, **resolved parameters, **extra, progress=...)``, each keyword only where
-    ``fn`` takes it (an analysis resolves the same values again from the same sources)."""
+    """``fn(study, **resolved parameters, **extra, progress=...)``: every analysis takes its
+    parameters by name (and resolves the same values again from the same sources)."""
     kw: dict[str, Any] = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
-    kw.update(extra, progress=progress)
-    return fn(study, **_accepted(fn, kw))
+    return fn(study, **kw, **extra, progress=progress)
 
 
 def _run_coverage(study: Study, res: Results, params: Any, progress: bool | None, plan: Plan | None) -> Any:

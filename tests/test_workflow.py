@@ -119,6 +119,16 @@ def test_progress_flag_reaches_the_analyses(calls):
     workflow.run(_study.load(SAMPLE), jobs=("coverage",), progress=False)
     assert dict(calls)["coverage"]["progress"] is False
 
+    class Steps:  # a callback; its `bars` attribute goes to the analyses
+        bars = True
+
+        def __call__(self, job, event, detail):
+            pass
+
+    calls.clear()
+    workflow.run(_study.load(SAMPLE), jobs=("fiber",), progress=Steps())
+    assert dict(calls)["fiber"]["progress"] is True
+
 
 # ---------------------------------------------------------------------------- real analyses
 def _no_roads_study(root: Path) -> _study.Study:
