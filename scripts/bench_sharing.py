@@ -36,6 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from ictplan.parameters import SHARING  # noqa: E402  (after the path: runs from a fresh clone)
 SAMPLE_GPKG = REPO / "data" / "camau" / "fiber.gpkg"
 CRS = 32648
 OPERATORS = ("Viettel", "VNPT", "MobiFone", "Vietnamobile", "Gmobile")
@@ -154,7 +156,7 @@ def _in_fresh_process(target, *args, inline=False):
         conn = _Inline()
         target(*args, conn)
         return conn.obj
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     parent, child = ctx.Pipe(duplex=False)
     p = ctx.Process(target=target, args=(*args, child))
     p.start()
@@ -249,7 +251,7 @@ def _worker_dup(method, scale, reps, conn):
     times, out = [], None
     for _ in range(reps):
         t0 = time.perf_counter()
-        out = fn(routes, 15.0, 200.0)
+        out = fn(routes, SHARING.corridor_m, SHARING.min_length_m)
         times.append(time.perf_counter() - t0)
     out["what"] = what
     out["n_routes"] = len(routes)
@@ -310,7 +312,7 @@ def main(scale: str = "full") -> list[dict]:
         "conventional_peak_mb": round(mem_c, 1),
         "answers_agree": bool(rel <= 0.02) and t_ip < 5.0,
         "tolerance": "total stretch length (both directions) within 2% of buffer-intersection; ictplan < 5 s",
-        "notes": (f"{a['what']}: {a['n_routes']} routes, {a['total_km']:.0f} km; corridor 15 m, min 200 m; "
+        "notes": (f"{a['what']}: {a['n_routes']} routes, {a['total_km']:.0f} km; corridor {SHARING.corridor_m:g} m, min {SHARING.min_length_m:g} m; "
                   f"stretch length ictplan {a['total_directed_m'] / 1000:.2f} km vs buffer-intersection "
                   f"{b['total_directed_m'] / 1000:.2f} km ({rel * 100:.2f}%); route pairs {a['n_pairs']} vs {b['n_pairs']}; "
                   f"duplicated trenching {a['trench_km']:.2f} km"),

@@ -466,3 +466,26 @@ def test_datacentre_redundancy_matches_networkx_edge_connectivity(keep, nodes):
         for j in range(i + 1, len(pts)):
             want = min(2, nx.edge_connectivity(H, pts[i], pts[j])) if H.degree(pts[i]) and H.degree(pts[j]) else 0
             assert got[(f"dc{i}", f"dc{j}")] == want
+
+
+# =========================================================================== the package's seams
+def test_package_exports_and_private_helpers_fiber_uses():
+    import ictplan.network as pkg
+    from ictplan.network import build, convert, paths, redundancy, snapping, table
+
+    for name in pkg.__all__:
+        assert getattr(pkg, name) is not None
+    assert pkg.build_edges is build.build_edges and pkg.snap_xy is snapping.snap_xy
+    assert pkg.to_networkx is convert.to_networkx and pkg.distance_to_nearest is paths.distance_to_nearest
+    assert pkg.EdgeNetwork is table.EdgeNetwork and pkg.datacentre_redundancy is redundancy.datacentre_redundancy
+    for name in ("_point_xy", "_as_net", "_node_lines"):  # used as nw._x by fiber and the tests
+        assert callable(getattr(pkg, name))
+
+
+def test_repair_warning_points_at_the_caller():
+    lines = gdf([shapely.LineString([(0, 0), (100, 0)]), shapely.LineString([(100.5, 0), (200, 0)])])
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        nw.build_edges(lines)
+    assert [w.category for w in rec] == [RepairWarning]
+    assert rec[0].filename == __file__ and "endpoints_snapped=1" in str(rec[0].message)

@@ -641,3 +641,84 @@ def test_sample_study_sharing_summary_and_speed():
         res = sharing.run(st_)
     s = res.summary
     assert s["n_towers"] > 0 and 1.0 <= s["tenancy_today"] <= s["tenancy_potential"]
+
+
+# --------------------------------------------------------------------------- parameters and seams
+def test_data_functions_take_their_defaults_from_parameters():
+    import inspect
+
+    from ictplan.parameters import SHARING
+
+    checked = 0
+    for fn in (sharing.physical_sites, sharing.colocation_graph, sharing.poles_and_spans, sharing.duplicated_routes):
+        for name, p in inspect.signature(fn).parameters.items():
+            if hasattr(SHARING, name):
+                assert p.default == getattr(SHARING, name), (fn.__name__, name)
+                checked += 1
+    assert checked == 11  # sites 5, colocation graph 1, poles 3, routes 2
+
+
+def test_run_resolves_parameters_study_then_overrides():
+    from ictplan.errors import ConfigError
+    from ictplan.parameters import SHARING
+
+    # VNPT and Viettel towers 120 m apart: a candidate pair at 300 m (default), none at 100 m
+    layers = {"cells": cells_frame([("VNPT", 0, 0), ("Viettel", 120, 0)])}
+    res = sharing.run(fake_study(layers))
+    assert res.summary["towers_saved"] == 1 and res.parameters["candidate_m"] == SHARING.candidate_m
+    assert res.parameters["crs"] == "EPSG:32648"
+    res = sharing.run(fake_study(layers, {"sharing": {"candidate_m": 100}}))
+    assert res.summary["towers_saved"] == 0 and res.parameters["candidate_m"] == 100.0
+    res = sharing.run(fake_study(layers, {"sharing": {"candidate_m": 100}}), candidate_m=150.0)  # keyword on top
+    assert res.summary["towers_saved"] == 1 and res.parameters["candidate_m"] == 150.0
+    res = sharing.run(fake_study(layers, {"sharing": {"candidate_m": 100}}), candidate_m=None)  # None: the study's
+    assert res.parameters["candidate_m"] == 100.0
+    # colocation_m from study.toml: 130 m puts both on one tower already
+    res = sharing.run(fake_study(layers, {"sharing": {"colocation_m": 130}}))
+    assert res.summary["n_towers"] == 1 and res.summary["n_shared_towers"] == 1
+    with pytest.raises(ConfigError, match="candidate_km"):
+        sharing.run(fake_study(layers), candidate_km=1.0)
+
+
+def test_pole_cable_limit_default_and_span_snap_are_parameters():
+    # 7 cables pass p2 (two spans of 7); p2 has no max_cables value
+    poles = gpd.GeoDataFrame({"pole_id": ["p1", "p2", "p3"], "owner": ["EVN"] * 3, "max_cables": [9, None, 9]},
+                             geometry=[Point(X0, Y0), Point(X0 + 40, Y0), Point(X0 + 80, Y0)], crs=CRS)
+    spans = gpd.GeoDataFrame({"span_id": ["s1", "s2"], "kind": ["aerial"] * 2, "operators": ["VNPT"] * 2,
+                              "cable_count": [7, 7]},
+                             geometry=[LineString([(X0 + 1.5, Y0), (X0 + 40, Y0)]), LineString([(X0 + 40, Y0), (X0 + 80, Y0)])],
+                             crs=CRS)
+    _, p, s = sharing.poles_and_spans(poles, spans)
+    assert list(p["cable_limit"]) == [9, 6, 9] and list(p["overloaded"]) == [False, True, False]
+    assert s["from_node"].iloc[0] == "p1"  # 1.5 m from p1: within snap_m = 2
+    _, p, _ = sharing.poles_and_spans(poles, spans, default_cable_limit=8)
+    assert list(p["cable_limit"]) == [9, 8, 9] and not p["overloaded"].any()
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        _, _, s = sharing.poles_and_spans(poles, spans, snap_m=1.0)
+    msgs = " | ".join(str(w.message) for w in rec)
+    assert "1 aerial span(s) have an end at no pole" in msgs and "1 pole(s) have no span (e.g. p1)" in msgs
+    assert s["from_node"].iloc[0].startswith("J-")
+
+
+def test_warnings_point_at_the_caller():
+    # the analyses were split into steps: each warning must still name the line that called them
+    def where(fn):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            fn()
+        assert rec, "expected a warning"
+        return {Path(w.filename).name for w in rec}
+
+    cells = cells_frame([("VNPT", 0, 0), ("VNPT", 50, 0)])
+    cells.loc[1, "geometry"] = Point(float("nan"), float("nan"))
+    sect = sectors_frame([("VNPT", "A", 0, 0, "4G", 30), ("VNPT", "B", 0.5, 0, "4G", 30)])
+    poles = gpd.GeoDataFrame({"pole_id": ["p1", "p9"], "owner": ["EVN"] * 2}, geometry=[Point(X0, Y0), Point(X0, Y0 + 900)], crs=CRS)
+    spans = gpd.GeoDataFrame({"span_id": ["s1"], "kind": ["aerial"], "operators": [""]},
+                             geometry=[LineString([(X0, Y0), (X0 + 40, Y0)])], crs=CRS)
+    routes = routes_frame([("a", "VNPT", [(0, 0), (1000, 0)]), ("b", None, [(0, 5), (1000, 5)])])
+    here = {Path(__file__).name}
+    assert where(lambda: sharing.physical_sites(cells)) == here  # a cell with no position
+    assert where(lambda: sharing.physical_sites(sect)) == here  # two site ids at one position: merged
+    assert where(lambda: sharing.poles_and_spans(poles, spans)) == here  # no operator, end at no pole, no span
+    assert where(lambda: sharing.duplicated_routes(routes)) == here  # a route with no operator
