@@ -38,6 +38,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from ictplan.parameters import SHARING  # noqa: E402  (after the path: runs from a fresh clone)
+
 SAMPLE_GPKG = REPO / "data" / "camau" / "fiber.gpkg"
 CRS = 32648
 OPERATORS = ("Viettel", "VNPT", "MobiFone", "Vietnamobile", "Gmobile")
