@@ -193,3 +193,18 @@ def test_district_summary_without_districts_is_per_commune(tmp_path):
     assert t.index.name == "commune_name" and len(t) == len(c) + 1  # communes + province; nothing outside
     assert t.loc[PROVINCE_ROW, "pop2019"] == c["pop2019"].sum()
     assert t["communes"].iloc[:-1].eq(1).all()
+
+
+def test_demo_on_a_broken_layer_runs_what_it_can_and_fails(capsys, tmp_path):
+    root = _small(tmp_path / "s")
+    toml = (root / "study.toml").read_text(encoding="utf-8")
+    (root / "study.toml").write_text(toml.replace('layer = "postal_points"', 'layer = "postal"'), encoding="utf-8")
+    assert main(["demo", str(root), "--out", str(tmp_path / "out"), "--lang", "en"]) == 1
+    cap = capsys.readouterr()
+    assert "has no layer 'postal'" in cap.out and "some layers failed to load" in cap.err
+    assert "skipped: fiber: needs roads" in cap.out
+    prov = pd.read_csv(tmp_path / "out" / "coverage" / "coverage_province.csv")  # what could run, ran
+    assert prov["population"].iloc[0] > 0
+    sc = pd.read_csv(tmp_path / "out" / "scorecard" / "scorecard.csv", dtype={"zone_code": str})
+    p1 = sc[(sc["target_id"] == "P1") & (sc["level"] == "province")].iloc[0]
+    assert p1["status"] == "no data" and "postal" in p1["reason"]

@@ -185,16 +185,24 @@ def _write_scorecard(res: Results, out: Path) -> None:
 _WRITERS = {"coverage": _write_coverage, "fiber": _write_fiber, "sharing": _write_sharing, "scorecard": _write_scorecard}
 
 
-def _write_pages(res: Results, out: Path, lang: str) -> tuple[Path, Path]:
+def _write_pages(res: Results, out: Path, lang: str) -> dict[str, Path]:
+    """The map and the report of ``res``; one that cannot be made says why (and is left out)."""
     from .. import maps, report
 
-    t0 = time.perf_counter()
-    map_path = maps.save_html(maps.results_map(res, lang=lang), out / "map.html", overwrite=True)
-    echo(f"\n[map] done in {time.perf_counter() - t0:.1f} s")
-    t0 = time.perf_counter()
-    report_path = report.save(report.build(res, lang=lang), out / f"report_{lang}.html", overwrite=True)
-    echo(f"[report] done in {time.perf_counter() - t0:.1f} s")
-    return map_path, report_path
+    steps = {
+        "map": lambda: maps.save_html(maps.results_map(res, lang=lang), out / "map.html", overwrite=True),
+        "report": lambda: report.save(report.build(res, lang=lang), out / f"report_{lang}.html", overwrite=True),
+    }
+    paths: dict[str, Path] = {}
+    for name, make in steps.items():
+        t0 = time.perf_counter()
+        try:
+            paths[name] = make()
+        except IctplanError as err:
+            echo(f"\n[{name}] could not be made: {err}")
+            continue
+        echo(f"\n[{name}] done in {time.perf_counter() - t0:.1f} s")
+    return paths
 
 
 @cli.command()
@@ -225,11 +233,11 @@ def demo(study: Path, out: Path, overwrite: bool, lang: str, drop_limit_m: float
     for job in res.ran:
         echo(f"\n{job}:")
         _WRITERS[job](res, out)
-    map_path, report_path = _write_pages(res, out, lang)
+    pages = _write_pages(res, out, lang)
     skipped = f"; skipped: {', '.join(res.skipped)}" if res.skipped else ""
     echo(f"\nDone in {time.perf_counter() - t_start:.1f} s. Ran: {', '.join(res.ran)}{skipped}. "
          f"Outputs in {out}/ ({', '.join(f'{j}/' for j in res.ran)}).")
-    echo(f"Open the report: file://{report_path.resolve()}")
-    echo(f"Open the map:    file://{map_path.resolve()}")
-    if not layers_ok:
-        raise IctplanError("some layers failed to load (see the table at the top); fix them and run again.")
+    for name, path in pages.items():
+        echo(f"Open the {name}:{' ' * (7 - len(name))}file://{path.resolve()}")
+    if not layers_ok or len(pages) < 2:
+        raise IctplanError("some layers failed to load or a page could not be made (see above); fix them and run again.")
