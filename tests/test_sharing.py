@@ -654,6 +654,7 @@ def test_data_functions_take_their_defaults_from_parameters():
         for name, p in inspect.signature(fn).parameters.items():
             if hasattr(SHARING, name):
                 assert p.default == getattr(SHARING, name), (fn.__name__, name)
+                assert f"= SHARING.{name}," in inspect.getsource(fn), (fn.__name__, name)  # no literal of its own
                 checked += 1
     assert checked == 11  # sites 5, colocation graph 1, poles 3, routes 2
 

@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 
 from .._errors import InputValidationError, MissingColumnError
+from ..parameters import SHARING
 from ._common import _check_frame, _check_kind, _join_sorted, _pairs_within, _uid, _working_crs, _xy
 
 logger = logging.getLogger("ictplan.sharing")
@@ -149,7 +150,7 @@ def colocation_graph(
     towers_gdf: gpd.GeoDataFrame,
     /,
     *,
-    candidate_m: float = 300.0,
+    candidate_m: float = SHARING.candidate_m,
     working_crs: Any = None,
 ) -> nx.Graph:
     """Graph of towers; edges join towers of different operators within ``candidate_m``.
