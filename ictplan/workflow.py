@@ -128,12 +128,12 @@ def _resolve_all(study: Study, order: list[str], overrides: Mapping[str, Any]) -
         raise ConfigError(f"unknown job(s) {', '.join(map(repr, unknown))} in the overrides; jobs: {', '.join(JOBS)}. "
                           "Pass one dict per job, e.g. fiber={'drop_limit_m': 500}.")
     out = {}
-    for job in order:
+    for job in (j for j in JOBS if j in order or j in overrides):  # a typo is refused even for a job not run
         given = overrides.get(job) or {}
         if not isinstance(given, Mapping):
             raise ConfigError(f"{job}={given!r}: pass the {job} parameters as a dict, e.g. {job}={{'name': value}}.")
         out[job] = _parameters.resolve(job, study, **given)
-    return out
+    return {job: out[job] for job in order}
 
 
 # ============================================================================ running

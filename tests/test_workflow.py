@@ -85,13 +85,14 @@ def test_parameters_resolved_and_passed(calls, tmp_path):
     ({"fiber": {"drop_limitm": 5}}, "", "unknown fiber parameter 'drop_limitm'"),
     ({"fibre": {"drop_limit_m": 5}}, "", "unknown job"),
     ({"fiber": 500}, "", "as a dict"),
+    ({"sharing": {"corridor": 5}}, "", "unknown sharing parameter 'corridor'"),  # sharing not run: still refused
     ({}, "[parameters.fiber]\ndroplimit = 5\n", "unknown fiber parameter 'droplimit'"),
     ({}, '[parameters.fiber]\ndrop_limit_m = "far"\n', "expected a float"),
 ])
 def test_bad_parameter_is_a_config_error_before_any_job(calls, tmp_path, overrides, toml, match):
     s = _study.load(_sample_copy(tmp_path, toml))
     with pytest.raises(ConfigError, match=match):
-        workflow.run(s, **overrides)
+        workflow.run(s, jobs=("fiber",), **overrides)
     assert calls == []
 
 
