@@ -227,7 +227,8 @@ def _split_points(geoms: np.ndarray, i: np.ndarray, j: np.ndarray,
     # unique split positions per line (1e-9 m)
     order = np.lexsort((pos, line))
     line, pxy, pos = line[order], pxy[order], pos[order]
-    dup = np.r_[False, (line[1:] == line[:-1]) & (np.abs(pos[1:] - pos[:-1]) <= tol)]
+    dup = np.zeros(len(line), bool)  # no split point at all: nothing to de-duplicate
+    dup[1:] = (line[1:] == line[:-1]) & (np.abs(pos[1:] - pos[:-1]) <= tol)
     return line[~dup], pxy[~dup], pos[~dup]
 
 
