@@ -52,6 +52,7 @@ from ._errors import (
 from .engine import check_clutter as _check_clutter
 from .engine import clutter_loss_db, disc_coverage
 from .grid import OUTSIDE_ZONES, Grid, Population, zone_sums
+from .validation import HEIGHT_RANGE_M, TILT_RANGE_DEG, TX_POWER_RANGE_DBM
 
 if TYPE_CHECKING:  # pragma: no cover
     from .study import Study
@@ -79,9 +80,9 @@ ANY_OPERATOR = "any"
 ZONE_ID_COLUMNS = _zones.ZONE_ID_COLUMNS
 
 _SECTOR_REQUIRED = ("sector_id", "operator", "technology", "band", "azimuth_deg", "height_m")
-_MAX_HEIGHT_M = 300.0
-_TX_RANGE_DBM = (0.0, 70.0)
-_TILT_RANGE_DEG = (-20.0, 60.0)
+_MAX_HEIGHT_M = HEIGHT_RANGE_M[1]  # the loader's ranges (ictplan.validation), written once
+_TX_RANGE_DBM = TX_POWER_RANGE_DBM
+_TILT_RANGE_DEG = TILT_RANGE_DEG
 
 
 # ============================================================================ results

@@ -100,11 +100,17 @@ def read_toml(path: str | os.PathLike, what: str, /) -> dict[str, Any]:
     MissingFileError : no such file.
     ConfigError : not UTF-8, or not valid TOML (the message has tomllib's line and column).
     """
+    return read_toml_text(path, what)[0]
+
+
+def read_toml_text(path: str | os.PathLike, what: str, /) -> tuple[dict[str, Any], str]:
+    """:func:`read_toml` and the file's text (for messages that name a line)."""
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"{what} file not found: {path}. Fix the path in study.toml (relative to the study folder).")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return tomllib.loads(text), text
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path} is not UTF-8 text: re-save it as UTF-8.") from err
     except tomllib.TOMLDecodeError as err:

@@ -112,10 +112,13 @@ def assign_communes(points: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, /, *, 
         out.loc[bad] = j["commune_code"].reindex(sub.index).to_numpy()
         lost = int(out.isna().sum())
         if lost:
+            codes = code[bad & out.isna().to_numpy()].dropna().unique()[:3].tolist()
+            why = (f"a commune_code that is not a commune of the study (e.g. {codes}) and " if codes
+                   else "no commune_code and ")
             warnings.warn(
-                f"{lost} of {len(points)} {what} have a commune_code that is not a commune of the study "
-                f"and lie in no commune polygon; they are left out of the per-commune counts. "
-                f"Fix their commune_code (e.g. {code[bad].dropna().unique()[:3].tolist()}).",
+                f"{lost} of {len(points)} {what} have {why}lie in no commune polygon; they are left out "
+                "of the per-commune counts (and counted as outside zones). Check their position, or "
+                "give them the commune_code of the commune they serve.",
                 SkippedFeaturesWarning,
                 stacklevel=2,
             )

@@ -399,12 +399,17 @@ def skip_reason(study: Study, job: str, failed: Mapping[str, str] | None = None)
     """The sentence ``workflow.run`` records for a job the study cannot run, or None.
 
     >>> skip_reason(study, "fiber")          # doctest: +SKIP
-    'fiber: needs roads — missing (add it under [layers] in study.toml)'
+    'fiber: needs roads — missing (add the layer under [layers] in study.toml)'
     """
     missing = missing_inputs(job, _available(study), failed)
     if not missing:
         return None
-    return f"{job}: needs {'; '.join(missing)} (add it under [layers] or as a file section in study.toml)"
+    files = [f for f, text in INPUT_FILES.items() if any(text in m for m in missing)]
+    hints = [f"a [{f}] section with its path" for f in files]
+    if len(files) < len(missing):
+        hints.append("the layer under [layers]")
+    where = " and ".join(hints) + " in study.toml"
+    return f"{job}: needs {'; '.join(missing)} (add {where})"
 
 
 def readiness(study: Study, failed: Mapping[str, str] | None = None,

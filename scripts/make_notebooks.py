@@ -62,11 +62,12 @@ Best-server coverage of every operator's 4G and 5G carriers on the population gr
 the people covered per commune and district (each cell weighted by its exact share inside
 the zone, so zone figures add up to the province)."""),
         ("code", SETUP),
-        ("code", """from ictplan import coverage
+        ("code", """from ictplan import workflow
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    cov = coverage.run(study)
-print(list(cov.layers))
+    res = workflow.run(study, jobs=["coverage"])
+cov = res.coverage
+print(res.ran, list(cov.layers))
 cov.timings_s"""),
         ("md", "## People covered, per district (any operator)"),
         ("code", """t = cov.table
@@ -76,8 +77,7 @@ t[(t["level"] == "districts") & (t["operator"] == "any")].pivot_table(
         ("code", """c4 = t[(t["level"] == "communes") & (t["operator"] == "any") & (t["technology"] == "4G")]
 c4.nsmallest(10, "pct_covered")[["zone_code", "zone_name", "population", "pop_covered", "pct_covered", "mean_tput_mbps"]]"""),
         ("md", "## On the map\nCommunes coloured by the share of people covered by 4G; the best-server throughput rasters are layers you can switch on."),
-        ("code", """layers = maps.result_layers(study, coverage=cov, run=False)
-m = maps.study_map(study, column="pct_4g_covered", **layers)
+        ("code", """m = maps.results_map(res, column="pct_4g_covered")
 m"""),
     ],
     "03_fiber_reach.ipynb": [
@@ -86,18 +86,19 @@ m"""),
 Which households and hamlets are within reach of a fiber route, measured along roads and
 canal banks, and how many metres of fiber are still missing to reach the rest."""),
         ("code", SETUP),
-        ("code", """from ictplan import fiber
+        ("code", """from ictplan import workflow
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    fib = fiber.run(study)
+    res = workflow.run(study, jobs=["fiber"])      # e.g. fiber={"drop_limit_m": 500} to change the drop limit
+fib = res.fiber
+print(res.parameters["fiber"])
 fib.province.T"""),
         ("md", "## Per district"),
         ("code", """fib.districts[["district_name", "households", "households_reachable", "pct_reachable", "hamlets", "hamlets_reached", "missing_fiber_m"]].round(1)"""),
         ("md", "## Hamlets not reached, the closest first"),
         ("code", """fib.unreached_hamlets.nsmallest(10, "missing_fiber_m")[["hamlet_code", "hamlet_name", "commune_code", "households", "missing_fiber_m"]]"""),
         ("md", "## On the map\nCommunes coloured by the share of households within reach; unreached hamlets as a layer."),
-        ("code", """layers = maps.result_layers(study, fiber=fib, run=False)
-m = maps.study_map(study, column="pct_fiber_reachable", **layers)
+        ("code", """m = maps.results_map(res, column="pct_fiber_reachable")
 m"""),
     ],
     "04_sharing.ipynb": [
@@ -107,18 +108,18 @@ Physical sites and towers from the operators' sector tables and OpenCelliD cells
 different operators close enough to share; poles carrying several operators' cables; fiber
 routes of several operators dug along the same corridor."""),
         ("code", SETUP),
-        ("code", """from ictplan import sharing
+        ("code", """from ictplan import workflow
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    sh = sharing.run(study)
+    res = workflow.run(study, jobs=["sharing"])
+sh = res.sharing
 pd.Series(sh.summary).to_frame("value")"""),
         ("md", "## The groups of towers that could merge, most towers saved first"),
         ("code", """sh.groups.drop(columns="geometry").head(10)"""),
         ("md", "## Duplicated fiber corridors (duct-sharing candidates)"),
         ("code", """sh.duplicated.candidates.head(10)"""),
         ("md", "## On the map\nSwitch on the sharing layers in the layer control."),
-        ("code", """layers = maps.result_layers(study, sharing=sh, run=False)
-m = maps.study_map(study, **layers)
+        ("code", """m = maps.results_map(res)
 m"""),
     ],
     "05_scorecard_and_maps.ipynb": [
@@ -128,25 +129,24 @@ The plan's targets (`data/targets/camau_2021_2030.toml`) measured on the study f
 province, every district and every commune; then the maps and the one-file HTML report
 for leadership, in Vietnamese or English."""),
         ("code", SETUP),
-        ("code", """from ictplan import coverage, fiber, report, targets
+        ("code", """from ictplan import report, workflow
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    cov = coverage.run(study)
-    fib = fiber.run(study)
-    sc = targets.run(study, coverage=cov, fiber=fib)
+    res = workflow.run(study)          # coverage, fiber, sharing and the scorecard, each once
+print("ran:", res.ran, "skipped:", res.skipped)
+sc = res.scorecard
 sc.summary()"""),
         ("md", "## Districts: each target's value and status"),
         ("code", """report.plan_tables(sc, lang="en")["districts"]"""),
         ("md", "## The map with every result layer"),
-        ("code", """layers = maps.result_layers(study, coverage=cov, fiber=fib, lang="vi")
-m = maps.study_map(study, lang="vi", **layers)
+        ("code", """m = maps.results_map(res, lang="vi")
 m"""),
         ("md", "## Save the map and the report\nBoth are single HTML files that open anywhere, without Internet."),
         ("code", """import tempfile
 from pathlib import Path
 out = Path(tempfile.mkdtemp(prefix="ictplan-"))
 map_path = maps.save_html(m, out / "map.html")
-page = report.build(study, lang="vi", scorecard=sc, coverage=cov, fiber=fib)
+page = report.build(res, lang="vi")
 report_path = report.save(page, out / "report_vi.html")
 print(map_path, f"{map_path.stat().st_size / 1e6:.1f} MB")
 print(report_path, f"{report_path.stat().st_size / 1e6:.1f} MB")
@@ -196,12 +196,17 @@ communes.to_file(work / "my_communes.gpkg", layer="communes", driver="GPKG")
 mine_communes = io.read_layer(work / "my_communes.gpkg", "communes", layer="communes")
 print(mine_communes.crs, len(mine_communes))"""),
         ("code", """# a layer missing a required column is refused with a message that says how to fix it
-bad = communes.drop(columns=["district_name"])
+bad = communes.drop(columns=["commune_code"])
 bad.to_file(work / "bad.gpkg", layer="communes", driver="GPKG")
 try:
     io.read_layer(work / "bad.gpkg", "communes", layer="communes")
 except ictplan.errors.InputValidationError as err:
     print(type(err).__name__, ":", err)"""),
+        ("md", "## Your own column names\nGSO names (`ma_xa`, `ten_xa`, `loai_xa`, `ma_huyen`, `ten_huyen`, `dan_so`, `so_ho`, …) and `azimuth`/`tilt`/`height` are recognised as they are; any other name is mapped in `study.toml`, e.g. `communes = { path = \"my.gpkg\", layer = \"xa\", columns = { commune_code = \"MAXA\" } }`. Since the 2025 reform a district column is optional."),
+        ("code", """gso = communes.rename(columns={"commune_code": "ma_xa", "commune_name": "ten_xa"}).drop(columns=["district_code", "district_name"])
+gso.to_file(work / "gso_communes.gpkg", layer="xa", driver="GPKG")
+read = io.read_layer(work / "gso_communes.gpkg", "communes", layer="xa")
+print(read.attrs.get("ictplan_columns"), list(read.columns)[:6])"""),
         ("md", "## Make it a study\nA `study.toml` names the files; paths are relative to the study folder."),
         ("code", """pop_src = sample.root / sample.layer_specs["population"]["path"]
 (work / "population.tif").write_bytes(pop_src.read_bytes())

@@ -188,3 +188,46 @@ def test_keyword_override_equals_study_parameters(fiber_500):
     res = workflow.run(_study.load(SAMPLE), jobs=("fiber",), fiber={"drop_limit_m": 500})
     pd.testing.assert_frame_equal(res.fiber.province, fiber_500.fiber.province)
     pd.testing.assert_frame_equal(res.fiber.communes, fiber_500.fiber.communes)
+
+
+def test_gso_communes_without_districts_run_coverage_scorecard_map_and_report(tmp_path):
+    """Communes in GSO column names (ma_xa, ten_xa, loai_xa), no district, no census: the
+    whole workflow runs, the district level is absent everywhere, and the report's 4G
+    headline is the coverage table's province row."""
+    import warnings
+
+    from ictplan import maps, report
+    from ictplan import study as _study
+
+    from ._mapstudy import gso_communes, variant
+
+    root = variant(tmp_path / "st", communes=gso_communes(), profiles=True)
+    targets = (Path(__file__).resolve().parents[1] / "data" / "targets" / "camau_2021_2030.toml").as_posix()
+    with open(root / "study.toml", "a", encoding="utf-8") as fh:
+        fh.write(f'\n[targets]\npath = "{targets}"\n')
+    s = _study.load(root)
+    assert not s.has("districts")
+    assert set(s.layer("communes")["commune_code"]) == set(gso_communes()["ma_xa"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = workflow.run(s)
+    assert res.ran == ["coverage", "sharing", "scorecard"]
+    assert set(res.skipped) == {"fiber"} and "roads" in res.skipped["fiber"]
+    t = res.coverage.table
+    assert "districts" not in set(t["level"])
+    assert set(res.scorecard.table["level"]) == {"province", "commune"}
+    prov = t[(t["level"] == "province") & (t["operator"] == "any") & (t["technology"] == "4G")].iloc[0]
+    # people in the six communes = raster total (the communes tile the raster exactly)
+    assert prov["population"] == pytest.approx(float(s.population.counts.sum()), rel=1e-9)
+    figures = report.result_figures(report.key_figures(s), coverage=res.coverage)
+    assert figures["province"]["pct_4g_covered"].iloc[0] == pytest.approx(prov["pct_covered"])
+    page = report.build(res, lang="vi")
+    assert "<h3>By district</h3>" not in page
+    assert maps.external_resources(maps.to_html(maps.results_map(res))) == []
+    from ictplan import targets as _targets
+
+    paths = _targets.write_scorecard(res.scorecard, tmp_path / "sc")
+    import pyogrio
+
+    assert [name for name, _ in pyogrio.list_layers(paths["gpkg"])] == ["communes"]
+    assert "## Districts" not in paths["markdown"].read_text(encoding="utf-8")

@@ -4,12 +4,12 @@ the ``[dtt]`` broadcast profile and the clutter losses, read from a profiles TOM
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .._errors import MissingFileError, ProfileError
+from .._errors import ProfileError
+from ..io import read_toml
 from .link import noise_per_re_dbm, rsrp_offset_db
 from .propagation import LOS_MODES, MODELS
 
@@ -195,14 +195,7 @@ def load_profiles(path: str | Path, /) -> dict[str, Any]:
         A key is unknown, missing, of the wrong type or out of range; the message names
         the key and the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"profiles file {path} does not exist. Point [profiles] path in study.toml at it.")
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
-        raise ProfileError(f"{path}: not valid TOML: {err}.") from err
+    data = read_toml(path, "profiles")
     return parse_profiles(data, source=str(path))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import tomllib
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import IctplanError, InputValidationError
+from ..io import read_toml
 from .figures import _coverage_rows, add_people, key_figures, result_figures
 from .tables import charts, methods, plan_tables, sources, split_levels
 from .text import LEVELS, _label, _t
@@ -175,9 +175,9 @@ def _plan_file(study: Study, lang: str) -> tuple[str, str]:
     if tp is None or not Path(tp).exists():
         return "", ""
     try:
-        plan = tomllib.loads(Path(tp).read_text(encoding="utf-8")).get("plan", {})
+        plan = read_toml(tp, "targets").get("plan", {})
         pname = plan.get("name" if lang == "vi" else "name_en") or plan.get("name", "")
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+    except IctplanError:
         pname = ""
     return Path(tp).name, str(pname)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ConfigError, MissingFileError
+from .._errors import ConfigError
+from ..io import read_toml_text
 from .indicators import INDICATORS
 
 __all__ = ["STATUSES", "COMPARISONS", "LEVELS", "ZONE_LEVELS", "Target", "Plan", "parse_targets", "load_targets"]
@@ -281,16 +281,5 @@ def load_targets(path: str | Path, /) -> Plan:
         (unknown key with its line number, unknown indicator, bad comparison or level,
         missing fields, wrong types).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"targets file not found: {path}. Point [targets] path in study.toml at it "
-                               "(e.g. ../targets/camau_2021_2030.toml).")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path} is not UTF-8 text: re-save it as UTF-8.") from err
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path} is not valid TOML: {err}. Fix that line.") from err
+    data, text = read_toml_text(path, "targets")
     return parse_targets(data, source=str(path), text=text)

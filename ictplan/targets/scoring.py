@@ -25,6 +25,7 @@ import pandas as pd
 
 from .. import services
 from .._errors import ConfigError, IctplanError, InputValidationError
+from ..io import has_districts
 from .indicators import INDICATORS, Indicator
 from .inputs import NoData, ScoreInputs, inputs_from_study
 from .plan import COMPARISONS, STATUSES, Plan, Target, load_targets
@@ -48,6 +49,8 @@ def _zones(inputs: ScoreInputs) -> pd.DataFrame:
                         "district_code": c["district_code"].astype(str).to_numpy(),
                         "district_name": c["district_name"].astype(str).to_numpy()})
     dis = com.drop_duplicates("district_code")[["district_code", "district_name"]].sort_values("district_code")
+    if not has_districts(c):  # since the 2025 reform there may be none: no district level
+        dis = dis.iloc[:0]
     dis = dis.assign(level="district", zone_code=dis["district_code"], zone_name=dis["district_name"])
     prov = pd.DataFrame({"level": ["province"], "zone_code": ["province"], "zone_name": [inputs.province_name or "province"],
                          "district_code": [""], "district_name": [""]})
@@ -64,6 +67,8 @@ def _aggregate(inputs: ScoreInputs, per: pd.DataFrame, zones: pd.DataFrame) -> p
     com["district_code"] = district.reindex(com.index).to_numpy()
     num_cols = [c for c in com.columns if c != "district_code"]
     dis = com.groupby("district_code")[num_cols].sum()
+    if not (zones["level"] == "district").any():
+        dis = dis.iloc[:0]
     prov = com[num_cols].sum().to_frame().T
     prov.index = ["province"]
     parts = [prov.assign(level="province"), dis.assign(level="district"), com[num_cols].assign(level="commune")]

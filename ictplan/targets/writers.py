@@ -84,6 +84,8 @@ def _md_side_by_side(sc: Scorecard) -> list[str]:
 def _md_districts(sc: Scorecard) -> list[str]:
     """Value per district and target (status marks)."""
     dis = sc.table[sc.table["level"] == "district"]
+    if dis.empty:  # no district level (communes without districts)
+        return []
     judged = [t for t in sc.plan.targets if not t.is_policy and t.level != "province"]
     if not (len(dis) and judged):
         return []
@@ -192,18 +194,24 @@ def write_scorecard(sc: Scorecard, out_dir: str | Path, /, *, overwrite: bool = 
     if gpkg.exists() and overwrite:
         gpkg.unlink()
     _io.write_layer(gdf, gpkg, layer="communes", overwrite=overwrite)
-    dgeo = sc.communes.assign(district_code=sc.communes["district_code"].astype(str)).dissolve(by="district_code")[["geometry"]]
-    dwide = sc.wide("district").drop(columns=["district_code", "district_name"]).rename(
-        columns={"zone_code": "district_code", "zone_name": "district_name"})
-    dg = gpd.GeoDataFrame(dgeo.reset_index().merge(dwide, on="district_code", how="left"), geometry="geometry",
-                          crs=sc.communes.crs)
-    _io.write_layer(dg, gpkg, layer="districts", overwrite=True)
+    if (sc.table["level"] == "district").any():
+        _write_districts(sc, gpkg)
     paths["gpkg"] = gpkg
     md = out / "scorecard.md"
     with _io.atomic_path(md, overwrite=overwrite) as tmp:
         tmp.write_text(sc.to_markdown(), encoding="utf-8")
     paths["markdown"] = md
     return paths
+
+
+def _write_districts(sc: Scorecard, gpkg: Path) -> None:
+    """The ``districts`` layer of the scorecard's GeoPackage (communes dissolved)."""
+    dgeo = sc.communes.assign(district_code=sc.communes["district_code"].astype(str)).dissolve(by="district_code")[["geometry"]]
+    dwide = sc.wide("district").drop(columns=["district_code", "district_name"]).rename(
+        columns={"zone_code": "district_code", "zone_name": "district_name"})
+    dg = gpd.GeoDataFrame(dgeo.reset_index().merge(dwide, on="district_code", how="left"), geometry="geometry",
+                          crs=sc.communes.crs)
+    _io.write_layer(dg, gpkg, layer="districts", overwrite=True)
 
 
 
