@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._errors import InputValidationError, SkippedFeaturesWarning
+from ._errors import InputValidationError, RepairWarning, SkippedFeaturesWarning
 from .grid import OUTSIDE_ZONES, Grid, Population, zone_sums, zone_weights
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -299,6 +299,9 @@ def for_study(study: Study, level: str = "communes", /, *, method: str | None = 
     if rows.size < len(gdf):
         zw = ZoneWeights(level=zw.level, codes=zw.codes, names=zw.names, matrix=zw.matrix, outside=zw.outside,
                          overlap=zw.overlap, grid=zw.grid, method=zw.method, index=rows.astype(np.int64))
+    if zw.overlap.n_pairs:  # counted, resolved, and said once per study and level
+        warnings.warn(f"{zw.overlap.summary()}; nobody is counted twice (see ictplan.zones). "
+                      "Fix the boundaries in QGIS to remove the overlap.", RepairWarning, stacklevel=2)
     study._cache[key] = zw
     return zw
 
