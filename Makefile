@@ -30,6 +30,7 @@ bench: $(VENV)/.installed
 	$(PY) scripts/bench.py --out $(OUT)/bench/results.json
 
 bench-small: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) scripts/bench.py --scale small --out $(OUT)/bench/results-small.json
 
 ## sample: rebuild data/camau from ../shared/data (developers only)
