@@ -76,6 +76,7 @@ from . import crs as _crs
 from . import network as _nw
 from . import zones as _zones
 from ._errors import ConfigError, CRSMismatchError, InputValidationError
+from .fiber_capacity import demand, household_capacity
 from .fiber_reach import (
     COPPER_TECHNOLOGIES,
     FIBER_TECHNOLOGIES,
@@ -96,7 +97,7 @@ from .households import (
     households_from_population,
     shares,
 )
-from .parameters import FIBER
+from .parameters import FIBER, FiberParameters
 
 if TYPE_CHECKING:  # pragma: no cover
     from .study import Study
@@ -179,6 +180,17 @@ def _check_frac(value: Any, name: str) -> float:
     return float(value)
 
 
+HAMLET_RULES = ("share", "access_point")
+
+
+def _check_rule(rule: Any) -> str:
+    if rule not in HAMLET_RULES:
+        raise InputValidationError(f"hamlet_rule must be one of {', '.join(HAMLET_RULES)}, got {rule!r}: "
+                                   "\"share\" (hamlet_threshold_frac of its households reachable) or "
+                                   "\"access_point\" (a fiber access point in the hamlet).")
+    return str(rule)
+
+
 @dataclass
 class _Reach:
     """Per household row: position, households, snapping, reach and offers."""
@@ -194,10 +206,15 @@ class _Reach:
     hi: np.ndarray
     nearest_tech: Any
     copper_only: np.ndarray
+    cap: dict[str, np.ndarray] = field(default_factory=dict)
 
     def flags(self) -> dict[str, np.ndarray]:
-        return {"reachable": self.reachable, "ge_200mbps": self.lo >= 200, "gt_1gbps": self.hi > 1000,
-                "copper_only": self.copper_only}
+        """Per row, the share of its households with each property (1/0 or a fraction)."""
+        c = self.cap
+        return {"reachable": self.reachable, "with_port": c["port_frac_2025"],
+                "port_limited": c["port_limited_frac_2025"], "ge_200mbps": c["ge_200mbps_frac_2025"],
+                "gt_1gbps": c["gt_1gbps_frac_2030"], "offer_ge_200mbps": self.lo >= 200,
+                "offer_gt_1gbps": self.hi > 1000, "copper_only": self.copper_only}
 
 
 def _check_inputs(network: Any, households: pd.DataFrame, communes: gpd.GeoDataFrame,
@@ -274,7 +291,10 @@ def _household_table(households: pd.DataFrame, r: _Reach, ccode: np.ndarray, hco
         "hamlet_code": _codes(households["hamlet_idx"].to_numpy(np.int64), hcode),
         "edge_id": r.snap["edge_id"], "drop_m": r.snap["drop_m"], "dist_to_fiber_m": r.dist, "reachable": r.reachable,
         "nearest_fiber_tech": r.nearest_tech, "offer_tech": r.offer_tech, "offer_min_mbps": r.lo.astype(np.float32),
-        "offer_max_mbps": r.hi.astype(np.float32), "ge_200mbps": r.lo >= 200, "gt_1gbps": r.hi > 1000,
+        "offer_max_mbps": r.hi.astype(np.float32), "port_limited_frac": r.cap["port_limited_frac_2025"],
+        "busy_hour_mbps_2025": r.cap["busy_hour_mbps_2025"].astype(np.float32),
+        "busy_hour_mbps_2030": r.cap["busy_hour_mbps_2030"].astype(np.float32),
+        "ge_200mbps": r.cap["ge_200mbps_frac_2025"], "gt_1gbps": r.cap["gt_1gbps_frac_2030"],
         "copper_only": r.copper_only,
     }
     for extra in ("row", "col", "persons"):
@@ -294,9 +314,14 @@ def _zone_sums(a: sp.csr_matrix, r: _Reach) -> dict[str, np.ndarray]:
         return np.asarray(a @ flag.astype(np.float64)).reshape(-1)
 
     rch, ge, gt = s(f["reachable"]), s(f["ge_200mbps"]), s(f["gt_1gbps"])
+    port = s(f["with_port"])
     return {"households": tot, "households_reachable": rch, "pct_reachable": _pct(rch, tot),
+            "households_with_port": port, "pct_with_port": _pct(port, tot),
+            "households_port_limited": s(f["port_limited"]),
             "households_ge_200mbps": ge, "pct_ge_200mbps": _pct(ge, tot),
             "households_gt_1gbps": gt, "pct_gt_1gbps": _pct(gt, tot),
+            "households_offer_ge_200mbps": s(f["offer_ge_200mbps"]),
+            "households_offer_gt_1gbps": s(f["offer_gt_1gbps"]),
             "households_copper_only": s(f["copper_only"])}
 
 
@@ -304,9 +329,36 @@ _HAMLET_COLUMNS = ["hamlet_code", "hamlet_name", "commune_code", "households", "
                    "pct_reachable", "reached", "missing_fiber_m"]
 
 
+def _access_xy(network: _nw.EdgeNetwork, fsrc: pd.DataFrame) -> np.ndarray:
+    """Where fiber can be tapped, as points: access points where they are (``x``, ``y``),
+    else the start, middle and end of every fiber stretch of an edge."""
+    if len(fsrc) == 0:
+        return np.empty((0, 2))
+    if "x" in fsrc and np.isfinite(fsrc["x"].to_numpy(np.float64)).all():
+        return fsrc[["x", "y"]].to_numpy(np.float64)
+    g = network.geometry[fsrc["edge_id"].to_numpy(np.int64)]
+    a, b = fsrc["start_m"].to_numpy(np.float64), fsrc["end_m"].to_numpy(np.float64)
+    pts = [shapely.line_interpolate_point(g, t) for t in (a, (a + b) / 2.0, b)]
+    return np.concatenate([_nw._point_xy(np.asarray(p, dtype=object)) for p in pts])
+
+
+def _has_access_point(hamlets: gpd.GeoDataFrame, access_xy: np.ndarray, dc: np.ndarray, limit: float) -> np.ndarray:
+    """F1's second reading: a fiber access point (or fiber stretch) lies in the hamlet
+    polygon; a hamlet given as a point: its centre is within the drop limit of fiber."""
+    geoms = np.asarray(hamlets.geometry.values, dtype=object)
+    poly = np.isin(shapely.get_type_id(geoms), [3, 6])
+    out = np.where(poly, False, dc <= limit)
+    if poly.any() and len(access_xy):
+        tree = shapely.STRtree(geoms[poly])
+        _, hi = tree.query(shapely.points(access_xy[:, 0], access_xy[:, 1]), predicate="intersects")
+        out[np.flatnonzero(poly)[np.unique(hi)]] = True
+    return out.astype(bool)
+
+
 def _hamlet_table(network: _nw.EdgeNetwork, hamlets: gpd.GeoDataFrame, a_h: sp.csr_matrix, r: _Reach,
-                  fsrc: pd.DataFrame, limit: float, thr: float, weight: str) -> pd.DataFrame:
-    """Per hamlet: households, the reached rule, the centre and the missing metres."""
+                  fsrc: pd.DataFrame, limit: float, thr: float, weight: str, rule: str = "share") -> pd.DataFrame:
+    """Per hamlet: households, both readings of the reached rule (``rule`` picks
+    ``reached``), the centre and the missing metres."""
     nh = len(hamlets)
     hs = _zone_sums(a_h, r)
     w = hs["households"]
@@ -319,7 +371,9 @@ def _hamlet_table(network: _nw.EdgeNetwork, hamlets: gpd.GeoDataFrame, a_h: sp.c
                                  source_start_m=fsrc["start_m"].to_numpy(), source_end_m=fsrc["end_m"].to_numpy(),
                                  source_offset_m=fsrc["offset_m"].to_numpy(), weight=weight)
     share = np.divide(hs["households_reachable"], w, out=np.full(nh, np.nan), where=w > 0)
-    reached = np.where(nohh, dc <= limit, share >= thr - 1e-12)
+    reached_share = np.where(nohh, dc <= limit, share >= thr - 1e-12).astype(bool)
+    reached_ap = _has_access_point(hamlets, _access_xy(network, fsrc), dc, limit)
+    reached = reached_share if rule == "share" else reached_ap
     miss_centre = np.where(np.isfinite(dc), np.maximum(dc - limit, 0.0), np.nan)
     miss_share = _missing_share_m(network, fsrc, r.snap, a_h, ~reached & ~nohh, thr, limit, weight)
     missing = np.fmax(miss_centre, miss_share)
@@ -331,7 +385,8 @@ def _hamlet_table(network: _nw.EdgeNetwork, hamlets: gpd.GeoDataFrame, a_h: sp.c
         "hamlet_code": col("hamlet_code"), "hamlet_name": col("hamlet_name"), "commune_code": col("commune_code"),
         **hs,
         "households_unreachable": hs["households"] - hs["households_reachable"],
-        "share_reachable_frac": share, "reached": reached.astype(bool),
+        "share_reachable_frac": share, "reached": reached.astype(bool), "reached_share": reached_share,
+        "reached_access_point": reached_ap,
         "judged_by": np.where(nohh, "centre", "households"),
         "centre_x": cx, "centre_y": cy, "centre_dist_to_fiber_m": dc,
         "missing_centre_m": np.where(reached, 0.0, miss_centre),
@@ -341,7 +396,8 @@ def _hamlet_table(network: _nw.EdgeNetwork, hamlets: gpd.GeoDataFrame, a_h: sp.c
     })
 
 
-_HAMLET_SUMS = ("hamlets", "hamlets_reached", "missing_fiber_m")
+_HAMLET_SUMS = ("hamlets", "hamlets_reached", "hamlets_reached_share", "hamlets_reached_access_point",
+                "missing_fiber_m")
 
 
 def _commune_tables(communes: gpd.GeoDataFrame, a_c: sp.csr_matrix, r: _Reach, ham: pd.DataFrame,
@@ -357,9 +413,12 @@ def _commune_tables(communes: gpd.GeoDataFrame, a_c: sp.csr_matrix, r: _Reach, h
         com[k] = v
     if len(ham):
         hc = ham.groupby("commune_code").agg(hamlets=("hamlet_code", "size"), hamlets_reached=("reached", "sum"),
+                                             hamlets_reached_share=("reached_share", "sum"),
+                                             hamlets_reached_access_point=("reached_access_point", "sum"),
                                              missing_fiber_m=("missing_fiber_m", lambda s: float(np.nansum(s))))
         com = com.merge(hc, left_on="commune_code", right_index=True, how="left")
-        com[["hamlets", "hamlets_reached"]] = com[["hamlets", "hamlets_reached"]].fillna(0).astype(int)
+        hcols = ["hamlets", "hamlets_reached", "hamlets_reached_share", "hamlets_reached_access_point"]
+        com[hcols] = com[hcols].fillna(0).astype(int)
         com["missing_fiber_m"] = com["missing_fiber_m"].fillna(0.0)
     sums = [c for c in (*cs, *_HAMLET_SUMS) if c in com and not c.startswith("pct_")]
     dist_tab = pd.DataFrame(columns=["district_code", "district_name", *sums])
@@ -370,7 +429,8 @@ def _commune_tables(communes: gpd.GeoDataFrame, a_c: sp.csr_matrix, r: _Reach, h
     prov_sums = com[sums].sum()
     province = pd.DataFrame({k: [float(prov_sums[k])] for k in cs if not k.startswith("pct_")})
     for tab in (dist_tab, province):
-        for a, b in (("pct_reachable", "households_reachable"), ("pct_ge_200mbps", "households_ge_200mbps"),
+        for a, b in (("pct_reachable", "households_reachable"), ("pct_with_port", "households_with_port"),
+                     ("pct_ge_200mbps", "households_ge_200mbps"),
                      ("pct_gt_1gbps", "households_gt_1gbps")):
             tab[a] = _pct(tab[b].to_numpy(float), tab["households"].to_numpy(float))
     province = province[[k for k in cs]]
@@ -380,6 +440,8 @@ def _commune_tables(communes: gpd.GeoDataFrame, a_c: sp.csr_matrix, r: _Reach, h
     if len(ham):
         province["hamlets"] = len(ham)
         province["hamlets_reached"] = int(ham["reached"].sum())
+        province["hamlets_reached_share"] = int(ham["reached_share"].sum())
+        province["hamlets_reached_access_point"] = int(ham["reached_access_point"].sum())
         province["pct_hamlets_reached"] = 100.0 * province["hamlets_reached"] / max(len(ham), 1)
         province["missing_fiber_m"] = float(np.nansum(ham["missing_fiber_m"]))
     return com, dist_tab, province
@@ -400,6 +462,8 @@ def analyse(
     hamlet_threshold_frac: float = FIBER.hamlet_threshold_frac,
     weight: str = FIBER.weight,
     far_access_m: float = FIBER.far_access_m,
+    hamlet_rule: str = FIBER.hamlet_rule,
+    capacity: FiberParameters = FIBER,
 ) -> FiberResult:
     """Fiber reach of households, hamlets, communes, districts, the province and organisations.
 
@@ -436,6 +500,14 @@ def analyse(
         ``"cost_m"`` or ``"length_m"``.
     far_access_m
         Access points farther than this from every edge are counted and warned about.
+    hamlet_rule
+        Which reading of F1 sets ``reached``: ``"share"`` (≥ ``hamlet_threshold_frac`` of
+        the households reachable) or ``"access_point"`` (a fiber access point, or a fiber
+        route's edge, lies in the hamlet). Both readings are in the hamlet table
+        (``reached_share``, ``reached_access_point``).
+    capacity
+        The PON-capacity parameters (split ratio, ports, take-up, busy-hour demand;
+        :mod:`ictplan.fiber_capacity`); default :data:`ictplan.parameters.FIBER`.
 
     Returns
     -------
@@ -461,10 +533,14 @@ def analyse(
     """
     limit = _check_drop_limit(drop_limit_m)
     thr = _check_frac(hamlet_threshold_frac, "hamlet_threshold_frac")
+    rule = _check_rule(hamlet_rule)
     network = _check_inputs(network, households, communes, hamlets, facilities, corridor_m, weight)
     diag: dict[str, Any] = {"network_repairs": dict(network.repairs), "components": network.component_sizes}
     fsrc = _fiber_sources(network, access_points, fiber_routes, corridor_m, far_access_m, diag)
     r = _household_reach(network, households, fsrc, copper_routes, limit, weight, corridor_m, diag)
+    r.cap, ap_table = household_capacity(network, r.snap, r.hh, r.reachable, np.asarray(r.offer_tech), fsrc,
+                                         diag["fiber_access_mode"], capacity, drop_limit_m=limit, weight=weight)
+    diag["access_point_capacity"] = ap_table
     ccode = communes["commune_code"].astype(str).to_numpy()
     ham_layer = hamlets if hamlets is not None and len(hamlets) > 0 else None
     hcode = np.array([], dtype=object)
@@ -473,7 +549,7 @@ def analyse(
         _require_columns(ham_layer, ["hamlet_code"], "the hamlets layer")
         hcode = ham_layer["hamlet_code"].astype(str).to_numpy()
         ham = _hamlet_table(network, ham_layer, shares(households, "hamlet", len(ham_layer)), r, fsrc, limit, thr,
-                            weight)
+                            weight, rule)
     hh_table = _household_table(households, r, ccode, hcode)
     com, dist_tab, province = _commune_tables(communes, shares(households, "commune", len(communes)), r, ham, diag)
     org, org_sum = organisations(network, facilities, fsrc, limit, weight, copper_routes, corridor_m)
@@ -485,6 +561,7 @@ def analyse(
         households=hh_table, hamlets=ham, communes=com, districts=dist_tab, province=province, organisations=org,
         organisation_summary=org_sum, network=network, crs=network.crs,
         parameters={"drop_limit_m": limit, "corridor_m": corridor_m, "hamlet_threshold_frac": thr, "weight": weight,
+                    "hamlet_rule": rule,
                     "households_source": households.attrs.get("source", "")},
         diagnostics=diag, hamlet_geometry=ham_layer.geometry.values if ham_layer is not None else None,
     )
@@ -591,6 +668,9 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> F
     prm = _parameters.resolve("fiber", study, **overrides)
     _check_drop_limit(prm.drop_limit_m)
     _check_frac(prm.hamlet_threshold_frac, "hamlet_threshold_frac")
+    _check_rule(prm.hamlet_rule)
+    for year in (2025, 2030):
+        demand(prm, year)
     net = _nw.build_edges(study.layer("roads"), snap_tolerance_m=prm.snap_tolerance_m, working_crs=study.crs)
     communes = _optional_layer(study, "communes")
     if communes is None:
@@ -602,7 +682,7 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> F
         fiber_routes=_optional_layer(study, "fiber_routes"), access_points=_optional_layer(study, "access_points"),
         copper_routes=_optional_layer(study, "copper_routes"), facilities=_optional_layer(study, "facilities"),
         drop_limit_m=prm.drop_limit_m, corridor_m=prm.corridor_m, hamlet_threshold_frac=prm.hamlet_threshold_frac,
-        weight=prm.weight, far_access_m=prm.far_access_m,
+        weight=prm.weight, far_access_m=prm.far_access_m, hamlet_rule=prm.hamlet_rule, capacity=prm,
     )
     res.parameters.update(dataclasses.asdict(prm))
     res.parameters["study"] = study.name

@@ -142,8 +142,12 @@ def _from_access_points(network: _nw.EdgeNetwork, access_points: gpd.GeoDataFram
             "every distance through them. Check their coordinates or the road layer.",
             IctplanWarning, stacklevel=3,
         )
-    return pd.DataFrame({"edge_id": snap["edge_id"], "start_m": snap["along_m"], "end_m": snap["along_m"],
-                         "offset_m": snap["drop_m"], "technology": tech}), diag
+    src = pd.DataFrame({"edge_id": snap["edge_id"], "start_m": snap["along_m"], "end_m": snap["along_m"],
+                        "offset_m": snap["drop_m"], "technology": tech, "ap_id": ids, "x": xy[ok, 0], "y": xy[ok, 1]})
+    for col in ("ports", "split_ratio"):  # PON capacity (ictplan.fiber_capacity); NaN: the parameter's default
+        src[col] = (pd.to_numeric(access_points[col], errors="coerce").to_numpy(np.float64)[ok] if col in access_points
+                    else np.nan)
+    return src, diag
 
 
 def _from_routes(network: _nw.EdgeNetwork, routes: gpd.GeoDataFrame, corridor_m: float, what: str,

@@ -175,9 +175,11 @@ SCHEMAS: dict[str, LayerSchema] = {
             "point",
             "ap_id",
             {"ap_id": "str", "operator": "str", "technology": "str"},
-            {"route_id": None},
+            {"route_id": None, "ports": None, "split_ratio": None},
             choices={"technology": ("GPON", "XGS-PON")},
-            description="Fiber access points (splitter / ODF / cabinet).",
+            description="Fiber access points (splitter / FAT / cabinet); `ports`: free drop ports, "
+            "`split_ratio`: ONTs per PON port (empty: [parameters.fiber] defaults).",
+            kinds={"ports": "float", "split_ratio": "float"},
         ),
         LayerSchema(
             "postal_points",

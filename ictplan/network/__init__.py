@@ -52,7 +52,7 @@ from .convert import _as_net as _as_net
 from .convert import from_networkx, to_csgraph, to_gdfs, to_networkx
 from .noding import _node_lines as _node_lines
 from .noding import _noding_pairs as _noding_pairs
-from .paths import distance_to_nearest, node_distances
+from .paths import distance_to_nearest, nearest_source, node_distances
 from .redundancy import datacentre_redundancy
 from .snapping import _point_xy as _point_xy
 from .snapping import snap_points, snap_xy
@@ -72,6 +72,7 @@ __all__ = [
     "snap_points",
     "snap_xy",
     "distance_to_nearest",
+    "nearest_source",
     "node_distances",
     "datacentre_redundancy",
 ]

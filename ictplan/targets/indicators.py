@@ -122,44 +122,81 @@ def _fixed(inputs: ScoreInputs) -> pd.DataFrame:
     return inputs.need("fixed").per_commune
 
 
-@_indicator("hamlets_reached_pct", kind="share", gap_unit="hamlets", empty="no hamlet in this commune")
-def hamlets_reached_pct(inputs: ScoreInputs) -> pd.DataFrame:
-    """Share of hamlets (ấp, khóm) reached by fiber, from the fiber analysis: a hamlet is
-    reached when at least ``hamlet_threshold_frac`` (default 80 %) of its households have
-    fiber access within the drop limit along roads and canal banks (a hamlet with no
-    households: its centre). Gap: hamlets not reached; ``detail`` gives the metres of new
-    fiber along the network that would reach them."""
+def _fixed_column(f: pd.DataFrame, name: str, fallback: str) -> pd.Series:
+    """Column ``name``, or ``fallback`` where a hand-made table lacks it (older results)."""
+    if name in f and f[name].notna().any():
+        return f[name]
+    return f[fallback]
+
+
+def _hamlets(inputs: ScoreInputs, column: str) -> pd.DataFrame:
     f = _fixed(inputs)
     if not (f["hamlets"] > 0).any():
         raise NoData("the study has no hamlets layer (or no hamlet lies in a commune)")
-    out = _per_commune(inputs, f["hamlets_reached"], f["hamlets"])
+    out = _per_commune(inputs, _fixed_column(f, column, "hamlets_reached"), f["hamlets"])
     out["missing_fiber_m"] = f["missing_fiber_m"].reindex(out.index).fillna(0.0)
     return out
 
 
+@_indicator("hamlets_reached_pct", kind="share", gap_unit="hamlets", empty="no hamlet in this commune")
+def hamlets_reached_pct(inputs: ScoreInputs) -> pd.DataFrame:
+    """Share of hamlets (ấp, khóm) reached by fiber, by the fiber run's ``[parameters.fiber]
+    hamlet_rule``: ``share`` (default: at least ``hamlet_threshold_frac``, 80 %, of its
+    households have fiber within the drop limit along roads and canal banks; a hamlet
+    with no households: its centre) or ``access_point`` (a fiber access
+    point, or a fiber stretch of the network, lies in the hamlet). Gap: hamlets not
+    reached; ``detail`` gives the metres of new fiber along the network that would reach
+    them. The two readings are also reported on their own (``hamlets_reached_share_pct``,
+    ``hamlets_reached_access_point_pct``)."""
+    return _hamlets(inputs, "hamlets_reached")
+
+
+@_indicator("hamlets_reached_share_pct", kind="share", gap_unit="hamlets", empty="no hamlet in this commune")
+def hamlets_reached_share_pct(inputs: ScoreInputs) -> pd.DataFrame:
+    """F1, first reading: share of hamlets where at least ``hamlet_threshold_frac`` (default
+    80 %) of the households can reach fiber (within the drop limit). Gap: hamlets not reached."""
+    return _hamlets(inputs, "hamlets_reached_share")
+
+
+@_indicator("hamlets_reached_access_point_pct", kind="share", gap_unit="hamlets", empty="no hamlet in this commune")
+def hamlets_reached_access_point_pct(inputs: ScoreInputs) -> pd.DataFrame:
+    """F1, second reading: share of hamlets that hold a fiber access point (a fiber stretch of
+    the network when the study has routes only; a hamlet given as a point: its centre
+    within the drop limit). Gap: hamlets without one."""
+    return _hamlets(inputs, "hamlets_reached_access_point")
+
+
 @_indicator("households_fiber_pct", kind="share", gap_unit="households", empty="no households in this zone")
 def households_fiber_pct(inputs: ScoreInputs) -> pd.DataFrame:
-    """Share of households with fiber access within the drop limit (``[parameters.fiber]
-    drop_limit_m``) along the network, drop from the household to its nearest edge
-    included (fiber analysis). Households come from household points or the population
-    raster ÷ census persons per household. Gap: households without fiber reach."""
+    """Share of households that can get a fiber connection: fiber access within the drop
+    limit (``[parameters.fiber] drop_limit_m``) along the network, drop from the household
+    to its nearest edge included, *and* a free port on an access point (at the 2025
+    take-up; :mod:`ictplan.fiber_capacity`). Households within the limit but refused for
+    lack of ports are "port-limited" (``households_port_limited``). Households come from
+    household points or the population raster ÷ census persons per household. Gap:
+    households without fiber reach or without a port."""
     f = _fixed(inputs)
-    return _per_commune(inputs, f["households_reachable"], f["households"])
+    return _per_commune(inputs, _fixed_column(f, "households_with_port", "households_reachable"), f["households"])
 
 
 @_indicator("users_200mbps_pct", kind="share", gap_unit="households", empty="no households in this zone")
 def users_200mbps_pct(inputs: ScoreInputs) -> pd.DataFrame:
-    """Share of users (households: one fixed connection each) offered at least 200 Mb/s: the
-    minimum speed of the best technology within the drop limit is ≥ 200 Mb/s (GPON or
-    XGS-PON; copper is slower). Gap: households below 200 Mb/s."""
+    """Share of users (households: one fixed connection each) whose busy-hour download is at
+    least 200 Mb/s under the 2025 demand: the household has a port, and its PON (line rate ×
+    efficiency, shared by ``split_ratio`` ONTs at the access point's fill, a share
+    ``busy_hour_active_2025_frac`` active at their plan rates of ``plan_mix_2025``) leaves a
+    top-plan user ≥ 200 Mb/s (max-min fair share; :mod:`ictplan.fiber_capacity`). Gap:
+    households below 200 Mb/s."""
     f = _fixed(inputs)
     return _per_commune(inputs, f["households_ge_200mbps"], f["households"])
 
 
 @_indicator("users_1gbps_pct", kind="share", gap_unit="households", empty="no households in this zone")
 def users_1gbps_pct(inputs: ScoreInputs) -> pd.DataFrame:
-    """Share of users (households) that can get more than 1 Gb/s: the maximum speed of the
-    best technology within the drop limit is > 1 Gb/s (XGS-PON). Gap: households without."""
+    """Share of users (households) whose busy-hour download exceeds 1 Gb/s under the 2030
+    demand (``take_up_2030_frac``, ``busy_hour_active_2030_frac``, ``plan_mix_2030``), on
+    today's network: as :func:`users_200mbps_pct` with > 1000 Mb/s (a GPON ONT's 1 Gb/s port
+    never exceeds it: XGS-PON is needed). Gap: households without."""
     f = _fixed(inputs)
     return _per_commune(inputs, f["households_gt_1gbps"], f["households"])
 

@@ -52,9 +52,13 @@ class MobileInputs:
 class FixedInputs:
     """What the fixed-broadband indicators need, per commune and per facility.
 
-    ``per_commune`` (index ``commune_code``): ``households``, ``households_reachable``,
-    ``households_ge_200mbps``, ``households_gt_1gbps``, ``households_copper_only``,
-    ``hamlets``, ``hamlets_reached``, ``missing_fiber_m``.
+    ``per_commune`` (index ``commune_code``): ``households``, ``households_reachable``
+    (fiber within the drop limit), ``households_with_port`` (... and a free port),
+    ``households_port_limited`` (within the limit, no port), ``households_ge_200mbps``
+    (busy-hour speed ≥ 200 Mb/s, 2025 demand), ``households_gt_1gbps`` (> 1 Gb/s, 2030
+    demand), ``households_copper_only``, ``hamlets``, ``hamlets_reached`` (by the fiber
+    run's ``hamlet_rule``), ``hamlets_reached_share``, ``hamlets_reached_access_point``,
+    ``missing_fiber_m``. ``hamlet_rule``: the rule ``hamlets_reached`` follows.
     ``facilities`` (index ``facility_id``): ``fiber_reach`` (bool), ``offered_mbps``
     (the minimum offered speed of the best reachable technology).
     ``unreached_hamlets``: the fiber result's list (for the report).
@@ -65,11 +69,14 @@ class FixedInputs:
     unreached_hamlets: pd.DataFrame | None = None
     drop_limit_m: float = FIBER.drop_limit_m
     source: str = ""
+    hamlet_rule: str = FIBER.hamlet_rule
+    hamlet_threshold_frac: float = FIBER.hamlet_threshold_frac
 
 
 _MOBILE_COLUMNS = ("population", "pop_4g", "pop_5g", "mbps_pop_4g", "mbps_pop_5g")
-_FIXED_COLUMNS = ("households", "households_reachable", "households_ge_200mbps", "households_gt_1gbps",
-                  "households_copper_only", "hamlets", "hamlets_reached", "missing_fiber_m")
+_FIXED_COLUMNS = ("households", "households_reachable", "households_with_port", "households_port_limited",
+                  "households_ge_200mbps", "households_gt_1gbps", "households_copper_only", "hamlets",
+                  "hamlets_reached", "hamlets_reached_share", "hamlets_reached_access_point", "missing_fiber_m")
 
 
 
@@ -174,7 +181,9 @@ def fixed_inputs(fiber: FiberResult, /) -> FixedInputs:
         unreached = None
     return FixedInputs(per_commune=out, facilities=fac, unreached_hamlets=unreached,
                        drop_limit_m=float(fiber.parameters.get("drop_limit_m", FIBER.drop_limit_m)),
-                       source="ictplan.fiber")
+                       source="ictplan.fiber", hamlet_rule=str(fiber.parameters.get("hamlet_rule", FIBER.hamlet_rule)),
+                       hamlet_threshold_frac=float(fiber.parameters.get("hamlet_threshold_frac",
+                                                                        FIBER.hamlet_threshold_frac)))
 
 
 def read_indicators_table(path: str | Path, /) -> pd.DataFrame:
