@@ -17,6 +17,8 @@ __all__ = [
     "GeometryTypeError",
     "MissingColumnError",
     "DuplicateIdError",
+    "UnitLookupError",
+    "AmbiguousNameError",
     "EmptyLayerError",
     "EncodingError",
     "DataSourceError",
@@ -76,6 +78,20 @@ class MissingColumnError(InputValidationError, KeyError):
 
 class DuplicateIdError(InputValidationError):
     """An id column holds duplicates."""
+
+
+class UnitLookupError(InputValidationError, LookupError):
+    """No administrative unit has the name or code asked for; ``candidates`` holds the
+    nearest names (possibly none)."""
+
+    def __init__(self, message: str, candidates: tuple = ()) -> None:
+        super().__init__(message)
+        self.candidates = tuple(candidates)
+
+
+class AmbiguousNameError(UnitLookupError):
+    """A name fits several administrative units: ``candidates`` holds them all; ictplan
+    never picks one. Narrow the query (type prefix, province, district or code)."""
 
 
 class EmptyLayerError(InputValidationError):

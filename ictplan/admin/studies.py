@@ -1,0 +1,169 @@
+"""Studies in either unit set: a scorecard measured in the old communes, reported in the new
+units beside the old, with the same totals over the same territory.
+
+The analyses run on the grid; the scorecard keeps, for every target and commune, the
+indicator's numerator and denominator (people covered and people, households reached and
+households, points, ...). :func:`scorecard_in_new_units` moves those through a
+:class:`~ictplan.admin.crosswalk.Crosswalk` and re-derives every value from them (shares
+and means are never averaged), then judges each new unit with the scorecard's own rules.
+Whole-mapped new units are exact; a new unit that receives part of a split old commune
+carries the crosswalk's apportionment (its weight and source are in
+``Scorecard.meta["crosswalk"]``). The province row is the old scorecard's: the territory
+is the same.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputValidationError
+from ..targets.indicators import INDICATORS
+from ..targets.scoring import _COLUMNS, Scorecard, _base_rows, _judge, _Values
+from .crosswalk import Crosswalk, approximate_pieces, crosswalk
+from .units import units_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+
+    from ..study import Study
+
+__all__ = ["study_crosswalk", "new_unit_polygons", "scorecard_in_new_units", "units_side_by_side", "TABLE_REASON"]
+
+TABLE_REASON = ("a figure of the indicators table has no numerator and denominator, so it cannot be moved to "
+                "other units: give the table in the new units")
+
+
+def study_crosswalk(study: Study, /, *, weight: str = "population") -> Crosswalk:
+    """The crosswalk of a study in the old units: its communes' polygons cut among the new
+    units (Voronoi of the new units' points where an old commune was split), weighted by its
+    population raster (or by area)."""
+    com = study.layer_in_crs("communes")
+    return crosswalk(com, population=study.population if weight == "population" else None, weight=weight)
+
+
+def new_unit_polygons(communes: gpd.GeoDataFrame, /) -> gpd.GeoDataFrame:
+    """Approximate polygons of the new units over old communes' polygons (dissolved pieces
+    of :func:`~ictplan.admin.crosswalk.approximate_pieces`): ``commune_code, commune_name,
+    commune_type, district_code, district_name`` (the last two empty: no districts since
+    2025), ``formed_from``, ``geometry_source``."""
+    import geopandas as gpd
+
+    pcs = approximate_pieces(communes)
+    new = units_table("new").set_index("code")
+    d = pcs.dissolve(by="new_code", as_index=False)
+    return gpd.GeoDataFrame({
+        "commune_code": d["new_code"].astype(str), "commune_name": d["new_code"].map(new["name"]).to_numpy(),
+        "commune_type": d["new_code"].map(new["kind"]).to_numpy(), "district_code": "", "district_name": "",
+        "formed_from": pcs.groupby("new_code")["old_code"].agg(";".join).reindex(d["new_code"]).to_numpy(),
+        "geometry_source": "approximate: union of the old communes' polygons, split ones cut by the Voronoi cells "
+                           "of the new units' points"}, geometry=d.geometry.to_numpy(), crs=communes.crs)
+
+
+def _zones_new(sc: Scorecard, cw: Crosswalk) -> pd.DataFrame:
+    new = cw.pairs.drop_duplicates("new_code").sort_values("new_code")
+    prov = sc.table[sc.table["level"] == "province"].iloc[0]
+    com = pd.DataFrame({"level": "commune", "zone_code": new["new_code"].to_numpy(),
+                        "zone_name": new["new_name"].to_numpy(), "district_code": "", "district_name": ""})
+    top = pd.DataFrame({"level": ["province"], "zone_code": ["province"], "zone_name": [prov["zone_name"]],
+                        "district_code": [""], "district_name": [""]})
+    return pd.concat([top, com], ignore_index=True)
+
+
+def _moved(rows: pd.DataFrame, cw: Crosswalk, kind: str) -> pd.DataFrame:
+    """Commune numerators/denominators of one target moved to the new units."""
+    tab = rows[["zone_code", "numerator", "denominator"]].rename(columns={"zone_code": "commune_code"})
+    cols = ["numerator"] if kind == "count" else ["numerator", "denominator"]
+    x = tab["numerator"].to_numpy(dtype=float)
+    whole = kind == "count" and bool(np.all(np.isfinite(x)) and np.allclose(x, np.round(x)))
+    out = cw.to_new(tab, counts=cols, integer=["numerator"] if whole else ())  # whole points stay whole
+    return out.set_index("commune_code")
+
+
+def _target_rows(t, sc: Scorecard, cw: Crosswalk, zones: pd.DataFrame) -> pd.DataFrame:
+    old = sc.table[sc.table["target_id"] == t.id]
+    prov = old[old["level"] == "province"].iloc[0]
+    base = _base_rows(t, zones)
+    if t.is_policy or prov["status"] == "no data" or t.table_column is not None:
+        base["status"], base["reason"] = prov["status"], prov["reason"]
+        if t.table_column is not None and prov["status"] != "no data":
+            base.loc[base["level"] == "commune", ["status", "reason"]] = ["no data", TABLE_REASON]
+            base.loc[base["level"] == "province", ["value", "gap", "gap_unit"]] = [prov["value"], prov["gap"],
+                                                                                   prov["gap_unit"]]
+        return base
+    ind = INDICATORS[t.indicator]
+    com = old[old["level"] == "commune"]
+    mv = _moved(com, cw, ind.kind).reindex(zones["zone_code"])
+    num = mv["numerator"].to_numpy(dtype=float, copy=True)
+    den = mv["denominator"].to_numpy(dtype=float, copy=True) if ind.kind != "count" else np.full(len(num), np.nan)
+    num[0], den[0] = prov["numerator"], prov["denominator"]  # the province row: the same territory
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if ind.kind in ("share", "pairs"):
+            value = np.where(den > 0, 100.0 * num / den, np.nan)
+        elif ind.kind == "mean":
+            value = np.where(den > 0, num / den, np.nan)
+        else:
+            value = num.copy()
+    value[0] = prov["value"]
+    base["numerator"], base["denominator"], base["gap_unit"] = num, den, ind.gap_unit
+    _judge(t, base, _Values(value, num, den, ind.kind, ind.empty_reason, "not applicable", np.zeros(len(num), bool)))
+    return base
+
+
+def scorecard_in_new_units(sc: Scorecard, /, cw: Crosswalk, *, polygons: gpd.GeoDataFrame | None = None) -> Scorecard:
+    """The scorecard ``sc`` (old communes) reported in the new units (see the module docstring).
+
+    Parameters
+    ----------
+    sc
+        A scorecard of a study in the old units.
+    cw
+        The crosswalk of the same territory (:func:`study_crosswalk`).
+    polygons
+        The new units' polygons for maps and the GeoPackage (default: approximate ones,
+        :func:`new_unit_polygons` of ``sc.communes``).
+
+    Returns
+    -------
+    Scorecard
+        Rows for the province (the old scorecard's) and each new unit (no district level);
+        ``meta["units"] = "new"``, ``meta["crosswalk"]`` the split pairs with their weights.
+
+    Raises
+    ------
+    InputValidationError
+        The scorecard's communes are not the crosswalk's old units.
+    """
+    codes = set(sc.table.loc[sc.table["level"] == "commune", "zone_code"].astype(str))
+    if codes != set(cw.pairs["old_code"]):
+        raise InputValidationError(f"the scorecard's {len(codes)} communes are not the crosswalk's "
+                                   f"{cw.pairs['old_code'].nunique()} old units; build the crosswalk from the same study.")
+    zones = _zones_new(sc, cw)
+    table = pd.concat([_target_rows(t, sc, cw, zones) for t in sc.plan.targets], ignore_index=True)[_COLUMNS]
+    polys = new_unit_polygons(sc.communes) if polygons is None else polygons
+    meta = {**sc.meta, "units": "new", "crosswalk_weight": cw.weight, "crosswalk": cw.splits()}
+    return Scorecard(table=table, plan=sc.plan, communes=polys, details={}, meta=meta)
+
+
+def units_side_by_side(sc_old: Scorecard, sc_new: Scorecard, /) -> pd.DataFrame:
+    """The province rows of the two scorecards side by side: ``target_id, year, indicator,
+    unit, value_old, value_new, numerator_old, numerator_new, denominator_old,
+    denominator_new, status_old, status_new, communes_old, units_new`` (zones counted),
+    ``sum_numerator_old`` / ``sum_numerator_new`` (the communes' / new units' numerators
+    summed) and ``same_total`` (the two sums agree, relative 1e-9, or neither has one)."""
+    a, b = sc_old.province().set_index("target_id"), sc_new.province().set_index("target_id")
+    out = a[["year", "indicator", "unit"]].copy()
+    for c in ("value", "numerator", "denominator", "status"):
+        out[f"{c}_old"], out[f"{c}_new"] = a[c], b[c].reindex(a.index)
+    com_new = sc_new.table[sc_new.table["level"] == "commune"]
+    summed = com_new.groupby("target_id")["numerator"].sum(min_count=1)
+    out["communes_old"] = sc_old.table[sc_old.table["level"] == "commune"]["zone_code"].nunique()
+    out["units_new"] = com_new["zone_code"].nunique()
+    com_old = sc_old.table[sc_old.table["level"] == "commune"]
+    out["sum_numerator_old"] = com_old.groupby("target_id")["numerator"].sum(min_count=1).reindex(a.index)
+    out["sum_numerator_new"] = summed.reindex(a.index)
+    p, s = out["sum_numerator_old"].to_numpy(dtype=float), out["sum_numerator_new"].to_numpy(dtype=float)
+    out["same_total"] = (np.isnan(p) & np.isnan(s)) | np.isclose(p, s, rtol=1e-9, atol=1e-9)
+    return out.reset_index()

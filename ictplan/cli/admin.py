@@ -1,0 +1,98 @@
+"""``ictplan units NAME`` (look a unit up) and ``ictplan crosswalk TABLE`` (move a per-commune
+table between the old and the new units), issue 14."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from .._errors import AmbiguousNameError, InputValidationError, UnitLookupError
+from ._main import cli, echo
+
+_RATIO = re.compile(r"^\s*([^=]+?)\s*=\s*([^/]+?)\s*/\s*([^*]+?)\s*(?:\*\s*([0-9.eE+-]+))?\s*$")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--units", "units", type=click.Choice(["old", "new"]), default="old", show_default=True,
+              help="old: GSO list of 1 May 2024; new: the units since 1 July 2025.")
+@click.option("--province", default=None, help="Narrow to a province (name or code).")
+@click.option("--district", default=None, help="Narrow to a district (name or code; old units only).")
+def units(query: str, units: str, province: str | None, district: str | None) -> None:
+    """Find a commune-level unit by name (with or without diacritics and type) or GSO code.
+
+    An ambiguous name lists every candidate and exits 1; ictplan never guesses."""
+    from .. import admin
+
+    try:
+        u = admin.lookup(query, units=units, province=province, district=district)
+    except AmbiguousNameError as e:
+        echo(str(e).split(": ")[0] + ":", err=True)
+        for c in e.candidates:
+            echo(f"  {c.label()}", err=True)
+        raise SystemExit(1) from None
+    except UnitLookupError as e:
+        echo(str(e), err=True)
+        raise SystemExit(1) from None
+    echo(u.label())
+    echo(f"  type {u.kind}; {units} units")
+    if u.formed_from:
+        old = admin.units_table("old").set_index("code")["name"]
+        echo("  formed from: " + ", ".join(f"{old.get(c, '?')} ({c})" for c in u.formed_from))
+
+
+def _ratios(specs: tuple[str, ...]) -> dict[str, tuple[str, str, float]]:
+    out = {}
+    for s in specs:
+        m = _RATIO.match(s)
+        if not m:
+            raise InputValidationError(f"--ratio {s!r}: write OUT=NUMERATOR/DENOMINATOR or OUT=NUM/DEN*100.")
+        out[m.group(1)] = (m.group(2), m.group(3), float(m.group(4)) if m.group(4) else 1.0)
+    return out
+
+
+@cli.command()
+@click.argument("table", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--to", "to", type=click.Choice(["new", "old"]), default="new", show_default=True,
+              help="Direction: old communes → new units, or back.")
+@click.option("--study", "study", type=click.Path(path_type=Path), default=None,
+              help="Weigh split communes by this study's communes and population raster "
+                   "(default: whole units only; split ones equally, labelled).")
+@click.option("--weight", type=click.Choice(["population", "area"]), default="population", show_default=True)
+@click.option("--code", "code", default="commune_code", show_default=True, help="The table's GSO code column.")
+@click.option("--count", "counts", multiple=True, help="A count column to move (default: every numeric column).")
+@click.option("--integer", "integer", multiple=True, help="A count column of whole numbers (kept whole, exactly).")
+@click.option("--ratio", "ratios", multiple=True,
+              help="A share or mean re-derived after the move: OUT=NUM/DEN or OUT=NUM/DEN*100.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output CSV.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+def crosswalk(table: Path, to: str, study: Path | None, weight: str, code: str, counts: tuple[str, ...],
+              integer: tuple[str, ...], ratios: tuple[str, ...], out: Path, overwrite: bool) -> None:
+    """Move a per-commune CSV between the old (pre-1 July 2025) and the new units, totals kept.
+
+    Writes OUT and OUT's stem + ``.weights.csv`` (every pair, its weight and source)."""
+    import pandas as pd
+
+    from .. import admin, io
+    from .. import study as _study
+
+    df = pd.read_csv(table, dtype={code: str}, encoding="utf-8")
+    rat = _ratios(ratios)
+    if study is not None:
+        s = _study.load(study)
+        cw = admin.crosswalk(s.layer_in_crs("communes"), population=s.population if weight == "population" else None,
+                             weight=weight)
+    else:
+        cw = admin.crosswalk()
+    move = cw.to_new if to == "new" else cw.to_old
+    res = move(df, code=code, counts=list(counts) or None, ratios=rat, integer=integer)
+    io.write_table(res, out, overwrite=overwrite)
+    wpath = io.write_table(cw.pairs, out.with_name(out.stem + ".weights.csv"), overwrite=overwrite)
+    n_split = int((cw.pairs["n_new"] > 1).sum())
+    echo(f"{len(df)} rows → {len(res)} {to} units ({cw.weight}; {n_split} pairs of split communes). "
+         f"Wrote {out} and {wpath}.")
+    for c in res.columns:
+        if c in df.columns and c != code and pd.api.types.is_numeric_dtype(res[c]) and c not in rat:
+            echo(f"  {c}: total {df[c].sum():,.6g} → {res[c].sum():,.6g}")
