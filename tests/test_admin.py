@@ -329,6 +329,25 @@ def test_cli_units_and_crosswalk(tmp_path, sample_communes):
     assert (tmp_path / "new.weights.csv").exists()
 
 
+def test_scorecard_units_new_writes_both(tmp_path, sample_communes):
+    from ictplan import study
+    from ictplan.cli.admin import write_in_new_units
+
+    plan = targets.load_targets(REPO / "data" / "targets" / "camau_2021_2030.toml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc = targets.evaluate(plan, _inputs(sample_communes))
+    sc.meta["study"] = "sample"
+    paths = write_in_new_units(study.load(SAMPLE), sc, tmp_path)
+    side = pd.read_csv(paths["units_side_by_side"])
+    assert side["same_total"].all() and (side["units_new"] == 39).all()
+    new = pd.read_csv(paths["new_csv"], dtype={"zone_code": str})
+    assert set(new.loc[new["level"] == "commune", "zone_code"]) == set(admin.official_mapping().query(
+        "old_province_code == '96'")["new_code"])
+    assert "units since 1 July 2025" in Path(paths["new_markdown"]).read_text(encoding="utf-8")
+    assert gpd.read_file(paths["new_gpkg"], layer="communes").shape[0] == 39
+
+
 # ============================================================================ real data
 @pytest.mark.realdata
 def test_real_new_unit_population_agrees_with_exactextract(shared_data):

@@ -143,7 +143,10 @@ def scorecard_in_new_units(sc: Scorecard, /, cw: Crosswalk, *, polygons: gpd.Geo
     zones = _zones_new(sc, cw)
     table = pd.concat([_target_rows(t, sc, cw, zones) for t in sc.plan.targets], ignore_index=True)[_COLUMNS]
     polys = new_unit_polygons(sc.communes) if polygons is None else polygons
-    meta = {**sc.meta, "units": "new", "crosswalk_weight": cw.weight, "crosswalk": cw.splits()}
+    n_new = zones["level"].eq("commune").sum()
+    where = (f"{sc.meta.get('study') or 'study'} — in the {n_new} units since 1 July 2025 (crosswalk of "
+             f"{len(codes)} old communes; split communes weighted by {cw.weight})")
+    meta = {**sc.meta, "study": where, "units": "new", "crosswalk_weight": cw.weight, "crosswalk": cw.splits()}
     return Scorecard(table=table, plan=sc.plan, communes=polys, details={}, meta=meta)
 
 

@@ -96,3 +96,29 @@ def crosswalk(table: Path, to: str, study: Path | None, weight: str, code: str, 
     for c in res.columns:
         if c in df.columns and c != code and pd.api.types.is_numeric_dtype(res[c]) and c not in rat:
             echo(f"  {c}: total {df[c].sum():,.6g} → {res[c].sum():,.6g}")
+
+
+def write_in_new_units(s: object, sc: object, out: Path) -> dict[str, Path]:
+    """For ``ictplan scorecard --units new``: the scorecard in the new units (``out/units_new/``),
+    the province side by side (``scorecard_units_side_by_side.csv``) and the crosswalk's weights."""
+    from .. import io
+    from .. import targets as _targets
+    from ..admin import studies
+
+    cw = studies.study_crosswalk(s)  # type: ignore[arg-type]
+    scn = studies.scorecard_in_new_units(sc, cw)  # type: ignore[arg-type]
+    paths = {f"new_{k}": v for k, v in _targets.write_scorecard(scn, out / "units_new", overwrite=True).items()}
+    side = studies.units_side_by_side(sc, scn)  # type: ignore[arg-type]
+    paths["units_side_by_side"] = io.write_table(side, out / "scorecard_units_side_by_side.csv", overwrite=True)
+    paths["crosswalk_weights"] = io.write_table(cw.pairs, out / "units_new" / "crosswalk_weights.csv", overwrite=True)
+    n_old, n_new = int(side["communes_old"].iloc[0]), int(side["units_new"].iloc[0])
+    same = int(side["same_total"].sum())
+    echo(f"\nIn the new units (since 1 July 2025): {n_old} old communes → {n_new} new units; "
+         f"{same} of {len(side)} targets keep their totals exactly; "
+         f"{int((cw.pairs['n_new'] > 1).sum())} pairs of split communes weighted by {cw.weight}.")
+    com = scn.table[(scn.table["level"] == "commune") & scn.table["status"].isin(["met", "not met"])]
+    counts = com.groupby(["target_id", "status"]).size().unstack(fill_value=0)
+    for tid in [t for t in side["target_id"] if t in counts.index][:40]:
+        r = counts.loc[tid]
+        echo(f"  {tid:<3} new units met {int(r.get('met', 0)):>3}, not met {int(r.get('not met', 0)):>3}")
+    return paths

@@ -66,8 +66,10 @@ def _what_if(variant: Path, sc: Scorecard, base_name: str, out: Path, overrides:
 @click.option("--hamlet-threshold", type=float, default=None,
               help="Fiber reach: share of a hamlet's households that makes it reached "
                    f"(default: the study's, else {FIBER.hamlet_threshold_frac:g}).")
+@click.option("--units", "units", type=click.Choice(["old", "new"]), default="old", show_default=True,
+              help="new: also report in the units since 1 July 2025 (crosswalk of the old communes; units_new/).")
 def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, targets_path: Path | None,
-              drop_limit_m: float | None, hamlet_threshold: float | None) -> None:
+              drop_limit_m: float | None, hamlet_threshold: float | None, units: str = "old") -> None:
     """Every target of the plan for the province, each district and each commune."""
     from .. import study as _study
     from .. import targets as _targets
@@ -82,4 +84,8 @@ def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, tar
     _print_province(s.name, sc)
     if variant is not None:
         paths.update(_what_if(variant, sc, s.name, out, overrides))
+    if units == "new":
+        from .admin import write_in_new_units
+
+        paths.update(write_in_new_units(s, sc, out))
     echo(f"\nWrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - t0:.1f} s.")
