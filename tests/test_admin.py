@@ -329,6 +329,64 @@ def test_cli_units_and_crosswalk(tmp_path, sample_communes):
     assert (tmp_path / "new.weights.csv").exists()
 
 
+def _coverage(pop: Population):
+    """A made-up but deterministic coverage result on the sample's grid: 4G where a cell holds
+    more than 2 people, 5G above 20; speeds vary by row."""
+    from ictplan.coverage import CoverageLayer, CoverageResult
+
+    c = pop.counts
+    rows = np.arange(c.shape[0])[:, None] * np.ones((1, c.shape[1]))
+    lay4 = CoverageLayer("any", "4G", 40.0, covered=c > 2, tput_mbps=np.where(c > 2, 20.0 + 5.0 * (rows % 9), 0.0))
+    lay5 = CoverageLayer("any", "5G", 100.0, covered=c > 20, tput_mbps=np.where(c > 20, 300.0 + (rows % 5), 0.0))
+    return CoverageResult(grid=pop.grid, sectors=pd.DataFrame(), layers={("any", "4G"): lay4, ("any", "5G"): lay5})
+
+
+def test_grid_indicators_in_new_units_by_zone_weights(sample_communes, sample_cw):
+    """With the coverage rasters, the 5G share and mean speeds of the new units are sums over
+    the grid with the new units' own zone weights: equal to the crosswalk where a new unit is
+    made of whole old communes, exact (not apportioned) where it holds part of a split one."""
+    import dataclasses
+
+    from ictplan import io
+    from ictplan.coverage import population_covered
+    from ictplan.grid import zone_weights
+
+    pop = io.read_population(SAMPLE / "population_100m.tif")
+    cov = _coverage(pop)
+    old_tab = population_covered(cov, pop, {"communes": sample_communes})
+    mob = targets.mobile_inputs(dataclasses.replace(cov, table=old_tab))
+    plan = targets.load_targets(REPO / "data" / "targets" / "camau_2021_2030.toml")
+    inp = _inputs(sample_communes)
+    inp.mobile = mob
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc = targets.evaluate(plan, inp)
+        by_cw = studies.scorecard_in_new_units(sc, sample_cw)
+        by_zw = studies.scorecard_in_new_units(sc, sample_cw, coverage=cov, population=pop)
+    split = set(sample_cw.pairs.loc[sample_cw.pairs["n_new"] > 1, "new_code"])
+    whole = sorted(set(sample_cw.pairs["new_code"]) - split)
+    assert len(whole) == 18 and len(split) == 21
+    for tid in ("M1", "M2", "M3"):
+        a = by_cw.table[(by_cw.table["target_id"] == tid) & (by_cw.table["level"] == "commune")].set_index("zone_code")
+        b = by_zw.table[(by_zw.table["target_id"] == tid) & (by_zw.table["level"] == "commune")].set_index("zone_code")
+        assert np.allclose(a.loc[whole, "numerator"], b.loc[whole, "numerator"], rtol=1e-9, atol=1e-6)
+        assert b["detail"].eq(studies.BY_ZONES).all() and a["detail"].eq(studies.BY_CROSSWALK).all()
+        assert b["numerator"].sum() == pytest.approx(sc.row(tid)["numerator"], rel=1e-9)
+    a = by_cw.table[(by_cw.table["target_id"] == "M3") & (by_cw.table["level"] == "commune")].set_index("zone_code")
+    b = by_zw.table[(by_zw.table["target_id"] == "M3") & (by_zw.table["level"] == "commune")].set_index("zone_code")
+    assert b["numerator"].sum() > 0.05 * 1_194_476
+    assert not np.allclose(a.loc[sorted(split), "numerator"], b.loc[sorted(split), "numerator"], rtol=1e-6)
+    # oracle for a unit holding parts of split communes: exactextract fractions of its polygon alone
+    polys = studies.new_unit_polygons(sample_communes)
+    k = int(np.flatnonzero(polys["commune_code"].to_numpy() == "32041")[0])
+    w = zone_weights(polys.iloc[[k]], pop.grid)
+    flat = pop.counts.reshape(-1)
+    pc5 = float((w @ (flat * cov.layers[("any", "5G")].covered.reshape(-1)))[0])
+    assert by_zw.row("M3", "32041")["numerator"] == pytest.approx(pc5, rel=1e-9)
+    assert by_zw.row("M3", "32041")["denominator"] == pytest.approx(float((w @ flat)[0]), rel=1e-9)
+    assert by_zw.row("F2", "32041")["detail"] == studies.BY_CROSSWALK
+
+
 def test_scorecard_units_new_writes_both(tmp_path, sample_communes):
     from ictplan import study
     from ictplan.cli.admin import write_in_new_units

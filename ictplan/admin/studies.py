@@ -21,6 +21,7 @@ import pandas as pd
 
 from .._errors import InputValidationError
 from ..targets.indicators import INDICATORS
+from ..targets.inputs import MobileInputs, NoData, ScoreInputs
 from ..targets.scoring import _COLUMNS, Scorecard, _base_rows, _judge, _Values
 from .crosswalk import Crosswalk, approximate_pieces, crosswalk
 from .units import units_table
@@ -28,12 +29,20 @@ from .units import units_table
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
 
+    from ..coverage import CoverageResult
+    from ..grid import Population
     from ..study import Study
 
-__all__ = ["study_crosswalk", "new_unit_polygons", "scorecard_in_new_units", "units_side_by_side", "TABLE_REASON"]
+__all__ = ["study_crosswalk", "new_unit_polygons", "scorecard_in_new_units", "units_side_by_side", "TABLE_REASON",
+           "ZONE_INDICATORS", "mobile_in_units", "BY_CROSSWALK", "BY_ZONES"]
 
 TABLE_REASON = ("a figure of the indicators table has no numerator and denominator, so it cannot be moved to "
                 "other units: give the table in the new units")
+ZONE_INDICATORS = ("pop_5g_pct", "mean_4g_mbps", "mean_5g_mbps", "dtt_pop_pct")
+"""Indicators that are sums over the grid's cells: with the new units' polygons they are
+measured exactly by the new units' zone weights (no re-analysis), not moved by the crosswalk."""
+BY_CROSSWALK = "new units: the old communes' numerators and denominators moved by the crosswalk"
+BY_ZONES = "new units: measured on the grid with the new units' zone weights"
 
 
 def study_crosswalk(study: Study, /, *, weight: str = "population") -> Crosswalk:
@@ -82,7 +91,30 @@ def _moved(rows: pd.DataFrame, cw: Crosswalk, kind: str) -> pd.DataFrame:
     return out.set_index("commune_code")
 
 
-def _target_rows(t, sc: Scorecard, cw: Crosswalk, zones: pd.DataFrame) -> pd.DataFrame:
+def mobile_in_units(coverage: CoverageResult, population: Population, polygons: gpd.GeoDataFrame, /) -> MobileInputs:
+    """The mobile indicators' inputs per zone of ``polygons`` from a coverage result: the
+    coverage rasters summed with the polygons' zone weights (built once; no re-analysis)."""
+    import dataclasses
+
+    from ..coverage import population_covered
+    from ..targets.inputs import mobile_inputs
+
+    tab = population_covered(coverage, population, {"communes": polygons})
+    return mobile_inputs(dataclasses.replace(coverage, table=tab))
+
+
+def _zone_measure(t, zone_inputs: ScoreInputs | None) -> pd.DataFrame | None:
+    """``num``/``den`` per new unit measured by zone weights, or None (then the crosswalk is used)."""
+    if zone_inputs is None or t.indicator not in ZONE_INDICATORS:
+        return None
+    try:
+        return INDICATORS[t.indicator].func(zone_inputs)
+    except NoData:
+        return None
+
+
+def _target_rows(t, sc: Scorecard, cw: Crosswalk, zones: pd.DataFrame,
+                 zone_inputs: ScoreInputs | None = None) -> pd.DataFrame:
     old = sc.table[sc.table["target_id"] == t.id]
     prov = old[old["level"] == "province"].iloc[0]
     base = _base_rows(t, zones)
@@ -95,7 +127,11 @@ def _target_rows(t, sc: Scorecard, cw: Crosswalk, zones: pd.DataFrame) -> pd.Dat
         return base
     ind = INDICATORS[t.indicator]
     com = old[old["level"] == "commune"]
-    mv = _moved(com, cw, ind.kind).reindex(zones["zone_code"])
+    exact = _zone_measure(t, zone_inputs)
+    if exact is not None:
+        mv = exact.rename(columns={"num": "numerator", "den": "denominator"}).reindex(zones["zone_code"])
+    else:
+        mv = _moved(com, cw, ind.kind).reindex(zones["zone_code"])
     num = mv["numerator"].to_numpy(dtype=float, copy=True)
     den = mv["denominator"].to_numpy(dtype=float, copy=True) if ind.kind != "count" else np.full(len(num), np.nan)
     num[0], den[0] = prov["numerator"], prov["denominator"]  # the province row: the same territory
@@ -109,10 +145,12 @@ def _target_rows(t, sc: Scorecard, cw: Crosswalk, zones: pd.DataFrame) -> pd.Dat
     value[0] = prov["value"]
     base["numerator"], base["denominator"], base["gap_unit"] = num, den, ind.gap_unit
     _judge(t, base, _Values(value, num, den, ind.kind, ind.empty_reason, "not applicable", np.zeros(len(num), bool)))
+    base.loc[base["level"] == "commune", "detail"] = BY_ZONES if exact is not None else BY_CROSSWALK
     return base
 
 
-def scorecard_in_new_units(sc: Scorecard, /, cw: Crosswalk, *, polygons: gpd.GeoDataFrame | None = None) -> Scorecard:
+def scorecard_in_new_units(sc: Scorecard, /, cw: Crosswalk, *, polygons: gpd.GeoDataFrame | None = None,
+                           coverage: CoverageResult | None = None, population: Population | None = None) -> Scorecard:
     """The scorecard ``sc`` (old communes) reported in the new units (see the module docstring).
 
     Parameters
@@ -124,6 +162,12 @@ def scorecard_in_new_units(sc: Scorecard, /, cw: Crosswalk, *, polygons: gpd.Geo
     polygons
         The new units' polygons for maps and the GeoPackage (default: approximate ones,
         :func:`new_unit_polygons` of ``sc.communes``).
+    coverage, population
+        The coverage result and population raster the scorecard was measured on: then the
+        grid indicators (:data:`ZONE_INDICATORS`: 5G share, mean speeds) are measured on the
+        new units' polygons with their own zone weights (exact, also in split communes);
+        every other indicator is moved by the crosswalk. Each new-unit row's ``detail``
+        says which.
 
     Returns
     -------
@@ -141,8 +185,12 @@ def scorecard_in_new_units(sc: Scorecard, /, cw: Crosswalk, *, polygons: gpd.Geo
         raise InputValidationError(f"the scorecard's {len(codes)} communes are not the crosswalk's "
                                    f"{cw.pairs['old_code'].nunique()} old units; build the crosswalk from the same study.")
     zones = _zones_new(sc, cw)
-    table = pd.concat([_target_rows(t, sc, cw, zones) for t in sc.plan.targets], ignore_index=True)[_COLUMNS]
     polys = new_unit_polygons(sc.communes) if polygons is None else polygons
+    zin = None
+    if coverage is not None and population is not None:
+        zin = ScoreInputs(communes=polys, province_name=str(sc.meta.get("province") or "province"),
+                          mobile=mobile_in_units(coverage, population, polys))
+    table = pd.concat([_target_rows(t, sc, cw, zones, zin) for t in sc.plan.targets], ignore_index=True)[_COLUMNS]
     n_new = zones["level"].eq("commune").sum()
     where = (f"{sc.meta.get('study') or 'study'} — in the {n_new} units since 1 July 2025 (crosswalk of "
              f"{len(codes)} old communes; split communes weighted by {cw.weight})")

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .._errors import AmbiguousNameError, InputValidationError, UnitLookupError
 from ._main import cli, echo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..coverage import CoverageResult
+    from ..study import Study
+    from ..targets import Scorecard
 
 _RATIO = re.compile(r"^\s*([^=]+?)\s*=\s*([^/]+?)\s*/\s*([^*]+?)\s*(?:\*\s*([0-9.eE+-]+))?\s*$")
 
@@ -98,17 +104,19 @@ def crosswalk(table: Path, to: str, study: Path | None, weight: str, code: str, 
             echo(f"  {c}: total {df[c].sum():,.6g} → {res[c].sum():,.6g}")
 
 
-def write_in_new_units(s: object, sc: object, out: Path) -> dict[str, Path]:
+def write_in_new_units(s: Study, sc: Scorecard, out: Path, *, coverage: CoverageResult | None = None) -> dict[str, Path]:
     """For ``ictplan scorecard --units new``: the scorecard in the new units (``out/units_new/``),
-    the province side by side (``scorecard_units_side_by_side.csv``) and the crosswalk's weights."""
+    the province side by side (``scorecard_units_side_by_side.csv``) and the crosswalk's weights.
+    With the coverage result, the grid indicators are measured with the new units' zone weights."""
     from .. import io
     from .. import targets as _targets
     from ..admin import studies
 
-    cw = studies.study_crosswalk(s)  # type: ignore[arg-type]
-    scn = studies.scorecard_in_new_units(sc, cw)  # type: ignore[arg-type]
+    cw = studies.study_crosswalk(s)
+    pop = s.population if coverage is not None else None
+    scn = studies.scorecard_in_new_units(sc, cw, coverage=coverage, population=pop)
     paths = {f"new_{k}": v for k, v in _targets.write_scorecard(scn, out / "units_new", overwrite=True).items()}
-    side = studies.units_side_by_side(sc, scn)  # type: ignore[arg-type]
+    side = studies.units_side_by_side(sc, scn)
     paths["units_side_by_side"] = io.write_table(side, out / "scorecard_units_side_by_side.csv", overwrite=True)
     paths["crosswalk_weights"] = io.write_table(cw.pairs, out / "units_new" / "crosswalk_weights.csv", overwrite=True)
     n_old, n_new = int(side["communes_old"].iloc[0]), int(side["units_new"].iloc[0])

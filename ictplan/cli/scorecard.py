@@ -79,7 +79,8 @@ def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, tar
     plan = _targets.load_targets(targets_path) if targets_path else None
     out = out_dir(out, overwrite)
     overrides: dict[str, Any] = {"fiber": {"drop_limit_m": drop_limit_m, "hamlet_threshold_frac": hamlet_threshold}}
-    sc = run_jobs(s, ("scorecard",), plan=plan, **overrides).require("scorecard")
+    res = run_jobs(s, ("scorecard",), plan=plan, **overrides)
+    sc = res.require("scorecard")
     paths = _targets.write_scorecard(sc, out, overwrite=True)
     _print_province(s.name, sc)
     if variant is not None:
@@ -87,5 +88,5 @@ def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, tar
     if units == "new":
         from .admin import write_in_new_units
 
-        paths.update(write_in_new_units(s, sc, out))
+        paths.update(write_in_new_units(s, sc, out, coverage=res.coverage))
     echo(f"\nWrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - t0:.1f} s.")
