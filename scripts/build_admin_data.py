@@ -18,7 +18,8 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ["admin_2025_old_to_new.csv", "gso_units_20240501.csv", "gso_units_20250301.csv",
-          "commune_points_2019.csv", "commune_points_2019_baclieu.csv", "commune_points_2025.csv"]
+          "commune_points_2019.csv", "commune_points_2019_baclieu.csv", "commune_points_2025.csv",
+          "province_outline_geoboundaries.geojson", "worldpop_2020_1km_unadj_camau_baclieu.tif"]
 CENSUS = "census2019_communes_camau_baclieu.csv"
 _GADM_COLUMNS = ("GID_", "NAME_", "VARNAME_", "TYPE_", "ENGTYPE_", "OLD_PROVINCE", "NEW_PROVINCE")
 

@@ -47,7 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..grid import Population
 
 __all__ = ["Crosswalk", "official_mapping", "approximate_pieces", "pieces_from_polygons", "crosswalk",
-           "Ratio", "RATE_HINTS", "census_population"]
+           "Ratio", "RATE_HINTS", "census_population",
+           "approximate_old_units"]
 
 Ratio = tuple[str, str] | tuple[str, str, float]
 """``(numerator, denominator)`` or ``(numerator, denominator, scale)`` (100 for a percentage)."""
@@ -141,6 +142,35 @@ def approximate_pieces(old: gpd.GeoDataFrame, /, *, old_code: str = "commune_cod
                 rows.append((code, owner, part))
     return gpd.GeoDataFrame({"old_code": [r[0] for r in rows], "new_code": [r[1] for r in rows]},
                             geometry=[r[2] for r in rows], crs=old.crs)
+
+
+WORLDPOP = "worldpop_2020_1km_unadj_camau_baclieu.tif"
+OUTLINES = "province_outline_geoboundaries.geojson"
+_PROVINCE_OF_OUTLINE = {"95": "Bạc Liêu", "96": "Cà Mau"}
+
+
+def approximate_old_units(crs: str = "EPSG:32648") -> gpd.GeoDataFrame:
+    """Approximate polygons of the 165 old communes when no study gives them: the Voronoi
+    cells of their representative points within their province's real outline
+    (geoBoundaries, in ``data/admin``). ``commune_code, commune_name, province_code, geometry``."""
+    import geopandas as gpd
+    import shapely
+
+    t = units_table("old")
+    outl = gpd.read_file(admin_dir() / OUTLINES).to_crs(crs)
+    outl["shapeName"] = outl["shapeName"].map(nfc)
+    pts = gpd.GeoSeries(gpd.points_from_xy(t["lon"], t["lat"]), crs=4326).to_crs(crs)
+    geoms = np.empty(len(t), dtype=object)
+    for prov, name in _PROVINCE_OF_OUTLINE.items():
+        shape = shapely.make_valid(outl.loc[outl["shapeName"] == nfc(name)].geometry.union_all())
+        sel = np.flatnonzero(t["province_code"].to_numpy() == prov)
+        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.MultiPoint(list(pts.iloc[sel])),
+                                                           extend_to=shape.envelope.buffer(1000.0)))
+        for i in sel:
+            cell = next(c for c in cells if c.intersects(pts.iloc[i]))
+            geoms[i] = shapely.intersection(cell, shape)
+    return gpd.GeoDataFrame({"commune_code": t["code"], "commune_name": t["name"], "province_code": t["province_code"]},
+                            geometry=list(geoms), crs=crs)
 
 
 def _measure_pieces(pieces: gpd.GeoDataFrame, weight: str, population: Population | None) -> np.ndarray:
@@ -317,18 +347,17 @@ def _move(pairs: pd.DataFrame, table: pd.DataFrame, src: str, dst: str, wcol: st
 
 
 # ============================================================================ building one
-def _split_weights(pairs: pd.DataFrame, meas: pd.DataFrame, area: pd.DataFrame | None, weight: str) -> pd.DataFrame:
+def _split_weights(pairs: pd.DataFrame, meas: pd.DataFrame, area: pd.DataFrame, weight: str) -> pd.DataFrame:
     """``w_to_new`` and ``source`` of every pair from the pieces' measures (population, then area, then equal)."""
     p = pairs.merge(meas, on=["old_code", "new_code"], how="left").fillna({"piece": 0.0})
     tot = p.groupby("old_code")["piece"].transform("sum")
     p["w_to_new"] = np.where(tot > 0, p["piece"] / tot.where(tot > 0, 1.0), np.nan)
     p["source"] = np.where(tot > 0, f"{weight} in the intersection of the old and new polygons", "")
-    if area is not None:
-        pa = p[["old_code", "new_code"]].merge(area, on=["old_code", "new_code"], how="left").fillna({"piece": 0.0})
-        atot = pa.groupby("old_code")["piece"].transform("sum")
-        use = p["w_to_new"].isna() & (atot > 0)
-        p.loc[use, "w_to_new"] = (pa["piece"] / atot.where(atot > 0, 1.0))[use]
-        p.loc[use, "source"] = "area of the intersection (nobody lives in it)"
+    pa = p[["old_code", "new_code"]].merge(area, on=["old_code", "new_code"], how="left").fillna({"piece": 0.0})
+    atot = pa.groupby("old_code")["piece"].transform("sum")
+    use = p["w_to_new"].isna() & (atot > 0)
+    p.loc[use, "w_to_new"] = (pa["piece"] / atot.where(atot > 0, 1.0))[use]
+    p.loc[use, "source"] = "area of the intersection (nobody lives in it)"
     rest = p["w_to_new"].isna()
     p.loc[rest, "w_to_new"] = 1.0 / p.loc[rest, "n_new"]
     p.loc[rest, "source"] = "equal split (no polygon of the pair has area)"
@@ -336,6 +365,22 @@ def _split_weights(pairs: pd.DataFrame, meas: pd.DataFrame, area: pd.DataFrame |
     p.loc[whole, "w_to_new"] = 1.0
     p.loc[whole, "source"] = "official: whole unit"
     return p.drop(columns="piece")
+
+
+def _measures(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame | None, m: pd.DataFrame, weight: str,
+              population: Population | None, old_code: str, new_code: str
+              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The pieces' measures on the official pairs, their areas, and the pieces off them (dropped)."""
+    pcs = approximate_pieces(old, old_code=old_code, mapping=m) if new is None else pieces_from_polygons(
+        old, new, old_code=old_code, new_code=new_code)
+    pcs = pcs.assign(piece=_measure_pieces(pcs, weight, population))
+    pcs["area"] = pcs.geometry.area.to_numpy(dtype=float)
+    key = pcs[["old_code", "new_code"]].merge(m[["old_code", "new_code"]].assign(official=True), how="left")
+    official = key["official"].fillna(False).astype(bool).to_numpy()
+    dropped = pcs.loc[~official, ["old_code", "new_code", "piece"]].rename(columns={"piece": "measure"})
+    grouped = pcs[official].groupby(["old_code", "new_code"], as_index=False)[["piece", "area"]].sum()
+    area = grouped[["old_code", "new_code", "area"]].rename(columns={"area": "piece"})
+    return grouped[["old_code", "new_code", "piece"]], area, dropped.reset_index(drop=True)
 
 
 def crosswalk(old: gpd.GeoDataFrame | None = None, new: gpd.GeoDataFrame | None = None, /, *,
@@ -348,8 +393,9 @@ def crosswalk(old: gpd.GeoDataFrame | None = None, new: gpd.GeoDataFrame | None 
     old
         Polygons of the old units (e.g. a study's communes); the crosswalk covers these
         units only (a territory that cuts a new unit is refused). Without them: every old
-        unit of the mapping, whole mappings only — split units get an equal split, labelled
-        so — and backward weights by the 2019 census population.
+        unit of both provinces, approximated by :func:`approximate_old_units`, split units
+        weighted by the WorldPop 2020 people of their pieces (``population`` overrides),
+        backward weights by the 2019 census population; the source says so.
     new
         Polygons of the new units; without them (the usual case) the split units are cut by
         the Voronoi cells of the new units' points (:func:`approximate_pieces`).
@@ -365,40 +411,35 @@ def crosswalk(old: gpd.GeoDataFrame | None = None, new: gpd.GeoDataFrame | None 
         then partial); by default such a territory is refused.
     """
     m = official_mapping()
-    pairs = m.copy()
-    dropped = pd.DataFrame(columns=["old_code", "new_code", "measure"])
-    if old is None:
-        meas = pd.DataFrame(columns=["old_code", "new_code", "piece"])
-        area, label = None, "whole units only"
-    else:
-        pcs = approximate_pieces(old, old_code=old_code, mapping=m) if new is None else pieces_from_polygons(
-            old, new, old_code=old_code, new_code=new_code)
-        pcs = pcs.assign(piece=_measure_pieces(pcs, weight, population))
-        pcs["area"] = pcs.geometry.area.to_numpy(dtype=float)
-        key = pcs[["old_code", "new_code"]].merge(m[["old_code", "new_code"]].assign(official=True), how="left")
-        official = key["official"].fillna(False).astype(bool).to_numpy()
-        dropped = pcs.loc[~official, ["old_code", "new_code", "piece"]].rename(columns={"piece": "measure"})
-        grouped = pcs[official].groupby(["old_code", "new_code"], as_index=False)[["piece", "area"]].sum()
-        meas = grouped[["old_code", "new_code", "piece"]]
-        area = grouped[["old_code", "new_code", "area"]].rename(columns={"area": "piece"})
-        label = weight if new is not None else f"{weight} (new units approximated from their points)"
-    p = _split_weights(pairs, meas, area, weight)
-    if new is None and old is not None:
-        p.loc[p["n_new"] > 1, "source"] = (f"{weight} in the Voronoi cells of the new units' points within the old "
-                                           "unit (approximate: no new polygons)")
-    if old_measure is not None:
-        own = old_measure.rename(index=str)
-    elif old is None:
-        own = census_population()
-    else:
-        own = meas.groupby("old_code")["piece"].sum()
+    registry = old is None
+    if old is None:  # no study: approximate old units, people from WorldPop 2020
+        from ..io import read_population
+
+        old, new = approximate_old_units(), None
+        if weight == "population" and population is None:
+            population = read_population(admin_dir() / WORLDPOP)
+        if old_measure is None:
+            old_measure = census_population()
+    meas, area, dropped = _measures(old, new, m, weight, population, old_code, new_code)
+    label = weight if new is not None else f"{weight} (new units approximated from their points)"
+    p = _split_weights(m, meas, area, weight)
+    if new is None:
+        what = "WorldPop 2020 people" if registry and weight == "population" else weight
+        where = (" within the old unit approximated by the Voronoi cell of its point in the province outline"
+                 if registry else " within the old unit")
+        split = (p["n_new"] > 1) & p["source"].str.startswith(weight)
+        p.loc[split, "source"] = f"{what} in the Voronoi cells of the new units' points{where} (approximate: no new polygons)"
+    if registry:
+        label = f"{weight} (no study: old and new units approximated from their points" + (
+            ", people from WorldPop 2020)" if weight == "population" else ")")
+    own = old_measure.rename(index=str) if old_measure is not None else meas.groupby("old_code")["piece"].sum()
     p["measure"] = p["old_code"].map(own).fillna(0.0).to_numpy() * p["w_to_new"].to_numpy()
     tot = p.groupby("new_code")["measure"].transform("sum")
     cnt = p.groupby("new_code")["old_code"].transform("count")
     p["w_to_old"] = np.where(tot > 0, p["measure"] / tot.where(tot > 0, 1.0), 1.0 / cnt)
     cols = ["old_code", "old_name", "new_code", "new_name", "n_new", "measure", "w_to_new", "w_to_old", "source"]
     cw = Crosswalk(p[cols].reset_index(drop=True), label, dropped.reset_index(drop=True))
-    return cw if old is None else cw.restrict(_codes(old, old_code, "old units").tolist(), partial=partial)
+    return cw if registry else cw.restrict(_codes(old, old_code, "old units").tolist(), partial=partial)
 
 
 def census_population() -> pd.Series:

@@ -64,8 +64,8 @@ def _ratios(specs: tuple[str, ...]) -> dict[str, tuple[str, str, float]]:
 @click.option("--to", "to", type=click.Choice(["new", "old"]), default="new", show_default=True,
               help="Direction: old communes → new units, or back.")
 @click.option("--study", "study", type=click.Path(path_type=Path), default=None,
-              help="Weigh split communes by this study's communes and population raster "
-                   "(default: whole units only; split ones equally, labelled).")
+              help="Weigh split communes by this study's communes and population raster (default: both "
+                   "provinces' units approximated from their points, people from WorldPop 2020; labelled).")
 @click.option("--weight", type=click.Choice(["population", "area"]), default="population", show_default=True)
 @click.option("--code", "code", default="commune_code", show_default=True, help="The table's GSO code column.")
 @click.option("--count", "counts", multiple=True, help="A count column to move (default: every numeric column).")
