@@ -203,3 +203,28 @@ class Page:
     def screenshot(self) -> bytes:
         res = self.browser.call("Page.captureScreenshot", {"format": "png"}, session=self.session)
         return base64.b64decode(res["data"])
+
+    def click(self, x: float, y: float) -> None:
+        """A real left click at viewport point (x, y): press and release, as a user does."""
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            params = {"type": kind, "x": x, "y": y, "button": "left" if kind != "mouseMoved" else "none"}
+            if kind != "mouseMoved":
+                params["clickCount"] = 1
+            self.browser.call("Input.dispatchMouseEvent", params, session=self.session)
+        self.pump(0.3)
+
+    def viewport(self, width: int, height: int) -> None:
+        self.browser.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
+                                                                 "mobile": False}, session=self.session)
+        self.pump(0.3)
+
+    def media(self, media: str) -> None:
+        """Emulate a CSS media type ("print", or "" for the screen)."""
+        self.browser.call("Emulation.setEmulatedMedia", {"media": media}, session=self.session)
+        self.pump(0.2)
+
+    def pdf(self) -> bytes:
+        """Print the page to PDF as the browser's print dialog does, honouring the page's @page size."""
+        res = self.browser.call("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True},
+                                session=self.session, timeout_s=120)
+        return base64.b64decode(res["data"])

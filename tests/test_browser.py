@@ -2,10 +2,13 @@
 
 Asserts that Leaflet loaded (from the page itself), that every expected layer is listed
 with its feature count, that a screenshot is not blank, and that a commune named
-``<script>alert(1)</script>`` shows as text and runs nothing. The sample's map screenshot
-is written under the test's temporary folder; only when ``ICTPLAN_SCREENSHOT`` names a
-file (``make screenshot`` sets it to ``docs/img/map.png``, shown in the README) is it
-copied there. No test writes into tracked files otherwise.
+``<script>alert(1)</script>`` shows as text and runs nothing. On a 1366 × 768 laptop
+screen: the report's first screen holds the findings sentences, nothing scrolls sideways,
+the Vietnamese report holds no English unit, code markup or machine path, and printing
+to PDF gives A4 pages with nothing wider; the map's layer panel is collapsed, a real
+click on a commune in the default view opens its popup, and the scale bar shows no
+miles. No test writes into tracked files (``make screenshot`` refreshes docs/img/ with
+scripts/screenshots.py).
 
 Chromium comes from Debian's ``chromium`` package (``.ci/run`` installs it); the tests
 skip, saying so, only where it is not installed. No browser is downloaded.
@@ -14,8 +17,8 @@ skip, saying so, only where it is not installed. No browser is downloaded.
 from __future__ import annotations
 
 import io
-import os
-import shutil
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,7 @@ from ictplan import _assets, maps, report, workflow
 from ictplan import study as _study
 
 from ._cdp import Browser, find_chromium
-from ._studydata import EVIL, build_study
+from ._studydata import EVIL, PROFILES, TARGETS, build_study
 
 pytestmark = pytest.mark.browser
 
@@ -158,13 +161,126 @@ def test_sample_map_screenshot(browser, tmp_path):
     png = page.screenshot()
     colours, std = _not_blank(png)
     assert colours > 100 and std > 10
-    shot = tmp_path / "map.png"
-    shot.write_bytes(png)
-    assert Image.open(shot).size[0] > 0
-    target = os.environ.get("ICTPLAN_SCREENSHOT")
-    if target:  # `make screenshot` refreshes the README's picture; plain test runs never touch it
-        out = Path(target) if Path(target).is_absolute() else REPO / target
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".png.tmp")
-        shutil.copyfile(shot, tmp)
-        os.replace(tmp, out)
+    assert Image.open(io.BytesIO(png)).size == (1200, 800)
+
+
+# ============================================================================ a laptop screen: report and map
+A4_WIDTH_PT, A4_HEIGHT_PT = 595.28, 841.89
+PRINTABLE_PX = round((210 - 2 * 12) / 25.4 * 96)  # A4 less the report's 12 mm margins, in CSS px
+# English a Vietnamese reader must not meet (units, the sample's English name, code markup)
+ENGLISH = ("points", "households", "data centres", "yes=1", "embedded sample", "people", "communes", "hamlets",
+           "schools", "agencies", "not met", "no data")
+
+
+@pytest.fixture(scope="module")
+def laptop():
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed")
+    with Browser(CHROMIUM, width=1366, height=768) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def plan_reports(tmp_path_factory):
+    """The small study with the plan's targets, run through the workflow, reported in vi and en."""
+    root = build_study(tmp_path_factory.mktemp("plan") / "st")
+    with open(root / "study.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[profiles]\npath = "{PROFILES.as_posix()}"\n\n[targets]\npath = "{TARGETS.as_posix()}"\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = workflow.run(_study.load(root), progress=False)
+        assert res.scorecard is not None
+        paths = {lang: report.save(report.build(res, lang=lang), root.parent / f"report_{lang}.html") for lang in ("vi", "en")}
+    return res, paths
+
+
+def _visible_text(page) -> str:
+    """The page's text less the table of source files (file and layer names are identifiers, shown as they are)."""
+    return page.eval("(() => { const b = document.body.cloneNode(true); b.querySelector('#source-files').remove();"
+                     " document.documentElement.appendChild(b); const t = b.innerText; b.remove(); return t; })()")
+
+
+@needs_chromium
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_report_first_screen_holds_the_findings_and_nothing_scrolls_sideways(laptop, plan_reports, lang):
+    res, paths = plan_reports
+    page = laptop.open(paths[lang], settle_s=1.0)
+    leads = page.eval("[...document.querySelectorAll('p.lead')].map(p => ({t: p.innerText, "
+                      "bottom: p.getBoundingClientRect().bottom}))")
+    st = res.scorecard.province()["status"]
+    met, nm, nd = (int((st == k).sum()) for k in ("met", "not met", "no data"))
+    assert leads and all(p["bottom"] <= 768 for p in leads)  # on the first screen, without scrolling
+    first = leads[0]["t"]
+    assert str(met + nm + nd) in first and f"{met}" in first and f"{nm}" in first and f"{nd}" in first
+    tile = page.eval("document.querySelector('.kpi [data-key=targets_met]').innerText")
+    assert f"{met} / {met + nm + nd}" in tile and f"{nd}" in tile  # the unknown targets are not hidden
+    assert page.eval("document.documentElement.scrollWidth") <= page.eval("document.documentElement.clientWidth")
+
+
+@needs_chromium
+def test_vietnamese_report_has_no_english_units_markup_or_paths(laptop, plan_reports):
+    res, paths = plan_reports
+    page = laptop.open(paths["vi"], settle_s=1.0)
+    text = _visible_text(page)
+    assert "Cách đo các chỉ tiêu" in text and "Kết quả chính" in text
+    for word in ENGLISH:
+        hit = re.search(rf"(?<![\w]){re.escape(word)}(?![\w])", text)
+        assert hit is None, f"{word!r} in: {text[max(0, hit.start() - 60):hit.end() + 30]!r}"
+    raw = re.sub(r'srcdoc="[^"]*"', "", paths["vi"].read_text(encoding="utf-8"))  # the page less its embedded maps
+    for bad in (":func:", "``", str(res.study.root), str(Path.home()), "file://"):
+        assert bad not in raw, bad
+
+
+@needs_chromium
+def test_report_prints_to_a4(laptop, plan_reports):
+    _, paths = plan_reports
+    page = laptop.open(paths["vi"], settle_s=1.0)
+    page.media("print")
+    page.viewport(PRINTABLE_PX, 1000)
+    assert page.eval("document.documentElement.scrollWidth") <= PRINTABLE_PX  # nothing wider than the paper
+    assert page.eval("getComputedStyle(document.querySelector('iframe.map').parentElement).display") == "none"
+    pdf = page.pdf()
+    page.media("")
+    page.viewport(1366, 768)
+    assert pdf.startswith(b"%PDF")
+    boxes = [tuple(map(float, m)) for m in re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)]
+    count = re.search(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)", pdf, flags=re.S)
+    assert boxes and count and int(count.group(1)) >= 2 and len(boxes) >= int(count.group(1))  # a box per page (and the tree's)
+    for x0, y0, x1, y1 in boxes:
+        assert x1 - x0 <= A4_WIDTH_PT + 0.5 and y1 - y0 <= A4_HEIGHT_PT + 0.5
+
+
+# a commune's centre, in page pixels, where a click lands on that commune's own shape (not a
+# district outline, a control or a legend); its name
+COMMUNE_TARGET = """(() => {
+  const key = Object.keys(window).find(k => /^map_[0-9a-f]+$/.test(k));
+  const map = window[key];
+  const size = map.getSize();
+  let found = null;
+  map.eachLayer(l => {
+    if (found || !l.feature || !l.feature.properties || !l.feature.properties.commune_name || !l.getBounds) return;
+    const p = map.latLngToContainerPoint(l.getBounds().getCenter());
+    if (p.x < 5 || p.y < 5 || p.x > size.x - 5 || p.y > size.y - 5) return;
+    const r = map.getContainer().getBoundingClientRect();
+    const el = document.elementFromPoint(r.left + p.x, r.top + p.y);
+    if (el && el.tagName.toLowerCase() === 'path') found = {x: r.left + p.x, y: r.top + p.y, name: l.feature.properties.commune_name};
+  });
+  return found;
+})()"""
+
+
+@needs_chromium
+def test_map_panel_collapsed_scale_metric_and_a_click_opens_a_commune_popup(laptop, study, tmp_path):
+    m = maps.study_map(study, lang="vi")  # the default layers: communes, districts on top, sites, fiber...
+    page = laptop.open(maps.save_html(m, tmp_path / "map.html"), settle_s=1.0)
+    assert page.eval("document.querySelectorAll('.leaflet-control-layers').length") == 1
+    assert page.eval("document.querySelectorAll('.leaflet-control-layers-expanded').length") == 0  # collapsed
+    scale = page.eval("[...document.querySelectorAll('.leaflet-control-scale-line')].map(e => e.innerText)")
+    assert scale and all(re.fullmatch(r"\d+ (m|km)", t) for t in scale), scale  # metres only: no miles, no feet
+    target = page.eval(COMMUNE_TARGET)
+    assert target is not None, "no commune centre can be clicked in the default view"
+    assert page.eval("document.querySelector('.leaflet-popup-content')") is None
+    page.click(target["x"], target["y"])
+    popup = page.eval("(() => { const e = document.querySelector('.leaflet-popup-content'); return e ? e.innerText : null; })()")
+    assert popup is not None and target["name"] in popup
+    assert "Dân số (2019)" in popup  # labelled fields, in the map's language

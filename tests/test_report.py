@@ -143,8 +143,8 @@ def test_report_with_a_given_scorecard_and_maps(study):
                         notes={"value": "Counted by hand."})
     assert "&lt;b&gt;not met&lt;/b&gt;" in page and "Counted by hand." in page and "Only map" in page
     assert "No plan scorecard" not in page and "The study&#39;s key figures" in page  # jinja2's escape of '
-    assert page.count("<h3>By commune</h3>") == 1  # the scorecard had none: only the key figures' table
-    assert page.count("<h3>By district</h3>") == 2 and "Huyện A" in page
+    assert len(re.findall(r"<h3[^>]*>By commune</h3>", page)) == 1  # the scorecard had none: only the key figures' table
+    assert len(re.findall(r"<h3[^>]*>By district</h3>", page)) == 2 and "Huyện A" in page
     with pytest.raises(InputValidationError, match="external"):
         report.build(workflow.Results(study=study), lang="en", scorecard=sc,
                      maps=[("bad", '<script src="https://x/y.js"></script>')])
@@ -181,22 +181,24 @@ def test_save_and_cli(study, tmp_path):
 
 def _fake_scorecard():
     targets = [SimpleNamespace(id="P1", text_vi="300 điểm phục vụ bưu chính", text_en="300 postal points", is_policy=False,
-                               indicator="postal_points_count"),
+                               indicator="postal_points_count", unit="points"),
                SimpleNamespace(id="M3", text_vi="Phủ 5G 20% dân số", text_en="5G for 20% of people", is_policy=False,
-                               indicator="pop_5g_pct"),
-               SimpleNamespace(id="X9", text_vi="Chính sách", text_en="A policy", is_policy=True, indicator="policy")]
+                               indicator="pop_5g_pct", unit="%"),
+               SimpleNamespace(id="X9", text_vi="Chính sách", text_en="A policy", is_policy=True, indicator="policy", unit="")]
     rows = [
-        ("P1", 2025, "province", "province", "Cà Mau", 126.0, 300.0, "points", "not met", 174.0),
-        ("M3", 2025, "province", "province", "Cà Mau", 32.4, 20.0, "%", "met", 0.0),
-        ("X9", 2030, "province", "province", "Cà Mau", np.nan, np.nan, "", "no data", np.nan),
-        ("P1", 2025, "district", "964", "Thành phố Cà Mau", 31.0, np.nan, "points", "not applicable", np.nan),
-        ("M3", 2025, "district", "964", "Thành phố Cà Mau", 72.55, 20.0, "%", "met", 0.0),
-        ("P1", 2025, "commune", "32010", "Phường 5", 3.0, np.nan, "points", "not applicable", np.nan),
-        ("M3", 2025, "commune", "32010", "Phường 5", np.nan, 20.0, "%", "no data", np.nan),
-        ("X9", 2030, "commune", "32010", "Phường 5", np.nan, np.nan, "", "no data", np.nan),
+        ("P1", 2025, "province", "province", "Cà Mau", 126.0, 300.0, "points", "not met", 174.0, "points", "postal_points_count", ">="),
+        ("M3", 2025, "province", "province", "Cà Mau", 32.4, 20.0, "%", "met", 0.0, "people", "pop_5g_pct", ">="),
+        ("X9", 2030, "province", "province", "Cà Mau", np.nan, np.nan, "", "not applicable", np.nan, "", "policy", None),
+        ("P1", 2025, "district", "964", "Thành phố Cà Mau", 31.0, np.nan, "points", "not applicable", np.nan, "points",
+         "postal_points_count", ">="),
+        ("M3", 2025, "district", "964", "Thành phố Cà Mau", 72.55, 20.0, "%", "met", 0.0, "people", "pop_5g_pct", ">="),
+        ("P1", 2025, "commune", "32010", "Phường 5", 3.0, np.nan, "points", "not applicable", np.nan, "points",
+         "postal_points_count", ">="),
+        ("M3", 2025, "commune", "32010", "Phường 5", np.nan, 20.0, "%", "no data", np.nan, "people", "pop_5g_pct", ">="),
+        ("X9", 2030, "commune", "32010", "Phường 5", np.nan, np.nan, "", "not applicable", np.nan, "", "policy", None),
     ]
     table = pd.DataFrame(rows, columns=["target_id", "year", "level", "zone_code", "zone_name", "value", "threshold", "unit",
-                                        "status", "gap"])
+                                        "status", "gap", "gap_unit", "indicator", "comparison"])
     plan = SimpleNamespace(targets=tuple(targets), ids=[t.id for t in targets], name="Quy hoạch", name_en="The plan")
     return SimpleNamespace(table=table, plan=plan, province=lambda: table[table["level"] == "province"].reset_index(drop=True))
 
@@ -206,7 +208,9 @@ def test_plan_tables_from_a_scorecard():
     en = report.plan_tables(sc, lang="en")
     p = en["province"]
     assert list(p.index) == ["P1", "M3", "X9"] and p.loc["P1", "Plan text"] == "300 postal points"
-    assert p.loc["P1", "Status"] == "✗ not met" and p.loc["M3", "Status"] == "✓ met" and p.loc["P1", "Gap"] == 174.0
+    assert p.loc["P1", "Status"] == "✗ not met" and p.loc["M3", "Status"] == "✓ met"
+    assert p.loc["P1", "Gap"] == "174\u00a0points" and p.loc["M3", "Gap"] == ""  # gaps always with their unit
+    assert p.loc["P1", "Measured as"] == "Postal service points" and p.loc["M3", "Target value"] == "≥ 20\u00a0%"
     d, c = en["districts"], en["communes"]
     assert list(d.columns) == ["P1", "M3"]  # policies are not columns
     assert d.loc["Thành phố Cà Mau", "M3"] == "72.5 % ✓" or d.loc["Thành phố Cà Mau", "M3"] == "72.6 % ✓"
@@ -214,14 +218,19 @@ def test_plan_tables_from_a_scorecard():
     assert c.loc["Phường 5", "M3"] == "?"
     vi = report.plan_tables(sc, lang="vi")["province"]
     assert vi.loc["P1", "Tình trạng"] == "✗ chưa đạt" and vi.loc["M3", "Nội dung"] == "Phủ 5G 20% dân số"
+    assert vi.loc["P1", "Còn thiếu"] == "174\u00a0điểm" and vi.loc["P1", "Giá trị"] == "126\u00a0điểm"
+    assert report.plan_tables(sc, lang="vi")["districts"].loc["Thành phố Cà Mau", "P1"] == "31.0 điểm"
 
 
 def test_report_with_a_plan_scorecard(study):
     page = report.build(workflow.Results(study=study), lang="vi", scorecard=_fake_scorecard(), maps=[])
     assert "Quy hoạch." in page and "✓ đạt, ✗ chưa đạt" in page
-    assert "1 / 2" in page  # province targets met / judged
+    assert "<b>1 / 2</b>chỉ tiêu toàn tỉnh đã đạt; 1 chưa đạt, 0 chưa có dữ liệu" in page  # met / measurable
     assert "Số liệu chính của nghiên cứu" in page  # the key figures follow the plan's scorecard
-    assert "postal_points_count:" in page  # how the targets' indicators are measured, from ictplan.targets
+    # how the targets are measured, in Vietnamese and without code names
+    assert "P1 · Số điểm phục vụ bưu chính" in page and "postal_points_count" not in page
+    assert "P1 Số điểm phục vụ bưu chính: 126\u00a0điểm (mục tiêu ≥ 300\u00a0điểm), còn thiếu 174\u00a0điểm" in page
+    assert 'class="st-met"' in page and 'class="st-na"' in page  # the matrix's status colours
 
 
 def test_report_runs_nothing():
@@ -234,7 +243,7 @@ def test_report_names_the_skipped_jobs(study):
     res = workflow.Results(study=study, skipped={"fiber": "needs <roads> — add a roads layer"})
     page = report.build(res, lang="en", maps=[])
     assert "Not in this report (the analysis could not run)" in page
-    assert "<li>fiber: needs &lt;roads&gt; — add a roads layer</li>" in page and "<roads>" not in page
+    assert "<li>Fiber: needs &lt;roads&gt; — add a roads layer</li>" in page and "<roads>" not in page
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +258,7 @@ def bottom(tmp_path_factory):
 
 def _tiles(page: str) -> dict[str, str]:
     box = re.search(r'<div class="kpi">(.*?)</div></div>', page, flags=re.S).group(1) + "</div>"
-    return {label: value for value, label in re.findall(r"<div><b>([^<]*)</b>([^<]*)</div>", box)}
+    return {label: value for value, label in re.findall(r"<div[^>]*><b>([^<]*)</b>([^<]*)</div>", box)}
 
 
 def test_headline_figures_are_the_province_row(bottom):
@@ -303,7 +312,7 @@ def test_report_and_cli_on_gso_columns_without_districts(tmp_path):
     assert set(t) == {"province", "communes"} and "district_name" not in t["communes"].columns
     assert int(t["province"]["sites"].iloc[0]) == 5 and int(t["communes"]["sites"].sum()) == 5
     page = report.build(workflow.Results(study=s), lang="en")
-    assert "<h3>By district</h3>" not in page and "<h3>By commune</h3>" in page
+    assert re.search(r"<h3[^>]*>By district</h3>", page) is None and re.search(r"<h3[^>]*>By commune</h3>", page)
     assert "— by commune" in page  # charts per commune
     assert EVIL not in page and html.escape(EVIL) in page
     out = tmp_path / "out"
@@ -321,6 +330,8 @@ def test_province_name_comes_from_the_study(tmp_path):
     page = report.build(workflow.Results(study=s), lang="en", maps=[])
     assert "<title>ICT infrastructure report — Cà Mau</title>" in page
     assert "<p>Cà Mau · Thử nghiệm — synthetic · Generated" in page
+    vi = report.build(workflow.Results(study=s), lang="vi", maps=[])  # a synthetic study reads as sample data in vi
+    assert "<p>Cà Mau · Dữ liệu mẫu · Lập ngày" in vi
     # without a province, the study's name
     plain = report.build(workflow.Results(study=_study.load(build_study(tmp_path / "st2"))), lang="en", maps=[])
     assert "<title>ICT infrastructure report — Thử nghiệm — synthetic</title>" in plain

@@ -129,6 +129,22 @@ window.addEventListener("load", function(){
         self.entries: list[dict[str, str]] = []
 
 
+class _MetricScale(MacroElement):
+    """Leaflet's scale bar in metres and kilometres only (no miles)."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+L.control.scale({metric: true, imperial: false, position: "bottomright"}).addTo({{ this._parent.get_name() }});
+{% endmacro %}
+"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "IctplanScale"
+
+
 def _legends(m: folium.Map) -> _Legends:
     for child in m._children.values():
         if isinstance(child, _Legends):
@@ -173,8 +189,9 @@ def new_map(
         location = [(b[1] + b[3]) / 2, (b[0] + b[2]) / 2]
     else:
         b, location = None, [0.0, 0.0]
-    m = folium.Map(location=location, zoom_start=zoom_start, tiles=None, control_scale=True, prefer_canvas=False,
+    m = folium.Map(location=location, zoom_start=zoom_start, tiles=None, control_scale=False, prefer_canvas=False,
                    zoom_snap=0.25, zoom_delta=0.5)
+    _MetricScale().add_to(m)
     m.default_js = []
     m.default_css = []
     root = _figure(m)

@@ -64,7 +64,9 @@ def add_polygons(
     fg = folium.FeatureGroup(name=html.escape(name), show=show)
     folium.GeoJson(
         _geojson(data),
-        style_function=lambda _f: {"color": colour, "weight": weight, "fillOpacity": fill_opacity, "fillColor": colour},
+        # no fill at all when it is transparent: a click inside goes to the layer beneath (communes' popups)
+        style_function=lambda _f: {"color": colour, "weight": weight, "fillOpacity": fill_opacity, "fillColor": colour,
+                                   "fill": fill_opacity > 0},
         tooltip=folium.GeoJsonTooltip(fields=list(fields), aliases=_aliases(fields, aliases), sticky=False),
         popup=folium.GeoJsonPopup(fields=popup_fields, aliases=_aliases(popup_fields, aliases)) if popup_fields else None,
     ).add_to(fg)

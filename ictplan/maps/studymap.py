@@ -42,6 +42,7 @@ _LABELS = {
         "households": "Households", "unreached": "Hamlets not reached by fiber", "candidates": "Sharing candidates (tower pairs)",
         "duplicated": "Duplicated fiber routes (duct-sharing candidates)", "distance": "Distance (m)",
         "groups": "Tower groups that could merge", "towers_saved": "Towers saved", "value": "Value",
+        "n_sectors": "Number of sectors", "height": "Antenna height (m)",
     },
     "vi": {
         "communes": "Xã, phường, thị trấn", "districts": "Huyện, thành phố", "density": "Mật độ dân số", "per_km2": "người/km²",
@@ -54,8 +55,37 @@ _LABELS = {
         "households": "Số hộ", "unreached": "Ấp chưa có cáp quang", "candidates": "Cặp trạm có thể dùng chung",
         "duplicated": "Tuyến cáp trùng lặp (có thể dùng chung cống bể)", "distance": "Khoảng cách (m)",
         "groups": "Nhóm trạm có thể gộp", "towers_saved": "Số trạm tiết kiệm", "value": "Giá trị",
+        "n_sectors": "Số sector", "height": "Độ cao ăng-ten (m)",
     },
 }
+
+
+# data values shown in tooltips and popups -> (vi, en)
+_VALUES: dict[str, tuple[str, str]] = {
+    "aerial": ("treo trên cột", "on poles"), "duct": ("trong cống bể", "in ducts"),
+    "underground": ("chôn ngầm", "underground"), "buried": ("chôn ngầm", "buried"),
+    "school": ("trường học", "school"), "commune_office": ("trụ sở UBND xã", "commune office"),
+    "health_station": ("trạm y tế xã", "health station"), "agency": ("cơ quan", "agency"),
+    "hospital": ("bệnh viện", "hospital"), "data_centre": ("trung tâm dữ liệu", "data centre"),
+    "commune": ("xã", "commune"), "district": ("huyện", "district"), "province": ("tỉnh", "province"),
+    "cultural_post": ("điểm bưu điện - văn hóa xã", "commune cultural post"), "post_office": ("bưu cục", "post office"),
+    "agent": ("đại lý bưu điện", "postal agent"), "True": ("có", "yes"), "False": ("không", "no"),
+}
+
+
+def translate_values(gdf: gpd.GeoDataFrame, columns: Sequence[str], lang: str) -> gpd.GeoDataFrame:
+    """A copy of ``gdf`` with the known data values of ``columns`` (kinds, placements,
+    yes/no flags) in ``lang``; other values unchanged."""
+    i = 0 if lang == "vi" else 1
+    out = gdf.copy()
+    for c in columns:
+        if c not in out.columns:
+            continue
+        col = out[c]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            continue
+        out[c] = col.map(lambda v: _VALUES[str(v)][i] if str(v) in _VALUES else v).astype(object)
+    return out
 
 
 def labels(lang: str = "en") -> dict[str, str]:
@@ -63,7 +93,7 @@ def labels(lang: str = "en") -> dict[str, str]:
     if lang not in _LABELS:
         msg = f"`lang` must be one of {', '.join(_LABELS)}; got {lang!r}."
         raise InputValidationError(msg)
-    return {**_LABELS[lang], **_MORE[lang]}
+    return {**_LABELS[lang], **_MORE[lang], "_lang": lang}
 
 
 _MORE = {
@@ -212,8 +242,9 @@ def _add_context_layers(m: folium.Map, study: Study, layers: Sequence[str], L: M
         else:
             add_polygons(m, h, name=L["hamlets"], fields=f, aliases=al, colour="#8c6d31", fill_opacity=0.05, weight=0.5,
                          simplify_m=simplify_m, show=False)
+    lang = L.get("_lang", "en")
     if "fiber_routes" in layers and study.has("fiber_routes"):
-        r = study.layer("fiber_routes")
+        r = translate_values(study.layer("fiber_routes"), ["placement"], lang)
         f, al = _fields(r, {"route_id": L["route"], "operator": L["operator"], "technology": L["technology"], "placement": L["placement"]})
         add_lines(m, r, name=L["fiber"], fields=f, aliases=al, colour_by="operator")
     if "sites" in layers and study.has("sites"):
@@ -223,16 +254,18 @@ def _add_context_layers(m: folium.Map, study: Study, layers: Sequence[str], L: M
         add_sectors(m, sites, name=L["sectors"], fields=f, aliases=al, radius_m=sector_radius_m, show=False)
         one = _site_summary(sites)
         f, al = _fields(one, {"site_id": L["site"], "operator": L["operator"], "technology": L["technology"],
-                              "band": L["band"], "n_sectors": L["sectors"], "height_m": "m"})
+                              "band": L["band"], "n_sectors": L["n_sectors"], "height_m": L["height"]})
         add_points(m, one, name=L["sites"], fields=f, aliases=al, popup_fields=f, colour_by="operator", radius=3.5)
     if "postal_points" in layers and study.has("postal_points"):
-        p = study.layer("postal_points")
+        p = translate_values(study.layer("postal_points"), ["kind", "staffed", "internet"], lang)
         f, al = _fields(p, {"name": L["name"], "kind": L["kind"], "commune_code": L["code"], "staffed": L["staffed"], "internet": L["internet"]})
         add_points(m, p, name=L["postal"], fields=f, aliases=al, colour="#ffd92f", radius=4, show=False)
     if "facilities" in layers and study.has("facilities"):
-        fa = study.layer("facilities")
+        fa = translate_values(study.layer("facilities"), ["kind", "level"], lang)
         f, al = _fields(fa, {"name": L["name"], "kind": L["kind"], "level": L["level"], "commune_code": L["code"]})
-        add_points(m, fa, name=L["facilities"], fields=f, aliases=al, colour_by="kind", colours=_FACILITY_COLOURS,
+        i = 0 if lang == "vi" else 1
+        colours = {(_VALUES[k][i] if k in _VALUES else k): c for k, c in _FACILITY_COLOURS.items()}
+        add_points(m, fa, name=L["facilities"], fields=f, aliases=al, colour_by="kind", colours=colours,
                    radius=3, show=False)
 
 
@@ -311,7 +344,7 @@ def study_map(
         _add_extra(m, spec)
     if notes:
         add_legend(m, note_html(L["notes"], notes))
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
     return m
 
 

@@ -16,9 +16,11 @@ import pandas as pd
 
 from .._errors import IctplanError, InputValidationError
 from ..io import read_toml
+from . import findings as _fnd
+from . import words
 from .figures import _coverage_rows, add_people, key_figures, result_figures
-from .tables import charts, methods, plan_tables, sources, split_levels
-from .text import LEVELS, _label, _t
+from .tables import charts, methods, plan_matrix, plan_tables, sources, split_levels
+from .text import LAYERS, LEVELS, _label, _t
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..study import Study
@@ -42,7 +44,8 @@ def _cell(v: Any, years: bool) -> str:
     return str(v)
 
 
-def _table(df: pd.DataFrame, lang: str, *, classes: str = "data", index: bool = True, labels: bool = True) -> dict[str, Any]:
+def _table(df: pd.DataFrame, lang: str, *, classes: str = "data", index: bool = True, labels: bool = True,
+           row_classes: Sequence[str] | None = None) -> dict[str, Any]:
     """A DataFrame as the template's table: header labels (in ``lang``) and formatted cells."""
     cols = list(df.columns)
     years = {c: bool(pd.api.types.is_integer_dtype(df[c]) and len(df[c].dropna()) and df[c].dropna().between(1900, 2100).all())
@@ -52,7 +55,8 @@ def _table(df: pd.DataFrame, lang: str, *, classes: str = "data", index: bool = 
     for key, rec in zip(df.index, df.itertuples(index=False, name=None), strict=True):
         cells = [_cell(v, years[c]) for c, v in zip(cols, rec, strict=True)]
         rows.append([_cell(key, False), *cells] if index else cells)
-    return {"classes": classes, "head": ([""] if index else []) + head, "rows": rows, "index": index}
+    return {"classes": classes, "head": ([""] if index else []) + head, "rows": rows, "index": index,
+            "row_classes": list(row_classes) if row_classes is not None else [""] * len(rows)}
 
 
 def _number(v: float) -> str:
@@ -62,12 +66,16 @@ def _number(v: float) -> str:
 _HEADLINE = ("pct_4g_covered", "pct_5g_covered", "pct_fiber_reachable", "missing_fiber_km")
 
 
-def _kpis(prov: pd.DataFrame | None, sc: Any, T: Mapping[str, str], lang: str) -> list[tuple[str, str]]:
-    """The headline tiles, read from the province row (and the plan's province statuses)."""
-    kpis: list[tuple[str, str]] = []
+def _kpis(prov: pd.DataFrame | None, sc: Any, T: Mapping[str, str], lang: str) -> list[dict[str, str]]:
+    """The headline tiles, read from the province row (and the plan's province statuses);
+    each with its column (``key``) and the unrounded figure (``raw``), so a reader or a test
+    can trace it to the analyses' province rows."""
+    kpis: list[dict[str, str]] = []
     if hasattr(sc, "plan"):
         st = sc.province()["status"]
-        kpis.append((f"{int((st == 'met').sum())} / {int(st.isin(['met', 'not met']).sum())}", T["targets_met"]))
+        met, nm, nd = (int((st == k).sum()) for k in ("met", "not met", "no data"))
+        kpis.append({"value": f"{met} / {met + nm + nd}", "key": "targets_met", "raw": str(met), "wide": "wide",
+                     "label": T["targets_met"].format(not_met=nm, no_data=nd)})
     if prov is None or not len(prov):
         return kpis
     row = prov.iloc[0]
@@ -75,7 +83,8 @@ def _kpis(prov: pd.DataFrame | None, sc: Any, T: Mapping[str, str], lang: str) -
     for col in order:
         v = row[col]
         if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) and pd.notna(v):
-            kpis.append((_number(float(v)), _label(str(col), lang)))
+            kpis.append({"value": _number(float(v)), "label": _label(str(col), lang), "key": str(col),
+                         "raw": repr(float(v)), "wide": ""})
     return kpis[:12]
 
 
@@ -117,6 +126,11 @@ def _scorecard_tables(sc: Any, figures: dict[str, pd.DataFrame], lang: str) -> t
 
 def _sections(tables: dict[str, pd.DataFrame], figures: dict[str, pd.DataFrame], sc: Any, T: Mapping[str, str],
               lang: str) -> list[dict[str, Any]]:
+    """The scorecard and key-figure sections; a plan's districts and communes as colour-coded matrices."""
+    from .tables import STATUS_CLASS
+
+    plan = hasattr(sc, "plan") and hasattr(sc, "table")
+    matrices = plan_matrix(sc, lang=lang) if plan else {}
     sections = [("", tables)] if tables is figures else [("", tables), (T["key_figures"], figures)]
     out = []
     for heading, tabs in sections:
@@ -125,9 +139,16 @@ def _sections(tables: dict[str, pd.DataFrame], figures: dict[str, pd.DataFrame],
             t = tabs.get(key)
             if t is None:
                 continue
-            plan = heading == "" and key == "province" and hasattr(sc, "plan")
-            parts.append({"title": T[key], "scroll": len(t) > 15,
-                          "table": _table(t, lang, classes="dataframe data plan" if plan else "dataframe data")})
+            if heading == "" and key in matrices:
+                parts.append({"title": T[key], "scroll": len(t) > 15, "matrix": matrices[key], "table": None,
+                              "anchor": f"sc-{key}"})
+                continue
+            prov_plan = plan and heading == "" and key == "province"
+            rc = [STATUS_CLASS.get(v, "") for v in sc.province()["status"]] if prov_plan else None
+            parts.append({"title": T[key], "scroll": len(t) > 15 and not prov_plan, "matrix": None,
+                          "anchor": f"{'fig' if heading else 'sc'}-{key}",
+                          "table": _table(t, lang, classes="dataframe data plan" if prov_plan else "dataframe data",
+                                          row_classes=rc)})
         out.append({"heading": heading, "tables": parts})
     return out
 
@@ -183,20 +204,35 @@ def _plan_file(study: Study, lang: str) -> tuple[str, str]:
 
 
 def _methods(tables: Mapping[str, pd.DataFrame], figures: Mapping[str, pd.DataFrame], sc: Any,
-             notes: Mapping[str, str] | None, lang: str) -> pd.DataFrame:
+             notes: Mapping[str, str] | None, lang: str, parameters: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """How each shown figure is measured: the plan's targets first (what each measures, in
+    ``lang``, with the run's parameters), then the key figures' columns."""
     cols: list[str] = []
     for t in list(tables.values()) + list(figures.values()):
-        cols.extend(str(c) for c in t.columns)
-    notes = dict(notes or {})
+        cols.extend(str(c) for c in t.columns if not (hasattr(sc, "plan") and str(c) in sc.plan.ids))
+    rows = []
     if hasattr(sc, "plan"):
         from .. import targets as _targets
 
         desc = _targets.describe_indicators().set_index("indicator")["how"]
         for tg in sc.plan.targets:
-            if tg.indicator in desc.index:
-                notes.setdefault(tg.id, f"{tg.indicator}: {desc[tg.indicator]}")
-                cols.append(tg.id)
-    return methods(cols, lang=lang, notes=notes)
+            doc = str(desc[tg.indicator]) if tg.indicator in desc.index else ""
+            how = (notes or {}).get(tg.id) or words.how(tg.indicator, lang, parameters, doc)
+            rows.append({"indicator": f"{tg.id} · {words.name(tg.indicator, lang)}", "how": how})
+    rest = methods(cols, lang=lang, notes=notes)
+    return pd.concat([pd.DataFrame(rows, columns=["indicator", "how"]), rest], ignore_index=True)
+
+
+def _findings(sc: Any, figures: Mapping[str, pd.DataFrame], lang: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if hasattr(sc, "plan") and hasattr(sc, "table"):
+        return _fnd.plan_findings(sc, lang), _fnd.priority_communes(sc, lang)
+    return _fnd.figure_findings(figures.get("province"), lang, no_plan=sc is None), []
+
+
+def _sources(study: Study, T: Mapping[str, str], lang: str) -> pd.DataFrame:
+    src = sources(study)
+    src["layer"] = [LAYERS.get(str(n), (str(n), str(n)))[0 if lang == "vi" else 1] for n in src["layer"]]
+    return src.rename(columns={"layer": T["layer"], "file": T["file"], "features": T["features"], "modified": T["modified"]})
 
 
 def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | None, chart_columns: Sequence[str] | None,
@@ -207,21 +243,27 @@ def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | N
     tables, plan_name = _scorecard_tables(sc, figures, lang)
     maps = _checked_maps(maps) if maps is not None else _default_maps(results, lang, T)
     targets_file, plan_file_name = _plan_file(study, lang)
-    src = sources(study).rename(columns={"layer": T["layer"], "file": T["file"], "features": T["features"], "modified": T["modified"]})
-    meth = _methods(tables, figures, sc, notes, lang).rename(columns={"indicator": T["indicator"], "how": T["how"]})
+    meth = _methods(tables, figures, sc, notes, lang, results.parameters).rename(
+        columns={"indicator": T["indicator"], "how": T["how"]})
     province = study.province
+    found, priority = _findings(sc, figures, lang)
+    # a synthetic study is named as sample data in the reader's language, not by its (English) study name
+    study_name = T["sample_study"] if study.synthetic and lang == "vi" else study.name
     return {
-        "lang": lang, "T": T, "page_title": f"{T['title']} — {province or study.name}", "province": province,
-        "study_name": study.name, "generated": generated.isoformat(), "synthetic": study.synthetic,
-        "nav": [(a, T[a]) for a in ("summary", "scorecard", "charts", "maps", "sources", "methods")],
-        "skipped": list(results.skipped.items()), "notes": [T[people_note]] if people_note else [],
+        "lang": lang, "T": T, "page_title": f"{T['title']} — {province or study_name}", "province": province,
+        "study_name": study_name, "generated": generated.isoformat(), "synthetic": study.synthetic,
+        "nav": [(a, T[a]) for a in ("findings", "scorecard", "charts", "maps", "sources", "methods")],
+        "skipped": [(T.get("job_" + job, job), why) for job, why in results.skipped.items()],
+        "notes": [T[people_note]] if people_note else [],
+        "findings": found, "priority": priority,
         "kpis": _kpis(figures.get("province"), sc, T, lang),
         "scorecard_note": T["key_figures_note"] if sc is None else "",
         "plan_line": f"{plan_name}. {T['marks']}" if plan_name else "",
         "sections": _sections(tables, figures, sc, T, lang), "charts": _charts(figures, lang, chart_columns),
-        "maps": maps, "study_root": str(study.root), "epsg": study.crs.to_epsg(),
+        "maps": maps, "epsg": study.crs.to_epsg(),
         "targets_file": targets_file, "plan_file_name": plan_file_name,
-        "sources": _table(src, lang, index=False, labels=False), "methods": _table(meth, lang, index=False, labels=False),
+        "sources": _table(_sources(study, T, lang), lang, classes="data text", index=False, labels=False),
+        "methods": _table(meth, lang, classes="data text", index=False, labels=False),
     }
 
 

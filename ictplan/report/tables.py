@@ -19,47 +19,113 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..study import Study
 
 _STATUS_MARK = {"met": "✓", "not met": "✗", "no data": "?", "not applicable": ""}
+STATUS_TEXT = {"vi": {"met": "đạt", "not met": "chưa đạt", "no data": "chưa có dữ liệu", "not applicable": "không áp dụng"},
+               "en": {"met": "met", "not met": "not met", "no data": "no data", "not applicable": "not applicable"}}
+STATUS_CLASS = {"met": "st-met", "not met": "st-not", "no data": "st-nodata", "not applicable": "st-na"}
+_CMP = {">=": "≥", ">": ">", "<=": "≤", "==": "="}
+
+
+def _short(v: Any, unit: str) -> str:
+    """A matrix cell: the value, short (no unit: the column says it)."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or pd.isna(v):
+        return ""
+    x = float(v)
+    if unit == "%" or abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:,.1f}".rstrip("0").rstrip(".") if not x.is_integer() else f"{x:,.0f}"
 
 
 def plan_tables(sc: Any, /, *, lang: str = "vi") -> dict[str, pd.DataFrame]:
     """A :class:`ictplan.targets.Scorecard` as province / districts / communes tables for the report.
 
-    Province: one row per target with the plan's words (in ``lang``), value, threshold,
-    unit, status and gap. Districts and communes: one row per zone, one column per target
-    holding "value unit" and a mark (✓ met, ✗ not met, ? no data).
+    Province: one row per target with the plan's words (in ``lang``), what is measured (a
+    short name that tells similar targets apart), value, target and gap, each with its unit
+    in ``lang``, and the status. Districts and communes: one row per zone, one column per
+    target holding "value unit" and a mark (✓ met, ✗ not met, ? no data).
     """
+    from . import findings, words
+
     _t(lang)
-    t = sc.table
     text = {tg.id: (tg.text_vi if lang == "vi" else tg.text_en) for tg in sc.plan.targets}
     prov = sc.province()
-    head = {"vi": ["Chỉ tiêu", "Năm", "Nội dung", "Giá trị", "Ngưỡng", "Đơn vị", "Tình trạng", "Còn thiếu"],
-            "en": ["Target", "Year", "Plan text", "Value", "Threshold", "Unit", "Status", "Gap"]}[lang]
-    status_vi = {"met": "đạt", "not met": "chưa đạt", "no data": "chưa có dữ liệu", "not applicable": "không áp dụng"}
+    head = {"vi": ["Chỉ tiêu", "Năm", "Nội dung", "Đo bằng", "Giá trị", "Mục tiêu", "Tình trạng", "Còn thiếu"],
+            "en": ["Target", "Year", "Plan text", "Measured as", "Value", "Target value", "Status", "Gap"]}[lang]
+    rec = prov.to_dict("records")
+    gap_unit = prov["gap_unit"] if "gap_unit" in prov.columns else prov["unit"]
     p = pd.DataFrame({
         head[0]: prov["target_id"], head[1]: prov["year"], head[2]: prov["target_id"].map(text),
-        head[3]: pd.to_numeric(prov["value"], errors="coerce"), head[4]: pd.to_numeric(prov["threshold"], errors="coerce"),
-        head[5]: prov["unit"],
-        head[6]: prov["status"].map(lambda v: f"{_STATUS_MARK.get(v, '')} {status_vi.get(v, v) if lang == 'vi' else v}".strip()),
-        head[7]: pd.to_numeric(prov["gap"], errors="coerce"),
+        head[3]: [words.name(str(r.get("indicator", "")), lang) for r in rec],
+        head[4]: [findings._value(r.get("value"), r.get("unit"), lang) if pd.notna(r.get("value")) else "" for r in rec],
+        head[5]: [f"{_CMP.get(str(r.get('comparison')), '')} {findings._value(r.get('threshold'), r.get('unit'), lang)}".strip()
+                  if pd.notna(r.get("threshold")) else "" for r in rec],
+        head[6]: prov["status"].map(lambda v: f"{_STATUS_MARK.get(v, '')} {STATUS_TEXT[lang].get(v, v)}".strip()),
+        head[7]: [findings._value(r.get("gap"), gu if isinstance(gu, str) and gu else r.get("unit"), lang)
+                  if r.get("status") == "not met" and pd.notna(r.get("gap")) else ""
+                  for r, gu in zip(rec, gap_unit, strict=True)],
     }).set_index(head[0])
     out = {"province": p}
 
-    def cell(row: pd.Series) -> str:
+    def cell(row: Mapping[str, Any]) -> str:
         v = row["value"]
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return _STATUS_MARK.get(row["status"], "")
         num = f"{float(v):,.1f}" if abs(float(v)) < 1000 else f"{float(v):,.0f}"
-        return f"{num} {row['unit'] or ''} {_STATUS_MARK.get(row['status'], '')}".replace("  ", " ").strip()
+        return f"{num} {words.unit(row['unit'], lang)} {_STATUS_MARK.get(row['status'], '')}".replace("  ", " ").strip()
 
+    for key, wide in _wide(sc).items():
+        out[key] = wide.map(lambda r: "" if r is None else cell(r))
+    return out
+
+
+def _wide(sc: Any) -> dict[str, pd.DataFrame]:
+    """Per level (districts, communes): zones × measurable targets, each cell the scorecard row (a dict)."""
+    t = sc.table
+    out = {}
+    ids = [tg.id for tg in sc.plan.targets if not tg.is_policy]
     for level, key in (("district", "districts"), ("commune", "communes")):
-        sub = t[(t["level"] == level) & (t["target_id"].isin([tg.id for tg in sc.plan.targets if not tg.is_policy]))]
+        sub = t[(t["level"] == level) & (t["target_id"].isin(ids))]
         if not len(sub):
             continue
-        sub = sub.assign(_cell=sub.apply(cell, axis=1))
-        wide = sub.pivot_table(index=["zone_code", "zone_name"], columns="target_id", values="_cell", aggfunc="first")
-        wide = wide.reindex(columns=[i for i in sc.plan.ids if i in wide.columns]).reset_index(level=0, drop=True)
-        wide.columns.name = None
+        zones = sub.drop_duplicates("zone_code")[["zone_code", "zone_name"]]
+        cells = {(r["zone_code"], r["target_id"]): r for r in sub.to_dict("records")}
+        cols = [i for i in ids if i in set(sub["target_id"])]
+        wide = pd.DataFrame({c: [cells.get((z, c)) for z in zones["zone_code"]] for c in cols},
+                            index=pd.Index(zones["zone_name"].to_numpy(), name=None), dtype=object)
         out[key] = wide
+    return out
+
+
+def plan_matrix(sc: Any, /, *, lang: str = "vi") -> dict[str, dict[str, Any]]:
+    """The district and commune scorecards as colour-coded matrices (target × zone).
+
+    Per level: ``head`` (target id, unit, what it measures -- the column's tooltip) and
+    ``rows`` (zone name, then per target the short value, the status class and a tooltip
+    "value unit: status"). Policies are not columns.
+    """
+    from . import words
+
+    _t(lang)
+    ind = {tg.id: tg for tg in sc.plan.targets}
+    out = {}
+    for key, wide in _wide(sc).items():
+        head = []
+        for c in wide.columns:
+            tg = ind[c]
+            u = words.unit(tg.unit, lang)
+            head.append({"id": c, "unit": u, "title": f"{c}: {words.name(tg.indicator, lang)} ({u})"})
+        rows = []
+        for zone, rec in zip(wide.index, wide.itertuples(index=False, name=None), strict=True):
+            cells = []
+            for c, r in zip(wide.columns, rec, strict=True):
+                if r is None:
+                    cells.append({"text": "", "cls": "st-na", "title": ""})
+                    continue
+                st = str(r["status"])
+                val = _short(r["value"], str(r["unit"]))
+                tip = f"{c} · {zone}: {val} {words.unit(r['unit'], lang)} · {STATUS_TEXT[lang].get(st, st)}"
+                cells.append({"text": val if val else _STATUS_MARK.get(st, ""), "cls": STATUS_CLASS.get(st, "st-na"), "title": tip})
+            rows.append({"zone": str(zone), "cells": cells})
+        out[key] = {"head": head, "rows": rows}
     return out
 
 
