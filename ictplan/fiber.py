@@ -62,6 +62,7 @@ Rules
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -367,16 +368,28 @@ def _hamlet_table(network: _nw.EdgeNetwork, hamlets: gpd.GeoDataFrame, a_h: sp.c
     rep = _nw._point_xy(shapely.point_on_surface(np.asarray(hamlets.geometry.values, dtype=object)))
     nohh = ~(w > 0)
     cx[nohh], cy[nohh] = rep[nohh, 0], rep[nohh, 1]
-    dc = _nw.distance_to_nearest(network, _nw.snap_xy(network, cx, cy), source_edge=fsrc["edge_id"].to_numpy(),
-                                 source_start_m=fsrc["start_m"].to_numpy(), source_end_m=fsrc["end_m"].to_numpy(),
-                                 source_offset_m=fsrc["offset_m"].to_numpy(), weight=weight)
+    csnap = _nw.snap_xy(network, cx, cy, dry=True)
+
+    def centre_dist(wt: str) -> np.ndarray:
+        return _nw.distance_to_nearest(network, csnap, source_edge=fsrc["edge_id"].to_numpy(),
+                                       source_start_m=fsrc["start_m"].to_numpy(), source_end_m=fsrc["end_m"].to_numpy(),
+                                       source_offset_m=fsrc["offset_m"].to_numpy(), weight=wt)
+
+    dc = centre_dist(weight)
+    # metres are metres: the missing metres follow lengths (a ferry's crossing cost is not a
+    # metre of cable); the crossing-cost reading is reported beside them (missing_cost_m)
+    dc_len = centre_dist("length_m") if weight != "length_m" else dc
     share = np.divide(hs["households_reachable"], w, out=np.full(nh, np.nan), where=w > 0)
     reached_share = np.where(nohh, dc <= limit, share >= thr - 1e-12).astype(bool)
     reached_ap = _has_access_point(hamlets, _access_xy(network, fsrc), dc, limit)
     reached = reached_share if rule == "share" else reached_ap
-    miss_centre = np.where(np.isfinite(dc), np.maximum(dc - limit, 0.0), np.nan)
-    miss_share = _missing_share_m(network, fsrc, r.snap, a_h, ~reached & ~nohh, thr, limit, weight)
+    todo = ~reached & ~nohh
+    miss_centre = np.where(np.isfinite(dc_len), np.maximum(dc_len - limit, 0.0), np.nan)
+    miss_share = _missing_share_m(network, fsrc, r.snap, a_h, todo, thr, limit, "length_m")
     missing = np.fmax(miss_centre, miss_share)
+    cost = np.fmax(np.where(np.isfinite(dc), np.maximum(dc - limit, 0.0), np.nan),
+                   _missing_share_m(network, fsrc, r.snap, a_h, todo, thr, limit, weight)
+                   if weight != "length_m" else miss_share)
 
     def col(name: str) -> Any:
         return hamlets[name].astype(str).to_numpy() if name in hamlets else ""
@@ -392,6 +405,7 @@ def _hamlet_table(network: _nw.EdgeNetwork, hamlets: gpd.GeoDataFrame, a_h: sp.c
         "missing_centre_m": np.where(reached, 0.0, miss_centre),
         "missing_share_m": np.where(reached, 0.0, miss_share),
         "missing_fiber_m": np.where(reached, 0.0, missing),
+        "missing_cost_m": np.where(reached, 0.0, cost),
         "no_fiber_on_piece": ~np.isfinite(dc),
     })
 
@@ -552,7 +566,21 @@ def analyse(
                             weight, rule)
     hh_table = _household_table(households, r, ccode, hcode)
     com, dist_tab, province = _commune_tables(communes, shares(households, "commune", len(communes)), r, ham, diag)
-    org, org_sum = organisations(network, facilities, fsrc, limit, weight, copper_routes, corridor_m)
+    ded_src = None
+    if (fiber_routes is not None and len(fiber_routes) and facilities is not None and len(facilities)
+            and diag["fiber_access_mode"] == "access_points" and capacity.organisation_1gbps == "dedicated_fiber"):
+        # dedicated fiber is spliced from a cable, not an access point: the routes near a facility
+        # (only the parts within drop limit + corridor of one matter: clip there, then buffer)
+        reach_area = shapely.union_all(shapely.buffer(np.asarray(facilities.geometry.values, dtype=object),
+                                                      limit + corridor_m + 1.0, quad_segs=4))
+        clipped = fiber_routes.set_geometry(shapely.intersection(np.asarray(fiber_routes.geometry.values, dtype=object),
+                                                                 reach_area))
+        clipped = clipped[~clipped.geometry.is_empty]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the routes' own problems are not this figure's
+            ded_src, _ = access_sources(network, routes=clipped, corridor_m=corridor_m, what="fiber")
+    org, org_sum = organisations(network, facilities, fsrc, limit, weight, copper_routes, corridor_m,
+                                 rule=capacity.organisation_1gbps, dedicated_src=ded_src)
     if len(org_sum):
         urban = org_sum[org_sum["group"] == "urban"]
         if len(urban):

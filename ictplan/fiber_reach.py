@@ -22,7 +22,8 @@ from ._errors import IctplanWarning, InputValidationError, SkippedFeaturesWarnin
 from .households import _require_columns, _same_crs
 from .parameters import FIBER
 
-__all__ = ["SPEEDS_MBPS", "FIBER_TECHNOLOGIES", "COPPER_TECHNOLOGIES", "ORGANISATION_KINDS", "access_sources",
+__all__ = ["SPEEDS_MBPS", "FIBER_TECHNOLOGIES", "COPPER_TECHNOLOGIES", "ORGANISATION_KINDS",
+           "ORGANISATION_1GBPS_RULES", "access_sources",
            "reach", "organisations"]
 
 #: Offered speeds per technology, (minimum, maximum) in Mb/s, downstream per subscriber.
@@ -129,7 +130,7 @@ def _from_access_points(network: _nw.EdgeNetwork, access_points: gpd.GeoDataFram
     _require_columns(access_points, ["technology"], f"the {what} access points")
     xy = _nw._point_xy(np.asarray(access_points.geometry.values, dtype=object))
     ok = np.isfinite(xy).all(axis=1)
-    snap = _nw.snap_xy(network, xy[ok, 0], xy[ok, 1])
+    snap = _nw.snap_xy(network, xy[ok, 0], xy[ok, 1], dry=True)
     tech = access_points["technology"].astype(str).to_numpy()[ok]
     ids = (access_points["ap_id"] if "ap_id" in access_points else pd.Series(access_points.index, index=access_points.index)).to_numpy()[ok]
     far = snap["drop_m"] > far_access_m
@@ -254,7 +255,7 @@ def reach(
     """
     limit = _check_drop_limit(drop_limit_m)
     if snap is None:
-        snap = _nw.snap_xy(network, x, y, max_distance_m=limit, with_xy=False)
+        snap = _nw.snap_xy(network, x, y, max_distance_m=limit, with_xy=False, dry=True)
     techs = tuple(technologies) if technologies is not None else tuple(pd.unique(sources["technology"]))
     out: dict[str, np.ndarray] = {"snap": snap}  # type: ignore[dict-item]
     best = np.full(len(snap["edge_id"]), np.inf)
@@ -284,13 +285,23 @@ def _offers(dist_by_tech: dict[str, np.ndarray], n: int) -> tuple[pd.Categorical
 
 
 # =========================================================================== organisations
+ORGANISATION_1GBPS_RULES = ("dedicated_fiber", "xgs_pon")
+
+
 def organisations(network: _nw.EdgeNetwork, facilities: gpd.GeoDataFrame | None, fsrc: pd.DataFrame, limit: float,
-                  weight: str, copper_routes: gpd.GeoDataFrame | None,
-                  corridor_m: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  weight: str, copper_routes: gpd.GeoDataFrame | None, corridor_m: float,
+                  rule: str = "dedicated_fiber",
+                  dedicated_src: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reach and offer of each organisation (facilities of :data:`ORGANISATION_KINDS`), and
-    per group (all, urban, rural, per kind) the share with an offer of ≥ 1 Gb/s."""
+    per group (all, urban, rural, per kind) the share that can get 1 Gb/s.
+
+    ``rule`` (``[parameters.fiber] organisation_1gbps``): ``dedicated_fiber`` — 1 Gb/s by a
+    dedicated (point-to-point, leased) fiber spliced from any fiber cable within the drop
+    limit (``dedicated_src``: the fiber routes' corridors; else ``fsrc``), or by an XGS-PON
+    access point; ``xgs_pon`` — only an XGS-PON access within the drop limit.
+    ``ge_1gbps`` follows the rule; ``dedicated_fiber`` says whether a cable is in reach."""
     cols = ["facility_id", "name", "kind", "commune_code", "urban", "x", "y", "drop_m", "dist_to_fiber_m", "reachable",
-            "offer_tech", "offer_min_mbps", "offer_max_mbps", "ge_1gbps"]
+            "offer_tech", "offer_min_mbps", "offer_max_mbps", "dedicated_fiber", "ge_1gbps"]
     if facilities is None or len(facilities) == 0:
         return pd.DataFrame(columns=cols), pd.DataFrame()
     _require_columns(facilities, ["kind"], "the facilities layer")
@@ -308,6 +319,13 @@ def organisations(network: _nw.EdgeNetwork, facilities: gpd.GeoDataFrame | None,
                    technologies=COPPER_TECHNOLOGIES, snap=r["snap"])  # type: ignore[arg-type]
         bt.update({t: cr[t] for t in COPPER_TECHNOLOGIES})
     tech, lo, hi = _offers(bt, len(f))
+    if rule not in ORGANISATION_1GBPS_RULES:
+        raise InputValidationError(f"organisation_1gbps must be one of {', '.join(ORGANISATION_1GBPS_RULES)}, "
+                                   f"got {rule!r}.")
+    ded_src = dedicated_src if dedicated_src is not None and len(dedicated_src) else fsrc
+    ded = np.isfinite(reach(network, xy[:, 0], xy[:, 1], ded_src, drop_limit_m=limit, weight=weight,
+                            snap=r["snap"])["dist"]) if len(ded_src) else np.zeros(len(f), bool)  # type: ignore[arg-type]
+    ge1 = (lo >= 1000) | (ded if rule == "dedicated_fiber" else False)
     urban = f["urban"].fillna(False).astype(bool).to_numpy() if "urban" in f else np.zeros(len(f), bool)
     org = pd.DataFrame({
         "facility_id": f["facility_id"].astype(str).to_numpy() if "facility_id" in f else f.index.astype(str),
@@ -316,7 +334,7 @@ def organisations(network: _nw.EdgeNetwork, facilities: gpd.GeoDataFrame | None,
         "commune_code": f["commune_code"].astype(str).to_numpy() if "commune_code" in f else "",
         "urban": urban, "x": xy[:, 0], "y": xy[:, 1], "drop_m": r["snap"]["drop_m"], "dist_to_fiber_m": r["dist"],
         "reachable": np.isfinite(r["dist"]), "offer_tech": tech, "offer_min_mbps": lo, "offer_max_mbps": hi,
-        "ge_1gbps": lo >= 1000,
+        "dedicated_fiber": ded, "ge_1gbps": ge1,
     }, index=f.index)
     rows = []
     for grp, mask in [("all", np.ones(len(org), bool)), ("urban", urban), ("rural", ~urban)] + [

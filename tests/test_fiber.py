@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import geopandas as gpd
@@ -15,7 +16,7 @@ from affine import Affine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ictplan import fiber
+from ictplan import fiber, parameters
 from ictplan import network as nw
 from ictplan._errors import (
     CRSMismatchError,
@@ -311,8 +312,9 @@ def test_organisations_urban_1gbps_indicator(straight):
          "urban": [True, True, False, True]},
         geometry=[shapely.Point(100, 50), shapely.Point(1600, 30), shapely.Point(1000, 900), shapely.Point(100, 0)], crs=CRS,
     )
+    xgs_only = dataclasses.replace(parameters.FIBER, organisation_1gbps="xgs_pon")
     res = fiber.analyse(net, fiber.households_from_points(points_hh([(10, 10)]), communes), communes=communes,
-                        fiber_routes=routes, facilities=fac)
+                        fiber_routes=routes, facilities=fac, capacity=xgs_only)
     org = res.organisations.set_index("facility_id")
     assert "dc" not in org.index  # data centres are not among the plan's organisations
     assert org.loc["s", "offer_tech"] == "XGS-PON" and org.loc["s", "ge_1gbps"]
@@ -321,6 +323,14 @@ def test_organisations_urban_1gbps_indicator(straight):
     s = res.organisation_summary.set_index("group")
     assert s.loc["urban", "pct_ge_1gbps"] == pytest.approx(50.0)
     assert res.province["pct_urban_orgs_1gbps"].iloc[0] == pytest.approx(50.0)
+    # the default rule: a dedicated fiber from any cable within the drop limit gives 1 Gb/s too,
+    # so the hospital 30 m from the GPON cable counts; the agency 900 m away still does not
+    res = fiber.analyse(net, fiber.households_from_points(points_hh([(10, 10)]), communes), communes=communes,
+                        fiber_routes=routes, facilities=fac)
+    org = res.organisations.set_index("facility_id")
+    assert org["ge_1gbps"].to_dict() == {"s": True, "h": True, "a": False}
+    assert org["dedicated_fiber"].to_dict() == {"s": True, "h": True, "a": False}
+    assert res.province["pct_urban_orgs_1gbps"].iloc[0] == pytest.approx(100.0)
 
 
 # --------------------------------------------------------------------------- bad input

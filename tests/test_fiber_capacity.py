@@ -171,7 +171,7 @@ def test_routes_only_pon_of_split_ratio_homes():
 
 
 # --------------------------------------------------------------------------- nearest source
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_nearest_source_matches_networkx(seed):
     rng = np.random.default_rng(seed)
@@ -180,7 +180,7 @@ def test_nearest_source_matches_networkx(seed):
     if not lines:
         return
     net = _net(lines)
-    k = 4
+    k = int(rng.integers(1, 16))  # many sources: several share an edge with each other and with targets
     se = rng.integers(0, net.n_edges, k)
     sa = rng.uniform(0, 1, k) * net.length_m[se]
     so = rng.uniform(0, 30, k)

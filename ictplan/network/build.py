@@ -129,6 +129,7 @@ def build_edges(
     else:
         cost = np.zeros(len(gdf))
     labels = gdf.index.to_numpy()
+    water = _water_lines(np.asarray(gdf.geometry.values, dtype=object), kinds)
     keep, parts, pidx, line_len = _traversable_parts(np.asarray(gdf.geometry.values, dtype=object), kinds, repairs)
     kinds, cost, rows = kinds[keep], cost[keep], np.flatnonzero(keep)
     # repeated consecutive vertices do no harm; node the lines
@@ -159,8 +160,22 @@ def build_edges(
     return EdgeNetwork(
         node_xy=node_xy, u=u.astype(np.int64), v=v.astype(np.int64), length_m=piece_len.astype(np.float64),
         crossing_cost_m=piece_cost.astype(np.float64), geometry=pieces, kind=ekind.astype(str),
-        source_index=esrc, node_component=comp, crs=wcrs, repairs=repairs,
+        source_index=esrc, node_component=comp, crs=wcrs, repairs=repairs, water=water,
     )
+
+
+def _water_lines(geoms: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """River and canal lines (2-D, single parts): what a household drop may not cross."""
+    w = geoms[np.isin(kinds, ["river", "canal"])]
+    w = w[~(shapely.is_missing(w) | shapely.is_empty(w))]
+    if len(w) == 0:
+        return np.empty(0, dtype=object)
+    parts = shapely.get_parts(shapely.force_2d(w))
+    # straight segments: tight boxes for the drop-crossing search (a long canal's box covers half a province)
+    coords, idx = shapely.get_coordinates(parts, return_index=True)
+    k = np.flatnonzero(idx[:-1] == idx[1:])
+    segs = shapely.linestrings(np.stack([coords[k], coords[k + 1]], axis=1))
+    return segs[shapely.length(segs) > 0]
 
 
 def _in_working_crs(lines: gpd.GeoDataFrame, working_crs: Any) -> tuple[gpd.GeoDataFrame, pyproj.CRS]:

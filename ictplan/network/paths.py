@@ -248,20 +248,38 @@ def nearest_source(
 
 def _same_edge(e: np.ndarray, tc: np.ndarray, s_edge: np.ndarray, ac: np.ndarray, off: np.ndarray, best: np.ndarray,
                bsrc: np.ndarray) -> None:
-    """Sources on a target's own edge: the direct way along it, where shorter (in place)."""
-    order = np.argsort(s_edge, kind="stable")
-    se = s_edge[order]
-    lo = np.searchsorted(se, e, side="left")
-    cc = np.searchsorted(se, e, side="right") - lo
-    if not cc.sum():
+    """Sources on a target's own edge: the direct way along it, where shorter (in place).
+
+    ``min_s off_s + |ac_s - tc|`` splits into the sources behind the target (``off - ac``,
+    a running minimum along the edge) and those ahead (``off + ac``, a running minimum
+    from the far end): two lookups per target, no target × source pairs.
+    """
+    if len(s_edge) == 0 or len(e) == 0:
         return
-    pp = np.repeat(np.arange(len(e)), cc)
-    kk = np.arange(len(pp)) - np.repeat(np.cumsum(cc) - cc, cc)
-    si = order[np.repeat(lo, cc) + kk]
-    direct = off[si] + np.abs(ac[si] - tc[pp])
-    o = np.lexsort((si, direct, pp))
-    first = np.r_[True, pp[o][1:] != pp[o][:-1]]
-    p1, d1, s1 = pp[o][first], direct[o][first], si[o][first]
-    better = d1 < best[p1]
-    best[p1[better]] = d1[better]
-    bsrc[p1[better]] = s1[better]
+    order = np.lexsort((ac, s_edge))
+    se, sa, so = s_edge[order], ac[order], off[order]
+    idx = np.arange(len(se))
+    left = pd.Series(so - sa).groupby(se).cummin().to_numpy()
+    larg = pd.Series(np.where(so - sa == left, idx, -1)).groupby(se).cummax().to_numpy()
+    rev = slice(None, None, -1)
+    right = pd.Series((so + sa)[rev]).groupby(se[rev]).cummin().to_numpy()[rev]
+    rarg = pd.Series(np.where((so + sa)[rev] == right[rev], idx[rev], len(se) + 1)).groupby(se[rev]).cummin()
+    rarg = rarg.to_numpy()[rev]
+    lo = np.searchsorted(se, e, side="left")
+    hi = np.searchsorted(se, e, side="right")
+    has = hi > lo
+    if not has.any():
+        return
+    t, lo_h, hi_h, eh = np.flatnonzero(has), lo[has], hi[has], e[has]
+    # position of each target among its edge's sources (sorted by ac)
+    scale = float(np.max(sa) + 1.0) if len(sa) else 1.0
+    rank = np.searchsorted(np.unique(se), se)
+    key = rank + sa / scale
+    tkey = np.searchsorted(np.unique(se), eh) + tc[t] / scale
+    pos = np.clip(np.searchsorted(key, tkey, side="right"), lo_h, hi_h)
+    for behind, cand, ok, arg in ((True, pos - 1, pos - 1 >= lo_h, larg), (False, pos, pos < hi_h, rarg)):
+        c = np.where(ok, cand, lo_h)
+        d = np.where(ok, (left[c] + tc[t]) if behind else (right[c] - tc[t]), np.inf)
+        better = d < best[t]
+        best[t[better]] = d[better]
+        bsrc[t[better]] = order[arg[c[better]]]

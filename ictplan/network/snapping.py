@@ -26,6 +26,7 @@ def snap_xy(
     max_distance_m: float | None = None,
     chunk_pairs: int = 1_000_000,
     with_xy: bool = True,
+    dry: bool = False,
 ) -> dict[str, np.ndarray]:
     """Snap coordinates to the nearest point on an edge (not the nearest node).
 
@@ -43,6 +44,12 @@ def snap_xy(
     with_xy
         Also return the snapped coordinates (``x_snap``, ``y_snap``); False saves
         memory for millions of points (they are NaN then).
+    dry
+        Drops never swim: a point whose straight drop to its nearest edge crosses one of
+        the network's ``water`` lines (rivers, canals) goes to the nearest point of an edge
+        it reaches without crossing water (within ``max_distance_m``, else 2 km), or stays
+        unsnapped. Water is crossed on the network only, at bridges and ferries. A drop
+        that ends on a canal's own line reaches that bank.
 
     Returns
     -------
@@ -117,7 +124,65 @@ def snap_xy(
     # along can exceed length by float noise
     ok = out["edge_id"] >= 0
     out["along_m"][ok] = np.clip(out["along_m"][ok], 0.0, net.length_m[out["edge_id"][ok]])
+    if dry and len(net.water):
+        _dry_drops(net, x, y, out, float(max_distance_m) if max_distance_m is not None else _DRY_SEARCH_M, with_xy)
     return out
+
+
+_DRY_EPS_M = 0.01
+_DRY_SEARCH_M = 2000.0
+"""How far a point whose nearest drop crosses water looks for a dry one, without ``max_distance_m``."""
+
+
+def _crossing(net: EdgeNetwork, x: np.ndarray, y: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
+    """Whether each straight drop (x, y) → (sx, sy) crosses a water line of the network
+    (more than 1 cm from either end: a drop ending on a canal's line reaches its bank)."""
+    dx, dy = sx - x, sy - y
+    ln = np.hypot(dx, dy)
+    t = np.divide(_DRY_EPS_M, ln, out=np.full(len(ln), 0.5), where=ln > 2 * _DRY_EPS_M)
+    a = np.c_[x + t * dx, y + t * dy]
+    b = np.c_[sx - t * dx, sy - t * dy]
+    seg = shapely.linestrings(np.stack([a, b], axis=1))
+    out = np.zeros(len(x), bool)
+    if len(x):
+        hit, _ = net._water_tree.query(seg, predicate="crosses")
+        out[hit] = True
+    return out
+
+
+def _dry_drops(net: EdgeNetwork, x: np.ndarray, y: np.ndarray, out: dict[str, np.ndarray], radius: float,
+               with_xy: bool) -> None:
+    """Re-snap the points whose drop crosses water to the nearest dry drop (see ``dry``)."""
+    rows = np.flatnonzero(out["edge_id"] >= 0)
+    if len(rows) == 0:
+        return
+    sp = shapely.get_coordinates(shapely.line_interpolate_point(net.geometry[out["edge_id"][rows]],
+                                                                out["along_m"][rows]))
+    wet = rows[_crossing(net, x[rows], y[rows], sp[:, 0], sp[:, 1])]
+    if len(wet) == 0:
+        return
+    pts = shapely.points(x[wet], y[wet])
+    pi, ei = net._tree.query(pts, predicate="dwithin", distance=radius)
+    g = net.geometry[ei]
+    along = shapely.line_locate_point(g, pts[pi])
+    cxy = shapely.get_coordinates(shapely.line_interpolate_point(g, along))
+    d = np.hypot(cxy[:, 0] - x[wet][pi], cxy[:, 1] - y[wet][pi])
+    ok = ~_crossing(net, x[wet][pi], y[wet][pi], cxy[:, 0], cxy[:, 1]) & (d <= radius)
+    pi, ei, along, cxy, d = pi[ok], ei[ok], along[ok], cxy[ok], d[ok]
+    order = np.lexsort((ei, d, pi))
+    first = np.r_[True, pi[order][1:] != pi[order][:-1]] if len(order) else np.zeros(0, bool)
+    best = order[first]
+    for key in ("edge_id", "along_m", "drop_m"):
+        out[key][wet] = -1 if key == "edge_id" else np.nan
+    tgt = wet[pi[best]]
+    out["edge_id"][tgt] = ei[best]
+    out["along_m"][tgt] = np.clip(along[best], 0.0, net.length_m[ei[best]])
+    out["drop_m"][tgt] = d[best]
+    if with_xy:
+        out["x_snap"][wet] = np.nan
+        out["y_snap"][wet] = np.nan
+        out["x_snap"][tgt] = cxy[best, 0]
+        out["y_snap"][tgt] = cxy[best, 1]
 
 
 

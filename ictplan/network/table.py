@@ -35,6 +35,8 @@ class EdgeNetwork:
     node_component : (n_nodes,) int64 component id, 0 = the largest component.
     crs : the metric CRS of the coordinates.
     repairs : counts of every repair made while building.
+    water : river and canal lines (shapely, 2-D) that a household drop may not cross
+      (:func:`ictplan.network.snap_xy` with ``dry=True``); empty when unknown.
     """
 
     node_xy: np.ndarray
@@ -48,6 +50,7 @@ class EdgeNetwork:
     node_component: np.ndarray
     crs: pyproj.CRS
     repairs: dict[str, int] = field(default_factory=dict)
+    water: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
 
     @property
     def n_nodes(self) -> int:
@@ -103,6 +106,10 @@ class EdgeNetwork:
     @cached_property
     def _tree(self) -> shapely.STRtree:
         return shapely.STRtree(self.geometry)
+
+    @cached_property
+    def _water_tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self.water)
 
 
 def _csr(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> sparse.csr_matrix:
