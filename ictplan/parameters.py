@@ -50,6 +50,20 @@ class FiberParameters:
     snap_tolerance_m: float = 1.0  # line ends this close are joined when the network is built
     weight: str = "cost_m"  # edge weight for network distance
     far_access_m: float = 50.0  # an access point farther than this from the network is reported
+    hamlet_rule: str = "share"  # F1 judged by "share" (hamlet_threshold_frac) or "access_point" (one in the hamlet)
+    # PON capacity (ictplan.fiber_capacity): defaults for access points without the columns,
+    # and the busy-hour demand assumed for the plan's 2025 and 2030 speed targets
+    split_ratio: int = 64  # ONTs sharing one PON (OLT) port: 1:64 (e.g. 1:4 x 1:16 cascade)
+    ports_per_access_point: int = 16  # drop ports of an access point (FAT) without a `ports` column
+    pon_efficiency_frac: float = 0.92  # payload share of the PON line rate (framing, FEC, DBA)
+    take_up_2025_frac: float = 0.7  # households passed that subscribe (they take ports and capacity)
+    take_up_2030_frac: float = 0.85
+    busy_hour_active_2025_frac: float = 0.1  # subscribers transferring at their plan rate at once, busy hour
+    busy_hour_active_2030_frac: float = 0.1
+    plan_mix_2025: tuple[tuple[float, float], ...] = ((150.0, 0.3), (300.0, 0.5), (1000.0, 0.2))  # (Mb/s, share)
+    plan_mix_2030: tuple[tuple[float, float], ...] = ((300.0, 0.3), (1000.0, 0.5), (2000.0, 0.2))
+    port_rounds: int = 4  # passes of the port assignment (refused households try the next free access point)
+    organisation_1gbps: str = "dedicated_fiber"  # F4: "dedicated_fiber" (any fiber cable in reach) or "xgs_pon"
 
 
 @dataclass(frozen=True)
@@ -67,20 +81,6 @@ class SharingParameters:
     max_cables: int | None = None  # cable limit of every pole (None: the pole's max_cables column)
     default_cable_limit: int = 6  # cable limit of a pole whose layer has no max_cables value
     snap_m: float = 2.0  # a span end this close to a pole, without from_pole/to_pole, is on it
-    hamlet_rule: str = "share"  # F1 judged by "share" (hamlet_threshold_frac) or "access_point" (one in the hamlet)
-    # PON capacity (ictplan.fiber_capacity): defaults for access points without the columns,
-    # and the busy-hour demand assumed for the plan's 2025 and 2030 speed targets
-    split_ratio: int = 64  # ONTs sharing one PON (OLT) port: 1:64 (e.g. 1:4 x 1:16 cascade)
-    ports_per_access_point: int = 16  # drop ports of an access point (FAT) without a `ports` column
-    pon_efficiency_frac: float = 0.92  # payload share of the PON line rate (framing, FEC, DBA)
-    take_up_2025_frac: float = 0.7  # households passed that subscribe (they take ports and capacity)
-    take_up_2030_frac: float = 0.85
-    busy_hour_active_2025_frac: float = 0.1  # subscribers transferring at their plan rate at once, busy hour
-    busy_hour_active_2030_frac: float = 0.1
-    plan_mix_2025: tuple[tuple[float, float], ...] = ((150.0, 0.3), (300.0, 0.5), (1000.0, 0.2))  # (Mb/s, share)
-    plan_mix_2030: tuple[tuple[float, float], ...] = ((300.0, 0.3), (1000.0, 0.5), (2000.0, 0.2))
-    port_rounds: int = 4  # passes of the port assignment (refused households try the next free access point)
-    organisation_1gbps: str = "dedicated_fiber"  # F4: "dedicated_fiber" (any fiber cable in reach) or "xgs_pon"
 
 
 @dataclass(frozen=True)
