@@ -396,6 +396,26 @@ def test_grid_indicators_in_new_units_by_zone_weights(sample_communes, sample_cw
     assert by_zw.row("F2", "32041")["detail"] == studies.BY_CROSSWALK
 
 
+def test_fiber_and_coverage_tables_in_new_units(sample_communes, sample_cw):
+    from ictplan import io
+
+    hh = sample_communes["hh2019"].to_numpy(float)
+    fib = pd.DataFrame({"commune_code": sample_communes["commune_code"], "commune_name": "x", "households": hh,
+                        "households_reachable": np.floor(0.7 * hh), "pct_reachable": 70.0, "hamlets": 8,
+                        "pct_hamlets_reached": 50.0})
+    new = studies.fiber_in_new_units(fib, sample_cw).set_index("commune_code")
+    assert new["households"].sum() == pytest.approx(305_290, rel=1e-12)
+    assert new["hamlets"].sum() == pytest.approx(8 * 101, rel=1e-12)
+    assert np.allclose(new["pct_reachable"], 100 * new["households_reachable"] / new["households"], rtol=1e-12)
+    assert "pct_hamlets_reached" not in new.columns  # a share without its counts is not carried
+    pop = io.read_population(SAMPLE / "population_100m.tif")
+    cov = studies.coverage_in_new_units(_coverage(pop), pop, studies.new_unit_polygons(sample_communes))
+    any5 = cov[(cov["level"] == "communes") & (cov["technology"] == "5G") & (cov["operator"] == "any")]
+    people = any5.set_index("zone_code")["population"].drop(index="(outside zones)", errors="ignore")
+    want = sample_cw.pairs.groupby("new_code")["measure"].sum()
+    assert np.allclose(people.reindex(want.index), want, rtol=1e-9, atol=1e-6)
+
+
 def test_scorecard_units_new_writes_both(tmp_path, sample_communes):
     from ictplan import study
     from ictplan.cli.admin import write_in_new_units

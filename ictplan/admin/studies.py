@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..study import Study
 
 __all__ = ["study_crosswalk", "new_unit_polygons", "scorecard_in_new_units", "units_side_by_side", "TABLE_REASON",
-           "ZONE_INDICATORS", "mobile_in_units", "BY_CROSSWALK", "BY_ZONES"]
+           "ZONE_INDICATORS", "mobile_in_units", "BY_CROSSWALK", "BY_ZONES", "FIBER_RATIOS", "fiber_in_new_units",
+           "coverage_in_new_units"]
 
 TABLE_REASON = ("a figure of the indicators table has no numerator and denominator, so it cannot be moved to "
                 "other units: give the table in the new units")
@@ -218,3 +219,29 @@ def units_side_by_side(sc_old: Scorecard, sc_new: Scorecard, /) -> pd.DataFrame:
     p, s = out["sum_numerator_old"].to_numpy(dtype=float), out["sum_numerator_new"].to_numpy(dtype=float)
     out["same_total"] = (np.isnan(p) & np.isnan(s)) | np.isclose(p, s, rtol=1e-9, atol=1e-9)
     return out.reset_index()
+
+
+FIBER_RATIOS = {"pct_reachable": ("households_reachable", "households", 100.0),
+                "pct_with_port": ("households_with_port", "households", 100.0),
+                "pct_ge_200mbps": ("households_ge_200mbps", "households", 100.0),
+                "pct_gt_1gbps": ("households_gt_1gbps", "households", 100.0)}
+"""The fiber commune table's shares and the counts they are re-derived from."""
+
+
+def fiber_in_new_units(communes: pd.DataFrame, cw: Crosswalk, /) -> pd.DataFrame:
+    """The fiber result's per-commune table (old communes) in the new units: every count
+    moved by the crosswalk, the shares (:data:`FIBER_RATIOS`) re-derived from them; other
+    ``pct_`` columns and text columns are left out."""
+    counts = [c for c in communes.columns if c != "commune_code" and not str(c).startswith("pct_")
+              and pd.api.types.is_numeric_dtype(communes[c])]
+    ratios = {k: v for k, v in FIBER_RATIOS.items() if v[0] in communes.columns and v[1] in communes.columns}
+    return cw.to_new(communes, counts=counts, ratios=ratios)
+
+
+def coverage_in_new_units(coverage: CoverageResult, population: Population, polygons: gpd.GeoDataFrame, /
+                          ) -> pd.DataFrame:
+    """The coverage table (people covered and speeds per zone × technology × operator) for the
+    new units, from the coverage rasters and the new units' zone weights: exact, no re-analysis."""
+    from ..coverage import population_covered
+
+    return population_covered(coverage, population, {"communes": polygons})

@@ -130,3 +130,31 @@ def write_in_new_units(s: Study, sc: Scorecard, out: Path, *, coverage: Coverage
         r = counts.loc[tid]
         echo(f"  {tid:<3} new units met {int(r.get('met', 0)):>3}, not met {int(r.get('not met', 0)):>3}")
     return paths
+
+
+def write_coverage_in_new_units(s: Study, result: CoverageResult, out: Path) -> Path:
+    """For ``ictplan coverage --units new``: ``out/units_new/coverage_communes.csv``."""
+    from .. import io
+    from ..admin import studies
+
+    polys = studies.new_unit_polygons(s.layer_in_crs("communes"))
+    tab = studies.coverage_in_new_units(result, s.population, polys)
+    (out / "units_new").mkdir(parents=True, exist_ok=True)
+    path = io.write_table(tab, out / "units_new" / "coverage_communes.csv", overwrite=True)
+    echo(f"\nIn the {len(polys)} new units (since 1 July 2025; approximate polygons from the old communes): {path}")
+    return path
+
+
+def write_fiber_in_new_units(s: Study, communes: object, out: Path) -> Path:
+    """For ``ictplan fiber --units new``: ``out/units_new/fiber_communes.csv`` (crosswalk)."""
+    import pandas as pd
+
+    from .. import io
+    from ..admin import studies
+
+    cw = studies.study_crosswalk(s)
+    tab = studies.fiber_in_new_units(pd.DataFrame(communes), cw)
+    (out / "units_new").mkdir(parents=True, exist_ok=True)
+    path = io.write_table(tab, out / "units_new" / "fiber_communes.csv", overwrite=True)
+    echo(f"\nIn the {len(tab)} new units (since 1 July 2025; crosswalk, {cw.weight}): {path}")
+    return path

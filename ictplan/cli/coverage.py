@@ -18,7 +18,9 @@ from ._run import run_job
 @click.option("--method", type=click.Choice(["exact", "centre"]), default=None,
               help="Zone sums: exact cell fractions, or whole cells by their centre (default: the study's, else exact).")
 @click.option("--no-rasters", is_flag=True, help="Write the tables only, not the GeoTIFFs.")
-def coverage(study: Path, out: Path, overwrite: bool, method: str | None, no_rasters: bool) -> None:
+@click.option("--units", "units", type=click.Choice(["old", "new"]), default="old", show_default=True,
+              help="new: also the table in the units since 1 July 2025 (units_new/).")
+def coverage(study: Path, out: Path, overwrite: bool, method: str | None, no_rasters: bool, units: str = "old") -> None:
     """Best-server RSRP, SINR and throughput rasters; population covered per commune, hamlet, district."""
     from .. import coverage as _coverage
     from .. import study as _study
@@ -34,4 +36,8 @@ def coverage(study: Path, out: Path, overwrite: bool, method: str | None, no_ras
     for _, r in prov.iterrows():
         tput = r.get("mean_tput_mbps", float("nan"))
         echo(f"  {r['technology']:<3} {r['operator']:<10} {r['pct_covered']:6.1f} %   mean throughput {tput:7.1f} Mb/s")
+    if units == "new":
+        from .admin import write_coverage_in_new_units
+
+        paths["units_new"] = write_coverage_in_new_units(s, res, out)
     echo(f"\nWrote {len(paths)} files to {out} in {time.perf_counter() - t0:.1f} s.")

@@ -22,7 +22,10 @@ from ._run import run_job
 @click.option("--hamlet-threshold", type=float, default=None,
               help="A hamlet is reached when this share of its households is reachable "
                    f"(default: the study's, else {FIBER.hamlet_threshold_frac:g}).")
-def fiber(study: Path, out: Path, overwrite: bool, drop_limit_m: float | None, hamlet_threshold: float | None) -> None:
+@click.option("--units", "units", type=click.Choice(["old", "new"]), default="old", show_default=True,
+              help="new: also the commune table in the units since 1 July 2025 (units_new/).")
+def fiber(study: Path, out: Path, overwrite: bool, drop_limit_m: float | None, hamlet_threshold: float | None,
+          units: str = "old") -> None:
     """Households and hamlets within reach of fiber; metres of new fiber each unreached hamlet needs."""
     from .. import fiber as _fiber
     from .. import study as _study
@@ -40,4 +43,8 @@ def fiber(study: Path, out: Path, overwrite: bool, drop_limit_m: float | None, h
     unreached = res.hamlets[~res.hamlets["reached"]]
     echo(f"  unreached hamlets: {len(unreached)} of {len(res.hamlets)}; "
          f"new fiber they need: {unreached['missing_fiber_m'].sum() / 1000:,.1f} km (where a road reaches them)")
+    if units == "new":
+        from .admin import write_fiber_in_new_units
+
+        paths["units_new"] = write_fiber_in_new_units(s, res.communes, out)
     echo(f"\nWrote {len(paths)} files to {out} in {time.perf_counter() - t0:.1f} s.")
