@@ -507,3 +507,23 @@ def test_real_boundaries_agree_with_the_official_mapping(shared_data):
     tab = census.rename(columns={"ma_xa": "commune_code"})[["commune_code", "pop2019_total"]]
     moved = cw.to_new(tab, integer=["pop2019_total"])
     assert moved["pop2019_total"].sum() == 1_194_476 + 907_236 and len(moved) == 64
+
+
+@pytest.mark.realdata
+def test_real_new_units_name_the_same_old_units_whole_or_in_part(shared_data):
+    """The real new-unit file names, for each new unit, its old units and whether each came
+    whole ("full") or in part ("partial"): the same pairs as the official mapping, and
+    "full" exactly where the mapping sends the old unit to one new unit (186 of 186)."""
+    import re
+
+    new = gpd.read_file(shared_data / "communes_2025_new_camau.geojson")
+    n_new = admin.official_mapping().set_index(["old_code", "new_code"])["n_new"]
+    seen = set()
+    for r in new.itertuples():
+        codes, parts = str(r.old_ma_xa).split(";"), str(r.old_units).split(";")
+        assert len(codes) == len(parts)
+        for c, part in zip(codes, parts, strict=True):
+            kind = re.search(r"\((full|partial)\)\s*$", part).group(1)
+            assert (kind == "full") == (n_new[(c, str(r.ma_xa))] == 1), (r.ma_xa, part)
+            seen.add((c, str(r.ma_xa)))
+    assert seen | {("32011", "32002")} == set(n_new.index)
