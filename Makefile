@@ -43,9 +43,9 @@ lint: $(VENV)/.installed
 	$(PY) -m mypy
 	$(PY) scripts/check_sizes.py ictplan
 
-## screenshot: refresh docs/img/map.png (the README's picture) from the sample map
+## screenshot: refresh docs/img/report.png and docs/img/map.png (the README's pictures) from the sample's demo
 screenshot: $(VENV)/.installed
-	ICTPLAN_SCREENSHOT=docs/img/map.png $(PY) -m pytest -q tests/test_browser.py -k screenshot
+	$(PY) scripts/screenshots.py --demo $(OUT)/demo --out docs/img
 
 clean:
 	rm -rf $(OUT) .pytest_cache .hypothesis

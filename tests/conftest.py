@@ -33,3 +33,24 @@ def sample_dir() -> Path:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """One ``ictplan demo`` of the sample in Vietnamese (about a minute), shared by every test
+    that reads what the demo writes: ``(output folder, what it printed)``."""
+    import contextlib
+    import io
+    import warnings
+
+    from ictplan.cli import main
+
+    if not (SAMPLE / "camau.gpkg").exists():
+        pytest.skip("the sample study (data/camau) is not built")
+    out = tmp_path_factory.mktemp("demo_run") / "out"
+    buf = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(buf):
+        warnings.simplefilter("ignore")
+        code = main(["demo", str(SAMPLE), "--out", str(out), "--lang", "vi"])
+    assert code == 0, buf.getvalue()[-2000:]
+    return out, buf.getvalue()

@@ -250,20 +250,24 @@ def test_report_prints_to_a4(laptop, plan_reports):
         assert x1 - x0 <= A4_WIDTH_PT + 0.5 and y1 - y0 <= A4_HEIGHT_PT + 0.5
 
 
-# a commune's centre, in page pixels, where a click lands on that commune's own shape (not a
-# district outline, a control or a legend); its name
+# a point of a commune, in page pixels, where a click lands on that commune's own shape (not on
+# a district drawn over it, a site, a control or a legend); and the commune's name
 COMMUNE_TARGET = """(() => {
   const key = Object.keys(window).find(k => /^map_[0-9a-f]+$/.test(k));
   const map = window[key];
-  const size = map.getSize();
+  const size = map.getSize(), box = map.getContainer().getBoundingClientRect();
   let found = null;
   map.eachLayer(l => {
-    if (found || !l.feature || !l.feature.properties || !l.feature.properties.commune_name || !l.getBounds) return;
-    const p = map.latLngToContainerPoint(l.getBounds().getCenter());
-    if (p.x < 5 || p.y < 5 || p.x > size.x - 5 || p.y > size.y - 5) return;
-    const r = map.getContainer().getBoundingClientRect();
-    const el = document.elementFromPoint(r.left + p.x, r.top + p.y);
-    if (el && el.tagName.toLowerCase() === 'path') found = {x: r.left + p.x, y: r.top + p.y, name: l.feature.properties.commune_name};
+    if (found || !l.feature || !l.feature.properties || !l.feature.properties.commune_name || !l._path) return;
+    const b = l.getBounds();
+    for (let i = 1; i < 8 && !found; i++) for (let j = 1; j < 8 && !found; j++) {
+      const ll = L.latLng(b.getSouth() + (b.getNorth() - b.getSouth()) * i / 8, b.getWest() + (b.getEast() - b.getWest()) * j / 8);
+      const p = map.latLngToContainerPoint(ll);
+      if (p.x < 5 || p.y < 5 || p.x > size.x - 5 || p.y > size.y - 5) continue;
+      // the topmost element there must be this commune's own shape: nothing (a district) drawn over it
+      if (document.elementFromPoint(box.left + p.x, box.top + p.y) === l._path)
+        found = {x: box.left + p.x, y: box.top + p.y, name: l.feature.properties.commune_name};
+    }
   });
   return found;
 })()"""

@@ -31,6 +31,7 @@ from ictplan._errors import (
     OutputExistsError,
 )
 from ictplan.grid import Grid
+from ictplan.maps.layers import CHOROPLETH_CMAP
 
 from ._mapstudy import BOTTOM_ROWS, bottom_communes, gso_communes, variant
 from ._studydata import EVIL, SIZE, UTM, build_study, communes_frame
@@ -171,6 +172,22 @@ def test_classify_quantiles_agree_with_mapclassify_and_by_hand():
         maps.classify([np.nan, np.nan])
 
 
+def test_classes_take_the_thresholds_and_are_never_empty():
+    y = np.r_[np.full(60, 100.0), np.linspace(56.7, 94.7, 21), np.linspace(95.5, 98.9, 20)]  # like the sample's 4G shares
+    thresholds = (50, 80, 90, 95, 99)
+    bins, yb = maps.classify(y, scheme="quantiles", k=5, thresholds=thresholds)
+    assert {80.0, 90.0} <= set(bins.tolist()) and 50.0 not in bins  # inside the range only (95, 99: see below)
+    counts = np.bincount(yb, minlength=len(bins))
+    assert (counts > 0).all() and counts.sum() == len(y)
+    by_hand = [((y > lo) & (y <= hi)).sum() for lo, hi in zip(np.r_[-np.inf, bins[:-1]], bins, strict=True)]
+    assert counts.tolist() == by_hand
+    for c in range(len(bins)):  # no class holds values on both sides of a threshold
+        v = y[yb == c]
+        assert all((v <= t).all() or (v > t).all() for t in thresholds)
+    zeros = maps.classify(np.r_[np.zeros(8), 1.0, 2.0], scheme="quantiles", k=5)[0]
+    assert len(zeros) == len(np.unique(zeros)) and np.bincount(maps.classify(np.r_[np.zeros(8), 1.0, 2.0], k=5)[1]).min() > 0
+
+
 def test_choropleth_colours_and_legend_counts():
     communes = communes_frame()
     communes.loc[5, "pop2019"] = np.nan
@@ -179,13 +196,13 @@ def test_choropleth_colours_and_legend_counts():
                              fields=["commune_name"])
     gj = next(c for c in fg._children.values() if isinstance(c, folium.GeoJson))
     bins, yb = maps.classify(communes["pop2019"], scheme="quantiles", k=3)
-    pal = maps._palette("YlGnBu", len(bins))
+    pal = maps._palette(CHOROPLETH_CMAP, len(bins))
     fills = [f["properties"]["_fill"] for f in gj.data["features"]]
     expect = [pal[c] if c >= 0 else maps._NODATA_COLOUR for c in yb]
     assert fills == expect
     page = maps.to_html(m)
     assert "People (people)" in page and "no data  (1)" in page
-    counts = [int(n) for n in re.findall(r"– [\d,.]+  \((\d+)\)", page)]
+    counts = [int(n) for n in re.findall(r"[\d,.]+  \((\d+)\)", page)]
     assert sum(counts) == 5
     with pytest.raises(MissingColumnError):
         maps.add_choropleth(m, communes, "nope", label="x")

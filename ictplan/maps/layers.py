@@ -176,9 +176,16 @@ def add_points(
 
 
 # --------------------------------------------------------------------------- choropleth
+CHOROPLETH_CMAP = "Purples"  # apart from every operator's colour (red, blue, green, orange)
+PERCENT_THRESHOLDS = (50.0, 80.0, 90.0, 95.0, 99.0)  # the plan's thresholds for shares (%): class bounds
 def classify(values: pd.Series | np.ndarray, /, *, scheme: str = "quantiles", k: int = 5,
-             bins: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+             bins: Sequence[float] | None = None, thresholds: Sequence[float] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Class upper bounds and each value's class (``-1`` for NaN), from mapclassify.
+
+    ``thresholds`` (e.g. the plan's targets) become class bounds too, where they fall
+    inside the values' range, so a zone just short of a target never shares a class with
+    one that meets it. No class is ever empty: a bound whose class holds no value is
+    dropped (its range joins the next class).
 
     Raises
     ------
@@ -210,9 +217,13 @@ def classify(values: pd.Series | np.ndarray, /, *, scheme: str = "quantiles", k:
             c = mapclassify.classify(y[ok], scheme, k=k)
     # mapclassify can return unsorted or repeated bounds on odd inputs (e.g. fisher_jenks on
     # values near 1e-38): keep the sorted distinct bounds and put each value in its class
-    bounds = np.unique(np.asarray(c.bins, dtype="float64"))
-    if bounds[-1] < y[ok].max():
-        bounds = np.append(bounds, y[ok].max())
+    lo, hi = float(y[ok].min()), float(y[ok].max())
+    extra = [float(t) for t in thresholds if lo < float(t) < hi]
+    bounds = np.unique(np.r_[np.asarray(c.bins, dtype="float64"), extra])
+    if bounds[-1] < hi:
+        bounds = np.append(bounds, hi)
+    counts = np.bincount(np.searchsorted(bounds, y[ok], side="left"), minlength=len(bounds))
+    bounds = bounds[counts > 0]  # the last (the maximum) always holds a value
     yb[ok] = np.searchsorted(bounds, y[ok], side="left")
     return bounds, yb
 
@@ -250,7 +261,8 @@ def add_choropleth(
     scheme: str = "quantiles",
     k: int = 5,
     bins: Sequence[float] | None = None,
-    cmap: str = "YlGnBu",
+    thresholds: Sequence[float] = (),
+    cmap: str = CHOROPLETH_CMAP,
     simplify_m: float | None = 30.0,
     fill_opacity: float = 0.7,
     show: bool = True,
@@ -274,7 +286,7 @@ def add_choropleth(
     if values.notna().sum() == 0 and zones[column].notna().any():
         msg = f"column {column!r} is not numeric (e.g. {zones[column].dropna().iloc[0]!r}); a choropleth needs numbers."
         raise InputValidationError(msg)
-    bounds, yb = classify(values.to_numpy(), scheme=scheme, k=k, bins=bins)
+    bounds, yb = classify(values.to_numpy(), scheme=scheme, k=k, bins=bins, thresholds=thresholds)
     colours = _palette(cmap, len(bounds))
     fill = np.where(yb >= 0, np.asarray(colours, dtype=object)[np.clip(yb, 0, None)], _NODATA_COLOUR)
     title = f"{label} ({unit})" if unit else label
@@ -296,7 +308,8 @@ def add_choropleth(
     fg.add_to(m)
     counts = np.bincount(yb[yb >= 0], minlength=len(bounds))
     lows = np.r_[np.nanmin(values), bounds[:-1]]
-    items = [(f"{_num(lo)} – {_num(hi)}  ({n})", c) for lo, hi, n, c in zip(lows, bounds, counts, colours, strict=True)]
+    items = [(f"{_num(hi) if _num(lo) == _num(hi) else _num(lo) + ' – ' + _num(hi)}  ({n})", c)
+             for lo, hi, n, c in zip(lows, bounds, counts, colours, strict=True)]
     if (yb < 0).any():
         items.append((f"no data  ({int((yb < 0).sum())})", _NODATA_COLOUR))
     add_legend(m, _swatches(title, items), layer=fg)

@@ -16,10 +16,20 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from branca.element import MacroElement
+from jinja2 import Template
 
 from .._errors import IctplanError, InputValidationError, MissingColumnError
 from .base import _DEFAULT_COLOUR, add_legend, new_map
-from .layers import add_choropleth, add_lines, add_points, add_polygons, add_raster, add_sectors
+from .layers import (
+    PERCENT_THRESHOLDS,
+    add_choropleth,
+    add_lines,
+    add_points,
+    add_polygons,
+    add_raster,
+    add_sectors,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..study import Study
@@ -199,7 +209,7 @@ def _default_column(communes: gpd.GeoDataFrame, study: Study, L: Mapping[str, st
 
 def _add_communes(m: folium.Map, communes: gpd.GeoDataFrame, column: str, label: str, unit: str,
                   value_cols: Sequence[str], value_labels: Mapping[str, str], L: Mapping[str, str],
-                  simplify_m: float) -> None:
+                  simplify_m: float) -> folium.FeatureGroup:
     f, al = _fields(communes, {"commune_name": L["commune"], "district_name": L["district"]})
     pf, pal = _fields(communes, {"commune_name": L["commune"], "commune_type": L["type"], "commune_code": L["code"],
                                  "district_name": L["district"], "pop2019": L["pop"], "hh2019": L["hh"],
@@ -212,8 +222,10 @@ def _add_communes(m: folium.Map, communes: gpd.GeoDataFrame, column: str, label:
     if column not in pf:
         pf.append(column)
     pal[column] = f"{label} ({unit})" if unit else label
-    add_choropleth(m, communes, column, label=label, unit=unit, name=f"{L['communes']}: {label}",
-                   fields=f, aliases={**al, **pal}, popup_fields=pf, simplify_m=simplify_m)
+    share = unit == "%" or column.startswith("pct_") or label.endswith("(%)")
+    return add_choropleth(m, communes, column, label=label, unit=unit, name=f"{L['communes']}: {label}",
+                   fields=f, aliases={**al, **pal}, popup_fields=pf, simplify_m=simplify_m,
+                   thresholds=PERCENT_THRESHOLDS if share else ())
 
 
 def _districts(study: Study, communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
@@ -328,8 +340,9 @@ def study_map(
     label = label or value_labels.get(column) or column
     tb = communes.to_crs(4326).total_bounds
     m = new_map(tuple(tb) if len(communes) else study.bounds_lonlat, tiles=tiles, title=f"{study.name}")
+    choro = None
     if "communes" in layers:
-        _add_communes(m, communes, column, label, unit or "", value_cols, value_labels, L, simplify_m)
+        choro = _add_communes(m, communes, column, label, unit or "", value_cols, value_labels, L, simplify_m)
     d = _districts(study, communes) if "districts" in layers else None
     if d is not None:
         f, al = _fields(d, {"district_name": L["district"], "n_communes": L["communes"]})
@@ -339,6 +352,8 @@ def study_map(
         add_raster(m, spec["values"], spec["grid"], name=spec["name"], unit=spec.get("unit", ""),
                    cmap=spec.get("cmap", "viridis"), vmin=spec.get("vmin"), vmax=spec.get("vmax"),
                    show=spec.get("show", True))
+    if rasters and choro is not None:
+        _DimUnderRasters(choro).add_to(m)
     _add_context_layers(m, study, layers, L, simplify_m, sector_radius_m)
     for spec in extra:
         _add_extra(m, spec)
@@ -346,6 +361,30 @@ def study_map(
         add_legend(m, note_html(L["notes"], notes))
     folium.LayerControl(collapsed=True).add_to(m)
     return m
+
+
+class _DimUnderRasters(MacroElement):
+    """While a raster is shown, the commune colours fade (their outlines stay) so the raster reads."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function(){
+  var map = {{ this._parent.get_name() }}, zones = {{ this.zones }}, shown = 0;
+  function fade(){ zones.setStyle({fillOpacity: shown > 0 ? 0.08 : 0.7}); }
+  map.on("overlayadd", function(e){ if (e.layer instanceof L.ImageOverlay) { shown += 1; fade(); } });
+  map.on("overlayremove", function(e){ if (e.layer instanceof L.ImageOverlay) { shown = Math.max(0, shown - 1); fade(); } });
+  map.eachLayer(function(l){ if (l instanceof L.ImageOverlay) { shown += 1; } });
+  if (shown) { fade(); }
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, zones: folium.FeatureGroup) -> None:
+        super().__init__()
+        self._name = "IctplanDimUnderRasters"
+        self.zones = zones.get_name()
 
 
 _FACILITY_COLOURS = {"agency": "#6a3d9a", "commune_office": "#b15928", "health_station": "#e31a1c",

@@ -1,0 +1,120 @@
+"""What the demo writes, read back as a planner's tools read it (the session's one demo run of the sample, in Vietnamese).
+
+* every GeoPackage opens, and every zone layer in it holds one feature per zone (a
+  QGIS user styling by a field sees every zone, not the top one of a stack);
+* every GeoTIFF declares its nodata value;
+* the report's headline figures are the province rows of the analyses' CSV files;
+* the Vietnamese report holds no English unit, code markup or machine path.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+import rasterio
+
+from .conftest import SAMPLE
+
+pytestmark = pytest.mark.skipif(not (SAMPLE / "camau.gpkg").exists(), reason="the sample study (data/camau) is not built")
+
+ZONE_KEYS = ("zone_code", "hamlet_code", "commune_code", "district_code")  # most specific first
+# outputs known not to meet the rule yet (coverage.write_outputs is another issue's file); when one is
+# fixed its test fails, saying to drop it from here
+KNOWN = {
+    "coverage.gpkg": "coverage.write_outputs stacks one polygon per technology × operator (issue 15: wide columns)",
+    "tput_mbps.tif": "coverage.write_outputs writes throughput with no nodata (issue 15)",
+}
+
+
+@pytest.fixture(scope="module")
+def demo(demo_run) -> Path:
+    return demo_run[0]  # the one demo run of the session (conftest.demo_run)
+
+
+def test_every_geopackage_has_one_feature_per_zone(demo):
+    files = sorted(demo.rglob("*.gpkg"))
+    assert {p.name for p in files} >= {"coverage.gpkg", "fiber.gpkg", "sharing.gpkg", "scorecard.gpkg"}
+    problems = {}
+    for path in files:
+        for layer, geom in pyogrio.list_layers(path):
+            info = pyogrio.read_info(path, layer=layer)
+            assert info["crs"], f"{path.name}:{layer} has no CRS"
+            if "Polygon" not in str(geom):
+                continue
+            key = next((k for k in ZONE_KEYS if k in list(info["fields"])), None)
+            assert key is not None, f"{path.name}:{layer} has polygons but no zone code field"
+            codes = pyogrio.read_dataframe(path, layer=layer, columns=[key], read_geometry=False)[key]
+            assert len(codes) == info["features"] > 0
+            if codes.duplicated().any():
+                problems.setdefault(path.name, []).append(f"{layer}: {int(codes.duplicated().sum())} repeated {key}")
+    for name, msgs in problems.items():
+        if name not in KNOWN:
+            pytest.fail(f"{name}: {msgs}")
+    known = {n for n in KNOWN if n.endswith(".gpkg")}
+    assert set(problems) <= known
+    if set(problems) != known:  # a known problem was fixed: drop it from KNOWN
+        pytest.fail(f"fixed, remove from KNOWN: {sorted(known - set(problems))}")
+
+
+def test_every_raster_declares_nodata(demo):
+    tifs = sorted(demo.rglob("*.tif"))
+    assert len(tifs) >= 8
+    missing = []
+    for path in tifs:
+        with rasterio.open(path) as ds:
+            assert ds.crs is not None and ds.count >= 1
+            if ds.nodata is None:
+                missing.append(path.name)
+    unexpected = [m for m in missing if not m.endswith("tput_mbps.tif")]
+    assert unexpected == [], unexpected
+    tput = [p.name for p in tifs if p.name.endswith("tput_mbps.tif")]
+    # the throughput rasters are the one known gap (KNOWN); when their writer sets nodata this fails: drop the allowance
+    assert sorted(missing) == sorted(tput), "throughput rasters now declare nodata: remove the allowance"
+
+
+def _tiles(page: str) -> dict[str, tuple[str, float]]:
+    return {k: (shown, float(raw)) for k, raw, shown in
+            re.findall(r'<div class="[^"]*" data-key="([^"]+)" data-value="([^"]+)"><b>([^<]*)</b>', page)}
+
+
+def test_headline_figures_are_the_province_rows_of_the_csvs(demo):
+    tiles = _tiles((demo / "report_vi.html").read_text(encoding="utf-8"))
+    cov = pd.read_csv(demo / "coverage" / "coverage_province.csv")
+    fib = pd.read_csv(demo / "fiber" / "fiber_province.csv").iloc[0]
+    sc = pd.read_csv(demo / "scorecard" / "scorecard.csv", dtype={"zone_code": str})
+    expect = {"pct_fiber_reachable": float(fib["pct_reachable"]), "missing_fiber_km": float(fib["missing_fiber_m"]) / 1000}
+    for tech in ("4G", "5G"):
+        row = cov[(cov["technology"] == tech) & (cov["operator"] == "any")]
+        assert len(row) == 1
+        expect[f"pct_{tech.lower()}_covered"] = float(row["pct_covered"].iloc[0])
+    for key, value in expect.items():
+        shown, raw = tiles[key]
+        assert raw == pytest.approx(value, abs=0.006), key  # the CSVs round shares to 0.01
+        assert shown == (f"{raw:,.0f}" if abs(raw) >= 100 else f"{raw:,.1f}")
+    st = sc[sc["level"] == "province"]["status"]
+    met, judged = int((st == "met").sum()), int(st.isin(["met", "not met", "no data"]).sum())
+    assert tiles["targets_met"][0] == f"{met} / {judged}"
+    prov_pop = pd.read_csv(demo / "district_summary.csv").set_index("district_name").iloc[-1]["pop2019"]
+    assert tiles["pop2019"][1] == prov_pop  # the census sum, the demo's own province row
+
+
+# English a Vietnamese reader must not meet; the table of source files keeps its identifiers
+ENGLISH = ("points", "households", "data centres", "yes=1", "embedded sample", "people", "not met", "no data")
+
+
+def test_vietnamese_report_holds_no_english_markup_or_path(demo):
+    raw = (demo / "report_vi.html").read_text(encoding="utf-8")
+    page = re.sub(r'srcdoc="[^"]*"|src="data:[^"]*"', "", raw)
+    for bad in (":func:", "``", str(SAMPLE), str(SAMPLE.resolve()), "file://", str(demo)):
+        assert bad not in page, bad
+    body = re.sub(r"<style>.*?</style>|<div class=\"wide\" id=\"source-files\".*?</table></div>", "", page, flags=re.S)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", body))
+    assert "Cách đo các chỉ tiêu" in text and "Kết quả chính" in text and "Các xã còn cách xa mục tiêu nhất" in text
+    for word in ENGLISH:
+        hit = re.search(rf"(?<![\w]){re.escape(word)}(?![\w])", text)
+        assert hit is None, f"{word!r}: {text[max(0, hit.start() - 60):hit.end() + 30]!r}"
