@@ -416,6 +416,59 @@ def test_fiber_and_coverage_tables_in_new_units(sample_communes, sample_cw):
     assert np.allclose(people.reindex(want.index), want, rtol=1e-9, atol=1e-6)
 
 
+def _baclieu_part(plan) -> targets.Scorecard:
+    """Old Bạc Liêu's 64 communes as points-only polygons (Voronoi cells of their points in the
+    real outline) with census figures and the same made-up rules as :func:`_inputs`, in the new units."""
+    census = pd.read_csv(ADMIN / "census2019_communes.csv", dtype={"ma_xa": str, "ma_huyen": str})
+    census = census[census["ma_tinh"] == 95].set_index("ma_xa")
+    old = admin.approximate_old_units()
+    bl = old[old["province_code"] == "95"].copy()
+    units = admin.units_table("old").set_index("code")
+    bl["commune_type"] = bl["commune_code"].map(units["kind"])
+    bl["district_code"] = bl["commune_code"].map(units["district_code"])
+    bl["district_name"] = bl["commune_code"].map(units["district_name"])
+    bl["pop2019"] = bl["commune_code"].map(census["pop2019_total"]).astype(float)
+    bl["hh2019"] = bl["commune_code"].map(census["hh2019_total"]).astype(float)
+    bl["pop2019_urban"] = bl["commune_code"].map(census["pop2019_urban"]).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc = targets.evaluate(plan, _inputs(bl))
+    sc.meta["study"] = "old Bạc Liêu (made-up figures)"
+    return studies.scorecard_in_new_units(sc, admin.crosswalk(bl, weight="area"), polygons=None)
+
+
+def test_new_province_scorecard_from_its_two_parts(sample_communes, sample_cw):
+    plan = targets.load_targets(REPO / "data" / "targets" / "camau_2021_2030.toml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc = targets.evaluate(plan, _inputs(sample_communes))
+    sc.meta["study"] = "old Cà Mau"
+    camau = studies.scorecard_in_new_units(sc, sample_cw)
+    baclieu = _baclieu_part(plan)
+    whole = studies.new_province_scorecard([camau, baclieu])
+    assert whole.meta["complete"] and studies.NEW_PROVINCE in whole.meta["study"]
+    com = whole.table[whole.table["level"] == "commune"]
+    assert com["zone_code"].nunique() == 64
+    m3 = whole.row("M3")
+    assert m3["denominator"] == pytest.approx(1_194_476 + 907_236, rel=1e-12)
+    assert m3["detail"] == studies.NEW_PROVINCE
+    urban = sample_communes["pop2019_urban"].sum() + _rows_sum("pop2019_urban", 95)
+    assert m3["value"] == pytest.approx(100 * urban / (1_194_476 + 907_236), rel=1e-12)
+    f2 = whole.row("F2")
+    assert f2["denominator"] == pytest.approx(305_290 + _rows_sum("hh2019_total", 95), rel=1e-12)
+    assert f2["gap"] == math.ceil(round(f2["denominator"] - f2["numerator"], 9))  # F2 asks for 100 %
+    assert whole.row("F6")["status"] == "no data"
+    with pytest.raises(InputValidationError, match="share"):
+        studies.new_province_scorecard([camau, camau])
+    with pytest.raises(InputValidationError, match="new units"):
+        studies.new_province_scorecard([sc])
+
+
+def _rows_sum(column: str, province: int) -> float:
+    c = pd.read_csv(ADMIN / "census2019_communes.csv")
+    return float(c.loc[c["ma_tinh"] == province, column].sum())
+
+
 def test_scorecard_units_new_writes_both(tmp_path, sample_communes):
     from ictplan import study
     from ictplan.cli.admin import write_in_new_units

@@ -17,6 +17,7 @@ from .crosswalk import (  # noqa: E402
     RATE_HINTS,
     Crosswalk,
     Ratio,
+    approximate_old_units,
     approximate_pieces,
     census_population,
     crosswalk,
@@ -24,5 +25,5 @@ from .crosswalk import (  # noqa: E402
     pieces_from_polygons,
 )
 
-__all__ += ["RATE_HINTS", "Crosswalk", "Ratio", "approximate_pieces", "census_population", "crosswalk",
+__all__ += ["RATE_HINTS", "Crosswalk", "Ratio", "approximate_old_units", "approximate_pieces", "census_population", "crosswalk",
             "official_mapping", "pieces_from_polygons"]

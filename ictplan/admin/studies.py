@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["study_crosswalk", "new_unit_polygons", "scorecard_in_new_units", "units_side_by_side", "TABLE_REASON",
            "ZONE_INDICATORS", "mobile_in_units", "BY_CROSSWALK", "BY_ZONES", "FIBER_RATIOS", "fiber_in_new_units",
-           "coverage_in_new_units"]
+           "coverage_in_new_units", "NEW_PROVINCE", "new_province_scorecard"]
 
 TABLE_REASON = ("a figure of the indicators table has no numerator and denominator, so it cannot be moved to "
                 "other units: give the table in the new units")
@@ -245,3 +245,85 @@ def coverage_in_new_units(coverage: CoverageResult, population: Population, poly
     from ..coverage import population_covered
 
     return population_covered(coverage, population, {"communes": polygons})
+
+
+NEW_PROVINCE = "the old plan's targets applied to the new province"
+"""The label of every province row of :func:`new_province_scorecard`."""
+
+
+def _value(kind: str, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if kind in ("share", "pairs"):
+            return np.where(den > 0, 100.0 * num / den, np.nan)
+        if kind == "mean":
+            return np.where(den > 0, num / den, np.nan)
+    return num.copy()
+
+
+def _province_target(t, parts: list[Scorecard], zones: pd.DataFrame) -> pd.DataFrame:
+    rows = [p.table[p.table["target_id"] == t.id] for p in parts]
+    com = pd.concat([r[r["level"] == "commune"] for r in rows], ignore_index=True)
+    prov = [r[r["level"] == "province"].iloc[0] for r in rows]
+    base = _base_rows(t, zones)
+    nodata = [f"{p.meta.get('study', 'a part')}: {r['reason']}" for p, r in zip(parts, prov, strict=True)
+              if r["status"] == "no data"]
+    kind = INDICATORS[t.indicator].kind if t.indicator in INDICATORS else ""
+    if t.is_policy or t.table_column is not None or nodata or kind == "pairs":
+        base = base.set_index("zone_code")
+        keep = com.set_index("zone_code")
+        for c in ("value", "status", "reason", "gap", "gap_unit", "numerator", "denominator", "detail"):
+            base.loc[keep.index, c] = keep[c]
+        why = ("a policy direction: no figure measures it" if t.is_policy else "; ".join(nodata) if nodata else
+               "data-centre pairs must be measured on the new province's own network" if kind == "pairs" else
+               "a figure of the indicators table cannot be summed over the parts: give it for the new province")
+        base.loc["province", ["status", "reason"]] = ["not applicable" if t.is_policy else "no data", why]
+        base.loc["province", "detail"] = NEW_PROVINCE
+        return base.reset_index()[_COLUMNS]
+    ind = INDICATORS[t.indicator]
+    num = np.concatenate([[sum(float(r["numerator"]) for r in prov)], com["numerator"].to_numpy(float)])
+    den = np.concatenate([[sum(float(r["denominator"]) for r in prov)], com["denominator"].to_numpy(float)])
+    if kind == "count":
+        den[:] = np.nan
+    base["numerator"], base["denominator"], base["gap_unit"] = num, den, ind.gap_unit
+    _judge(t, base, _Values(_value(kind, num, den), num, den, kind, ind.empty_reason, "not applicable",
+                            np.zeros(len(num), bool)))
+    base["detail"] = np.concatenate([[NEW_PROVINCE], com["detail"].to_numpy()])
+    return base[_COLUMNS]
+
+
+def new_province_scorecard(parts: list[Scorecard], /, *, name: str = "Cà Mau (new province since 1 July 2025)"
+                           ) -> Scorecard:
+    """One scorecard of the new province from scorecards of its parts in the new units (e.g.
+    old Cà Mau's and old Bạc Liêu's, each from :func:`scorecard_in_new_units`).
+
+    The new units' rows are the parts' (the parts hold disjoint new units: no new unit
+    straddles the old provinces); the province row sums the parts' numerators and
+    denominators and re-derives the value, judged against the old plan's targets and
+    labelled :data:`NEW_PROVINCE` (``detail``). A target with no data in one part has no
+    data for the province (the reason names the part). ``meta["complete"]``: whether the
+    parts cover all 64 new units.
+
+    Raises
+    ------
+    InputValidationError
+        A part is not in the new units, parts share a new unit, or their plans differ.
+    """
+    if not parts or any(p.meta.get("units") != "new" for p in parts):
+        raise InputValidationError("give scorecards in the new units (scorecard_in_new_units) of each part.")
+    if len({tuple(p.plan.ids) for p in parts}) > 1:
+        raise InputValidationError("the parts' scorecards measure different targets; score them with the same plan.")
+    codes = [set(p.table.loc[p.table["level"] == "commune", "zone_code"]) for p in parts]
+    shared = set.intersection(*codes) if len(codes) > 1 else set()
+    if shared:
+        raise InputValidationError(f"the parts share new unit(s) {sorted(shared)[:5]}: each new unit belongs to one part.")
+    com = pd.concat([p.table[(p.table["level"] == "commune")].drop_duplicates("zone_code") for p in parts])
+    top = pd.DataFrame({"level": ["province"], "zone_code": ["province"], "zone_name": [name], "district_code": [""],
+                        "district_name": [""]})
+    zones = pd.concat([top, com[["level", "zone_code", "zone_name", "district_code", "district_name"]]],
+                      ignore_index=True)
+    table = pd.concat([_province_target(t, parts, zones) for t in parts[0].plan.targets], ignore_index=True)
+    polys = pd.concat([p.communes for p in parts], ignore_index=True)
+    every = set(units_table("new")["code"])
+    meta = {"study": f"{name}: {NEW_PROVINCE}", "province": name, "units": "new", "parts": [p.meta.get("study")
+            for p in parts], "complete": set().union(*codes) == every}
+    return Scorecard(table=table, plan=parts[0].plan, communes=polys, details={}, meta=meta)
