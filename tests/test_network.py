@@ -489,3 +489,36 @@ def test_repair_warning_points_at_the_caller():
         nw.build_edges(lines)
     assert [w.category for w in rec] == [RepairWarning]
     assert rec[0].filename == __file__ and "endpoints_snapped=1" in str(rec[0].message)
+
+
+def _roads(segs):
+    return gpd.GeoDataFrame({"kind": ["road"] * len(segs)}, geometry=[shapely.LineString(s) for s in segs], crs=CRS)
+
+
+def test_datacentre_redundancy_two_cables_in_one_trench_are_one_path():
+    # one road from (0,0) to (2000,0); two operators' cables along it, 4 m apart (one trench)
+    road = _roads([[(0, 0), (2000, 0)]])
+    cables = _routes([[(0, 2), (2000, 2)], [(0, -2), (2000, -2)]])
+    dcs = _dcs([(10, 0), (1990, 0)])
+    # on the cables alone (the old reading) the two lines look like two paths once joined at the ends
+    joined = _routes([[(0, 2), (2000, 2)], [(0, -2), (2000, -2)], [(0, 2), (0, -2)], [(2000, 2), (2000, -2)]])
+    assert nw.datacentre_redundancy(joined, _dcs([(0, 0), (2000, 0)]))["disjoint_paths"].tolist() == [2]
+    # on the road corridors: one trench, one path
+    for routes in (cables, joined):
+        r = nw.datacentre_redundancy(routes, dcs, roads=road)
+        assert r["disjoint_paths"].tolist() == [1] and r["redundant"].tolist() == [False]
+
+
+def test_datacentre_redundancy_two_separate_roads_are_redundant():
+    # two roads between the same towns: a northern one and a southern one; one cable on each
+    roads = _roads([[(0, 0), (1000, 500), (2000, 0)], [(0, 0), (1000, -500), (2000, 0)], [(-500, 0), (0, 0)],
+                    [(2000, 0), (2500, 0)]])
+    cables = _routes([[(0, 3), (1000, 503), (2000, 3)], [(0, -3), (1000, -503), (2000, -3)]])
+    r = nw.datacentre_redundancy(cables, _dcs([(5, 0), (1995, 0)]), roads=roads)
+    assert r["disjoint_paths"].tolist() == [2] and r["redundant"].tolist() == [True]
+    # take the southern cable away: the southern road carries no fiber, one path is left
+    r = nw.datacentre_redundancy(cables.iloc[:1], _dcs([(5, 0), (1995, 0)]), roads=roads)
+    assert r["disjoint_paths"].tolist() == [1]
+    # no road carries fiber: no path at all
+    far = _routes([[(0, 5000), (2000, 5000)]])
+    assert nw.datacentre_redundancy(far, _dcs([(5, 0), (1995, 0)]), roads=roads)["disjoint_paths"].tolist() == [0]

@@ -1,4 +1,4 @@
-"""Path redundancy between data centres: edge-disjoint fiber paths (Menger, as a max-flow)."""
+"""Path redundancy between data centres: corridor-disjoint fiber paths (Menger, as a max-flow)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import shapely
 from networkx.algorithms.flow import edmonds_karp
 
 from ..crs import check_same_crs
-from ..parameters import FIBER
+from ..parameters import FIBER, SHARING
 from ..services import _require
 from .build import build_edges
 from .snapping import snap_xy
@@ -24,8 +25,20 @@ _COLUMNS = ["a", "b", "disjoint_paths", "redundant"]
 
 def datacentre_redundancy(fiber_routes: gpd.GeoDataFrame, datacentres: gpd.GeoDataFrame, /, *,
                           attach_distance_m: float = FIBER.drop_limit_m,
-                          snap_tolerance_m: float = FIBER.snap_tolerance_m) -> pd.DataFrame:
-    """Edge-disjoint fiber paths between every pair of data centres.
+                          snap_tolerance_m: float = FIBER.snap_tolerance_m,
+                          roads: gpd.GeoDataFrame | None = None,
+                          corridor_m: float = SHARING.corridor_m) -> pd.DataFrame:
+    """Corridor-disjoint (shared-risk-disjoint) fiber paths between every pair of data centres.
+
+    With ``roads`` (the study's road/canal layer), two paths are redundant only if they
+    share no edge of the road/canal network: every fiber route is laid onto the road and
+    canal edges it runs along (an edge counts as carrying fiber when at least half its
+    length, sampled every ~20 m, lies within ``corridor_m`` of a route, the trench width of
+    :data:`ictplan.parameters.SHARING`), and the paths are counted on those edges, each
+    edge one corridor however many cables it carries. Two cables in one trench are then one
+    path; two cables on two separate roads are two. Without ``roads``, the routes themselves
+    are the graph and routes closer than ``corridor_m`` are still merged into one trench
+    only where they share their noded edges (a weaker test: say so when you report it).
 
     Parameters
     ----------
@@ -72,7 +85,14 @@ def datacentre_redundancy(fiber_routes: gpd.GeoDataFrame, datacentres: gpd.GeoDa
         return pd.DataFrame({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs], "disjoint_paths": 0,
                              "redundant": False})
     check_same_crs(fiber_routes=fiber_routes, datacentres=datacentres)
-    net = _route_network(fiber_routes, snap_tolerance_m)
+    if roads is not None and len(roads):
+        lines = _fiber_corridors(roads, fiber_routes, corridor_m, snap_tolerance_m)
+        if lines is None:
+            return pd.DataFrame({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs], "disjoint_paths": 0,
+                                 "redundant": False})
+        net = _route_network(lines, snap_tolerance_m)
+    else:
+        net = _route_network(fiber_routes, snap_tolerance_m)
     snap = snap_xy(net, datacentres.geometry.x.to_numpy(), datacentres.geometry.y.to_numpy(),
                    max_distance_m=attach_distance_m)
     G, node_of = _capacity_graph(net, ids, np.asarray(snap["edge_id"]), np.asarray(snap["along_m"]))
@@ -81,6 +101,33 @@ def datacentre_redundancy(fiber_routes: gpd.GeoDataFrame, datacentres: gpd.GeoDa
         k = _disjoint_paths(G, node_of[a], node_of[b])
         rows.append({"a": a, "b": b, "disjoint_paths": k, "redundant": k >= 2})
     return pd.DataFrame(rows)
+
+
+def _fiber_corridors(roads: gpd.GeoDataFrame, fiber_routes: gpd.GeoDataFrame, corridor_m: float,
+                     snap_tolerance_m: float) -> gpd.GeoDataFrame | None:
+    """The road/canal edges that carry fiber (half their length within ``corridor_m`` of a
+    route, sampled every ~20 m), one line each: the corridors. None when no edge carries fiber."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = build_edges(roads, snap_tolerance_m=snap_tolerance_m, working_crs=fiber_routes.crs)
+    # points every ~20 m along each edge (at least 5): an edge carries fiber when half of
+    # them lie within corridor_m of a route
+    n = np.clip(np.ceil(net.length_m / 20.0).astype(np.int64), 5, None)
+    e = np.repeat(np.arange(net.n_edges), n)
+    k = np.arange(len(e)) - np.repeat(np.cumsum(n) - n, n)
+    pts = shapely.line_interpolate_point(net.geometry[e], (k + 0.5) / n[e], normalized=True)
+    # the routes as short straight segments: tight boxes (a long route's box covers a district)
+    coords, idx = shapely.get_coordinates(shapely.get_parts(np.asarray(fiber_routes.geometry.values, dtype=object)),
+                                          return_index=True)
+    j = np.flatnonzero(idx[:-1] == idx[1:])
+    tree = shapely.STRtree(shapely.linestrings(np.stack([coords[j], coords[j + 1]], axis=1)))
+    hit, _ = tree.query(pts, predicate="dwithin", distance=max(float(corridor_m), 1e-6))
+    near = np.zeros(len(pts), bool)
+    near[hit] = True
+    keep = np.bincount(e, weights=near, minlength=net.n_edges) >= 0.5 * n
+    if not keep.any():
+        return None
+    return gpd.GeoDataFrame(geometry=net.geometry[keep], crs=net.crs)
 
 
 def _route_network(fiber_routes: gpd.GeoDataFrame, snap_tolerance_m: float) -> EdgeNetwork:

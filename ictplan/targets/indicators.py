@@ -362,9 +362,13 @@ def _commune_weights(inputs: ScoreInputs, grid: Grid) -> zones.ZoneWeights:
             empty="fewer than two data centres: no pair to join")
 def datacentre_pairs_redundant_pct(inputs: ScoreInputs) -> pd.DataFrame:
     """Share of pairs of data centres (facilities of kind ``data_centre``) joined by at least
-    two edge-disjoint fiber paths over all operators' fiber routes (:func:`ictplan.network.datacentre_redundancy`:
-    a data centre joins the route graph within the fiber drop limit). Judged for the province
-    only; not applicable with fewer than two data centres. Gap: pairs without a backup path."""
+    two corridor-disjoint fiber paths over all operators' fiber routes
+    (:func:`ictplan.network.datacentre_redundancy`): with the study's roads, the paths may
+    share no road or canal edge (a trench, ``[parameters.sharing] corridor_m`` wide, holds
+    every cable along that edge: two cables in one trench are one path); without roads, no
+    fiber route edge. A data centre joins the fiber within the drop limit. Judged for the
+    province only; not applicable with fewer than two data centres. Gap: pairs without a
+    backup path."""
     fac = inputs.need("facilities")
     dcs = fac[fac["kind"].astype(str).str.lower() == "data_centre"]
     if len(dcs) < 2:
@@ -373,7 +377,10 @@ def datacentre_pairs_redundant_pct(inputs: ScoreInputs) -> pd.DataFrame:
     if dcs.crs is not None and routes.crs is not None and not dcs.crs.equals(routes.crs):
         dcs = dcs.to_crs(routes.crs)
     limit = inputs.fixed.drop_limit_m if inputs.fixed is not None else inputs.drop_limit_m
-    pairs = datacentre_redundancy(routes, dcs, attach_distance_m=limit)
+    roads = inputs.roads
+    if roads is not None and routes.crs is not None and roads.crs is not None and not roads.crs.equals(routes.crs):
+        roads = roads.to_crs(routes.crs)
+    pairs = datacentre_redundancy(routes, dcs, attach_distance_m=limit, roads=roads)
     inputs._cache["datacentre_pairs"] = pairs
     return pd.DataFrame({"level": ["province"], "zone_code": ["province"],
                          "num": [float(pairs["redundant"].sum())], "den": [float(len(pairs))]})

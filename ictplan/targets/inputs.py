@@ -251,6 +251,7 @@ class ScoreInputs:
     postal_points: gpd.GeoDataFrame | None = None
     facilities: gpd.GeoDataFrame | None = None
     fiber_routes: gpd.GeoDataFrame | None = None
+    roads: gpd.GeoDataFrame | None = None
     dtt_transmitters: gpd.GeoDataFrame | None = None
     population: Population | None = None
     dtt_profile: dict[str, Any] | None = None
@@ -374,6 +375,7 @@ def inputs_from_study(
     communes = study.layer_in_crs("communes")
     postal, facilities = _optional_layer(study, "postal_points", missing), _optional_layer(study, "facilities", missing)
     routes, dtt = _optional_layer(study, "fiber_routes", missing), _optional_layer(study, "dtt_transmitters", missing)
+    roads = _optional_layer(study, "roads", missing)  # D2's corridors (shared-risk diversity)
     population, dtt_profile = _population_and_dtt(study, missing)
     for job, result in (("coverage", coverage), ("fiber", fiber)):
         if result is None:
@@ -385,7 +387,7 @@ def inputs_from_study(
     if population is not None and dtt is not None and dtt_profile is not None:  # only the DTT indicator needs them
         weights = zones.for_study(study, "communes")
     return ScoreInputs(communes=communes, province_name=study.province or study.name, postal_points=postal,
-                       facilities=facilities, fiber_routes=routes, dtt_transmitters=dtt, population=population,
+                       facilities=facilities, fiber_routes=routes, roads=roads, dtt_transmitters=dtt, population=population,
                        dtt_profile=dtt_profile, mobile=mobile, fixed=fixed,
                        table=_indicators_table(study, missing, indicators_table), drop_limit_m=float(drop_limit_m),
                        commune_weights=weights, missing=missing)
