@@ -30,15 +30,18 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from . import cellload as _cellload
 from . import crs as _crs
+from . import demand as _demand
 from . import engine as _eng
+from . import parameters as _parameters
 from . import radio
 from . import zones as _zones
 from ._errors import (
@@ -49,9 +52,10 @@ from ._errors import (
     ProfileError,
     SkippedFeaturesWarning,
 )
+from .coverage_tables import population_covered
 from .engine import check_clutter as _check_clutter
 from .engine import clutter_loss_db, disc_coverage
-from .grid import OUTSIDE_ZONES, Grid, Population, zone_sums
+from .grid import Grid, Population
 from .validation import HEIGHT_RANGE_M, TILT_RANGE_DEG, TX_POWER_RANGE_DBM
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,6 +109,8 @@ class CoverageLayer:
     rsrp_dbm: np.ndarray | None = None
     server: np.ndarray | None = None
     sinr_db: np.ndarray | None = None
+    covered_indoor: np.ndarray | None = None
+    users_per_person: float | None = None
 
 
 @dataclass
@@ -119,6 +125,10 @@ class CoverageResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     weights: dict[str, _zones.ZoneWeights] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
+    load: pd.DataFrame = field(default_factory=pd.DataFrame)
+    validity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    demand: _demand.Demand | None = None
+    location_probability: float = 0.5
 
 
 # ============================================================================ sectors
@@ -352,6 +362,7 @@ def compute(
     window_rows: int = 256,
     n_jobs: int = 1,
     progress: bool | None = None,
+    parameters: Any = None,
 ) -> CoverageResult:
     """Best-server coverage of every operator × technology, plus ``"any"`` operator per technology.
 
@@ -392,11 +403,22 @@ def compute(
 
     Notes
     -----
-    Per-user throughput in a covered cell = the cell's single-user rate / max(1, people
-    the serving sector covers × market share × activity ratio) (equal-share scheduling).
-    An operator's layer takes, per cell, its best carrier (no carrier aggregation); the
-    ``"any"`` layer the best operator.
+    ``parameters`` (:class:`ictplan.parameters.CoverageParameters`, default
+    ``parameters.COVERAGE``) sets the location probability, the busy-hour demand of the
+    year and the load iterations. Per operator, 5G first: cells are *covered* where
+    ``RSRP − z·σ ≥ threshold`` (:mod:`ictplan.radio.margins`) and *served* where the
+    median RSRP reaches it; the users served load their sector and get the
+    processor-sharing flow throughput ``peak × (1 − ρ)`` (0 in a congested sector,
+    :mod:`ictplan.demand`, :mod:`ictplan.cellload`); interference is weighted by the
+    neighbours' utilisation (fixed point, ``result.load``). 5G users served by their
+    operator's 5G do not load its 4G. The ``"any"`` layer is the union of the operators'
+    coverage, its ``tput_mbps`` the best operator's (a best-operator figure, never a
+    target's). Cells served beyond a path-loss model's validity are counted
+    (``result.validity``) and warned about.
     """
+    prm = parameters if parameters is not None else _parameters.COVERAGE
+    dem = _demand.demand_for(prm)
+    opts = _cellload.ServeOptions.from_parameters(prm, dem)
     grid = population.grid
     sec = prepare_sectors(sectors, grid, profiles)
     n_out = int((~sec["in_grid"]).sum())
@@ -409,66 +431,65 @@ def compute(
     if clutter_loss is not None:
         clutter_loss = _check_clutter(clutter_loss, grid)
     counts = population.counts.reshape(-1)
-    reuse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    sec["pop_served"] = 0.0
-    sec["active_users"] = 0.0
+    for col in ("pop_served", "users", "utilisation"):
+        sec[col] = 0.0
+    sec["congested"] = False
+    shares = _demand.operator_shares({op: radio.profile_for(dict(profiles), op, *key[1:]).market_share
+                                      for op, key in ((k[0], k) for k in
+                                                      sec.groupby(["operator", "technology", "band"]).groups)})
     layers: dict[tuple[str, str], CoverageLayer] = {}
     timings: dict[str, float] = {}
+    load: list[dict[str, Any]] = []
+    validity: list[dict[str, Any]] = []
     if progress is None:
         progress = sys.stderr.isatty()
     bar = tqdm(total=int(sec.groupby(["operator", "technology", "band"]).ngroups), desc="coverage", unit="carrier",
                disable=not progress, file=sys.stderr)
-    for (op, tech), group in sec.groupby(["operator", "technology"], sort=True):
-        layer: CoverageLayer | None = None
-        for band, carrier in group.groupby("band", sort=True):
-            bar.set_postfix_str(f"{op} {tech} {band}")
-            bar.update(0)
+    engine_kw = {"clutter": clutter_loss, "margin_db": margin_db, "window_rows": window_rows, "n_jobs": n_jobs}
+    for op, opsec in sec.groupby("operator", sort=True):
+        subs = counts * (dem.subscribers_per_person * shares[str(op)])
+        covered_5g: np.ndarray | None = None
+        for tech in sorted(set(opsec["technology"]), key=lambda t: t != "5G"):  # 5G first: its users leave 4G
             t0 = time.perf_counter()
-            prof = radio.profile_for(dict(profiles), op, tech, band)
-            if keep_rasters or reuse is None:
-                reuse = None if keep_rasters else (np.empty(grid.shape, np.float32), np.empty(grid.shape, np.int32),
-                                                   np.empty(grid.shape, np.float32))
-            engine_kw = {"clutter": clutter_loss, "margin_db": margin_db, "window_rows": window_rows,
-                         "n_jobs": n_jobs, "out": reuse}
-            cand = _carrier_layer(sec, carrier, grid, prof, counts, keep_rasters=keep_rasters, **engine_kw)
-            layer = cand if layer is None else _merge(layer, cand, keep_rasters=keep_rasters)
-            timings[f"{op}/{tech}/{band}"] = time.perf_counter() - t0
-        assert layer is not None
-        layers[(op, tech)] = layer
-        bar.update(group["band"].nunique())
+            group = opsec[opsec["technology"] == tech]
+            bands = [(carrier, radio.profile_for(dict(profiles), str(op), tech, str(band)))
+                     for band, carrier in group.groupby("band", sort=True)]
+            bar.set_postfix_str(f"{op} {tech}")
+            if tech == "5G":
+                eligible = subs * dem.uptake_5g
+            else:  # 5G users outside their operator's 5G fall back to its 4G
+                eligible = subs * (1.0 - dem.uptake_5g * (covered_5g.reshape(-1) if covered_5g is not None else 0.0))
+            served = _cellload.serve(bands, grid, counts, eligible, opts, engine_kw=engine_kw, keep_rasters=keep_rasters)
+            if tech == "5G":
+                covered_5g = served.served
+            st = served.sector_stats
+            sec.loc[st.index, list(st.columns)] = st.to_numpy()
+            load += served.load
+            validity += served.validity
+            tech_users = dem.uptake_5g if tech == "5G" else 1.0 - dem.uptake_5g
+            layers[(str(op), tech)] = CoverageLayer(
+                str(op), tech, bands[0][1].target_mbps, served.covered, served.tput_mbps, served.rsrp_dbm,
+                served.server, served.sinr_db, covered_indoor=served.covered_indoor,
+                users_per_person=dem.subscribers_per_person * shares[str(op)] * tech_users)
+            timings[f"{op}/{tech}"] = time.perf_counter() - t0
+            bar.update(len(bands))
     layers.update(_union_layers(layers, keep_rasters=keep_rasters))
     bar.close()
-    return CoverageResult(grid=grid, sectors=sec, layers=layers, timings_s=timings)
+    val = pd.DataFrame(validity)
+    _warn_validity(val)
+    return CoverageResult(grid=grid, sectors=sec, layers=layers, timings_s=timings, load=pd.DataFrame(load),
+                          validity=val, demand=dem, location_probability=opts.location_probability)
 
 
-def _carrier_layer(sec: pd.DataFrame, carrier: pd.DataFrame, grid: Grid, prof: radio.TechProfile,
-                   counts: np.ndarray, *, keep_rasters: bool, **engine_kw: Any) -> CoverageLayer:
-    """One carrier: engine, people served and active users per sector (written into
-    ``sec``), per-user throughput per cell."""
-    rsrp, srv, sinr = _eng.run_carrier(carrier.reset_index(drop=True), grid, prof, **engine_kw)
-    rows = carrier.index.to_numpy()
-    srv_local = srv.reshape(-1)
-    cov = (rsrp >= prof.rsrp_threshold_dbm).reshape(-1)
-    cells = np.flatnonzero(cov)
-    srv_cov = srv_local[cells]
-    served = np.bincount(srv_cov, weights=counts[cells], minlength=len(carrier))
-    users = np.maximum(1.0, served * prof.market_share * prof.activity_ratio)
-    sec.loc[rows, "pop_served"] = served
-    sec.loc[rows, "active_users"] = users
-    rate = radio.throughput_mbps(sinr.reshape(-1)[cells], bandwidth_mhz=prof.bandwidth_mhz,
-                                 mimo_layers=prof.mimo_layers, alpha=prof.shannon_alpha,
-                                 sinr_min_db=prof.sinr_min_db, max_se_bps_hz=prof.max_se_bps_hz,
-                                 overhead=prof.overhead)
-    tput = np.zeros(counts.size, dtype=np.float32)
-    tput[cells] = rate / users[srv_cov].astype(np.float32)
-    del rate, srv_cov, cells
-    if not keep_rasters:
-        return CoverageLayer(carrier["operator"].iloc[0], carrier["technology"].iloc[0], prof.target_mbps,
-                             cov.reshape(grid.shape), tput.reshape(grid.shape))
-    lut = np.append(rows.astype(np.int32), np.int32(-1))  # carrier rows → rows of the whole table; −1 → −1
-    return CoverageLayer(carrier["operator"].iloc[0], carrier["technology"].iloc[0], prof.target_mbps,
-                         cov.reshape(grid.shape), tput.reshape(grid.shape), rsrp, lut[srv_local].reshape(grid.shape),
-                         sinr)
+def _warn_validity(val: pd.DataFrame) -> None:
+    """One warning counting the covered cells served beyond their path-loss model's validity."""
+    n_bad = int(val["cells_outside_validity"].sum()) if len(val) else 0
+    if n_bad:
+        worst = val.sort_values("cells_outside_validity").iloc[-1]
+        warnings.warn(f"{n_bad} covered cell(s) ({val['people_outside_validity'].sum():,.0f} people) are served "
+                      f"beyond the validity of their path-loss model (most: {worst['operator']} {worst['technology']} "
+                      f"{worst['band']}, {worst['model']}: {int(worst['cells_outside_validity'])}); the model is "
+                      "extrapolated there (result.validity).", IctplanWarning, stacklevel=3)
 
 
 def _union_layers(layers: Mapping[tuple[str, str], CoverageLayer], *,
@@ -481,7 +502,7 @@ def _union_layers(layers: Mapping[tuple[str, str], CoverageLayer], *,
             if t != tech:
                 continue
             base = CoverageLayer(ANY_OPERATOR, tech, lay.target_mbps, lay.covered, lay.tput_mbps,
-                                 lay.rsrp_dbm, lay.server, lay.sinr_db)
+                                 lay.rsrp_dbm, lay.server, lay.sinr_db, lay.covered_indoor)
             union = base if union is None else _merge(union, base, keep_rasters=keep_rasters)
         assert union is not None
         out[(ANY_OPERATOR, tech)] = union
@@ -492,6 +513,8 @@ def _merge(a: CoverageLayer, b: CoverageLayer, *, keep_rasters: bool) -> Coverag
     """Per cell: covered = a | b; throughput = max; RSRP/server/SINR of the stronger signal."""
     out = CoverageLayer(a.operator, a.technology, max(a.target_mbps, b.target_mbps),
                         a.covered | b.covered, np.maximum(a.tput_mbps, b.tput_mbps))
+    if a.covered_indoor is not None and b.covered_indoor is not None:
+        out.covered_indoor = np.maximum(a.covered_indoor, b.covered_indoor)
     if keep_rasters and a.rsrp_dbm is not None and b.rsrp_dbm is not None:
         take_b = np.nan_to_num(b.rsrp_dbm, nan=-np.inf) > np.nan_to_num(a.rsrp_dbm, nan=-np.inf)
         assert a.server is not None and b.server is not None and a.sinr_db is not None and b.sinr_db is not None
@@ -499,123 +522,6 @@ def _merge(a: CoverageLayer, b: CoverageLayer, *, keep_rasters: bool) -> Coverag
         out.server = np.where(take_b, b.server, a.server)
         out.sinr_db = np.where(take_b, b.sinr_db, a.sinr_db)
     return out
-
-
-# ============================================================================ zone tables
-ZoneInput: TypeAlias = gpd.GeoDataFrame | _zones.ZoneWeights
-
-
-def population_covered(
-    result: CoverageResult,
-    population: Population,
-    zones: Mapping[str, ZoneInput],
-    /,
-    *,
-    method: Literal["exact", "centre"] = "exact",
-    weights: Mapping[str, Any] | None = None,
-) -> pd.DataFrame:
-    """Population covered per zone × technology × operator (and ``"any"`` operator).
-
-    Parameters
-    ----------
-    result
-        Output of :func:`compute`.
-    population
-        People per cell, on ``result.grid``.
-    zones
-        Zone layers by level name, e.g. ``{"communes": ..., "districts": ..., "hamlets":
-        ...}``: polygons (any CRS; weights built with :func:`ictplan.zones.build`, overlaps
-        resolved) or prebuilt :class:`ictplan.zones.ZoneWeights`. The id/name columns of
-        a level are :data:`ZONE_ID_COLUMNS` (else the first two non-geometry columns).
-        The first level also defines the ``province`` row: the sum of its zone rows.
-    method
-        ``"exact"`` cell fractions (default) or ``"centre"`` rule; see
-        :func:`ictplan.grid.zone_weights`.
-    weights
-        Prebuilt :class:`~ictplan.zones.ZoneWeights` by level (reused across runs).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per level × zone × technology × operator: ``level, zone_code,
-        zone_name, technology, operator, population, pop_covered, pct_covered,
-        mean_tput_mbps`` (population-weighted over covered people), ``pop_ge_target,
-        pct_ge_target`` (people at ≥ ``target_mbps``, % of all people), ``target_mbps``.
-        Every level has an ``"(outside zones)"`` row; a level's rows plus it sum to the
-        grid total, and the province row is the sum of the first level's zone rows.
-
-    Raises
-    ------
-    InputValidationError
-        The population is on another grid than the result, or no zone layer is given.
-    NoDataInBoundsError
-        A zone layer does not overlap the grid.
-    """
-    if population.grid.shape != result.grid.shape or population.grid.transform != result.grid.transform:
-        raise InputValidationError("the population is not on the coverage result's grid; use the same raster.")
-    if not zones:
-        raise InputValidationError("no zone layers given; pass e.g. {'communes': communes_gdf}.")
-    pop = population.counts.reshape(-1)
-    built = {level: _as_weights(level, z, (weights or {}).get(level), result.grid, method, population)
-             for level, z in zones.items()}
-    frames = [_level_table(level, zw.codes.tolist(), zw.names.tolist(), zw.matrix, zw.outside, pop, result)
-              for level, zw in built.items()]
-    first = next(iter(built.values()))  # the province = the sum of the first level's zones
-    frames.append(_level_table("province", ["province"], ["province"], None, 1.0 - first.outside, pop, result))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _as_weights(level: str, zones: ZoneInput, prebuilt: Any, grid: Grid, method: str,
-                population: Population) -> _zones.ZoneWeights:
-    if isinstance(prebuilt, _zones.ZoneWeights):
-        return prebuilt
-    if isinstance(zones, _zones.ZoneWeights):
-        return zones
-    return _zones.build(zones, grid, level=level, method=method, population=population)
-
-
-def _zone_columns(level: str, gdf: pd.DataFrame) -> tuple[str | None, str | None]:
-    return _zones.zone_columns(level, gdf)
-
-
-def _level_table(level: str, codes: list[str], names: list[str], w: Any, w_out: np.ndarray,
-                 pop: np.ndarray, result: CoverageResult) -> pd.DataFrame:
-    """Zone rows of one level, then its ``"(outside zones)"`` row: ``w`` sparse (zones ×
-    cells), ``w_out`` the leftover share per cell. With ``w=None``, ``w_out`` is the single
-    zone's dense weight vector (the province) and no outside row is added."""
-    if w is None:
-        def zsum(v: np.ndarray) -> np.ndarray:
-            return np.array([float(w_out @ v)])
-    else:
-        codes, names = [*codes, OUTSIDE_ZONES], [*names, OUTSIDE_ZONES]
-
-        def zsum(v: np.ndarray) -> np.ndarray:
-            return np.append(zone_sums(w, v), float(w_out @ v))
-
-    pop_z = zsum(pop)
-    pc = np.empty_like(pop)
-    buf = np.empty_like(pop)
-    rows = []
-    for (op, tech), lay in sorted(result.layers.items(), key=lambda kv: (kv[0][1], kv[0][0] == ANY_OPERATOR, kv[0][0])):
-        cov = lay.covered.reshape(-1)
-        tp = lay.tput_mbps.reshape(-1)
-        np.multiply(pop, cov, out=pc)
-        cov_z = zsum(pc)
-        np.multiply(pc, tp, out=buf)
-        tp_z = zsum(buf)
-        np.multiply(pc, tp >= lay.target_mbps, out=buf)
-        ge_z = zsum(buf)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rows.append(pd.DataFrame({
-                "level": level, "zone_code": codes, "zone_name": names, "technology": tech, "operator": op,
-                "population": pop_z, "pop_covered": cov_z,
-                "pct_covered": np.where(pop_z > 0, 100.0 * cov_z / pop_z, np.nan),
-                "mean_tput_mbps": np.where(cov_z > 0, tp_z / cov_z, np.nan),
-                "pop_ge_target": ge_z,
-                "pct_ge_target": np.where(pop_z > 0, 100.0 * ge_z / pop_z, np.nan),
-                "target_mbps": lay.target_mbps,
-            }))
-    return pd.concat(rows, ignore_index=True)
 
 
 # ============================================================================ study
@@ -643,8 +549,6 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> C
     ConfigError, ProfileError, InputValidationError, NoDataInBoundsError
         From the study, the parameters, the profiles or the layers.
     """
-    from . import parameters as _parameters
-
     prm = _parameters.resolve("coverage", study, **overrides)
     t0 = time.perf_counter()
     profiles = radio.parse_profiles(study.profiles, source=str(study.profiles_path or "profiles"))
@@ -652,7 +556,7 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> C
     landcover = study.landcover  # the study's land-cover raster, when it names one
     clutter = clutter_loss_db(landcover, profiles) if landcover is not None else None
     result = compute(study.layer("sites"), population, profiles, clutter_loss=clutter, margin_db=prm.margin_db,
-                     keep_rasters=prm.keep_rasters, n_jobs=prm.n_jobs, progress=progress)
+                     keep_rasters=prm.keep_rasters, n_jobs=prm.n_jobs, progress=progress, parameters=prm)
     t1 = time.perf_counter()
     weights = _study_weights(study, tuple(prm.levels), prm.method)
     result.table = population_covered(result, population, weights, method=prm.method)
@@ -751,7 +655,7 @@ def write_outputs(result: CoverageResult, out_dir: str | os.PathLike[str], /, *,
             written.append(_io.write_table(part, out / f"coverage_{level}.csv", overwrite=overwrite))
             if level in result.zones:
                 zones = result.zones[level]
-                code_col, _ = _zone_columns(level, zones)
+                code_col, _ = _zones.zone_columns(level, zones)
                 geo = gpd.GeoDataFrame({"zone_code": zones[code_col].astype(str).to_numpy()},
                                        geometry=zones.geometry.to_numpy(), crs=zones.crs)
                 joined = geo.merge(part, on="zone_code", how="right")

@@ -75,10 +75,14 @@ class _Tables:
     av: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
 
 
+_BINS_M = np.power(10.0, (np.arange(_NBINS) + 0.5) / _LOG_K)
+_BINS_M.flags.writeable = False
+
+
 def _bins_m() -> np.ndarray:
     """Distances (m) at which the tables are evaluated: the centres (in log d) of the bins
     ``[10^(j/K), 10^((j+1)/K))``; a cell at distance d ≥ 1 m looks up ``j = ⌊K·log10 d⌋``."""
-    return np.power(10.0, (np.arange(_NBINS) + 0.5) / _LOG_K)
+    return _BINS_M
 
 
 def _pl_table(prof: radio.TechProfile, h_bs: float, tables: _Tables) -> np.ndarray:
@@ -176,12 +180,14 @@ class _Plan:
     r0: np.ndarray
     r1: np.ndarray
     active: np.ndarray
+    eta: np.ndarray  # interference weight (utilisation) of each sector
     cutoff: float
     window_rows: int
     tables: _Tables = field(default_factory=_Tables)
 
 
-def _plan(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, margin_db: float, window_rows: int) -> _Plan:
+def _plan(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, margin_db: float, window_rows: int,
+          utilisation: np.ndarray | None = None) -> _Plan:
     """Per-sector arrays, reaches, tables and evaluation boxes (cells) of one carrier."""
     h = np.round(sec["height_m"].to_numpy(float), 1)  # tables per 0.1 m of height
     tilt = np.round(sec["tilt_deg"].to_numpy(float), 2)
@@ -227,7 +233,18 @@ def _plan(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, margin_db: flo
     return _Plan(prof=prof, shape=(H, W), xc=t.c + t.a * (np.arange(W) + 0.5), yc=t.f + t.e * (np.arange(H) + 0.5),
                  x=x, y=y, h=h, tilt=tilt, offset=offset, omni=omni,
                  az_rad=np.radians(np.where(np.isfinite(az), az, 0.0)), kx=kx, ky=ky, c0=c0, c1=c1, r0=r0, r1=r1,
-                 active=active, cutoff=float(cutoff), window_rows=window_rows, tables=tables)
+                 active=active, eta=_eta(utilisation, len(sec), prof), cutoff=float(cutoff),
+                 window_rows=window_rows, tables=tables)
+
+
+def _eta(utilisation: np.ndarray | None, n: int, prof: radio.TechProfile) -> np.ndarray:
+    """Per-sector interference weights: the given utilisations, else the profile's load factor."""
+    if utilisation is None:
+        return np.full(n, prof.load_factor, dtype=np.float32)
+    u = np.asarray(utilisation, dtype=np.float32)
+    if u.shape != (n,) or not np.isfinite(u).all() or (u < 0).any() or (u > 1).any():
+        raise InputValidationError(f"utilisation must be {n} values in [0, 1], one per sector.")
+    return u
 
 
 def _sector_signal(p: _Plan, s: int, ra: int, rb: int, clutter: np.ndarray | None) -> np.ndarray:
@@ -285,6 +302,7 @@ def _window(p: _Plan, w0: int, w1: int, outs: tuple[np.ndarray, np.ndarray, np.n
             lw0, lw1 = ra - w0, rb - w0
             lin = np.exp(sig * np.float32(math.log(10.0) / 10.0))
             lin *= sig > np.float32(p.cutoff)
+            lin *= p.eta[s]  # the interference this sector causes: power × its utilisation
             bv, blv = best[lw0:lw1, ca:cb], best_lin[lw0:lw1, ca:cb]
             upd = sig > bv
             # interference = every signal but the best: a dethroned best joins the others
@@ -294,7 +312,6 @@ def _window(p: _Plan, w0: int, w1: int, outs: tuple[np.ndarray, np.ndarray, np.n
             np.copyto(idx[lw0:lw1, ca:cb], s, where=upd)
             evals += sig.size
     none = idx < 0
-    others *= p.prof.load_factor
     others += 10.0 ** (p.prof.noise_re_dbm / 10.0)
     np.log10(others, out=others)
     others *= -10.0
@@ -395,14 +412,25 @@ def _parallel(p: _Plan, outs: tuple[np.ndarray, np.ndarray, np.ndarray], clutter
 
 def run_carrier(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, *, clutter: np.ndarray | None,
                 margin_db: float, window_rows: int, n_jobs: int,
-                out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                utilisation: np.ndarray | None = None,
+                plans: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RSRP (dBm, NaN none), server (row of ``sec``, −1 none), SINR (dB) for one carrier.
 
     ``sec`` is :func:`ictplan.coverage.prepare_sectors` output of one carrier. ``out``
     (three arrays of the grid's shape: float32, int32, float32) are filled in place and
     returned, so a caller looping over carriers allocates them once (allocating large
-    arrays is slow on some VMs: every page is faulted in)."""
-    p = _plan(sec, grid, prof, margin_db, window_rows)
+    arrays is slow on some VMs: every page is faulted in). ``utilisation`` (one value in
+    [0, 1] per sector) weights each sector's interference (load-coupled SINR); ``None``
+    weights every sector by the profile's ``load_factor``. ``plans`` (a dict kept by the
+    caller) caches the carrier's plan between calls that only change ``utilisation``."""
+    if plans is not None and "plan" in plans:
+        p = plans["plan"]
+        p.eta = _eta(utilisation, len(sec), prof)
+    else:
+        p = _plan(sec, grid, prof, margin_db, window_rows, utilisation)
+        if plans is not None:
+            plans["plan"] = p
     if out is None:
         out = tuple(np.full(grid.shape, fill, dtype=dt) for dt, fill in _OUT_SPECS)  # type: ignore[assignment]
     assert out is not None

@@ -38,6 +38,23 @@ class CoverageParameters:
     n_jobs: int = 1  # worker processes over the carriers (spawn-safe)
     keep_rasters: bool = True  # keep RSRP / server / SINR rasters per layer (False: national grids)
     levels: tuple[str, ...] = ("communes", "districts", "hamlets")  # zone levels of the coverage table
+    # --- location probability and indoor users (ictplan.radio.margins)
+    location_probability: float = 0.9  # covered: RSRP − Φ⁻¹(p)·σ_SF ≥ threshold (TR 38.901 σ); 0.5 = median
+    high_loss_building_share_rural: float = 0.0  # TR 38.901 Table 7.8-1 calibration: RMa all low-loss
+    high_loss_building_share_urban: float = 0.2  # UMa/UMi: 20 % high-loss (IRR glass) buildings
+    # --- busy-hour demand (ictplan.demand); "<x>_2025"/"<x>_2030" anchor years, linear in between
+    year: int = 2025  # the demand year: 2025 targets (M1-M3), 2030 targets (X2)
+    subscribers_per_person: float = 0.85  # mobile-broadband subscriptions per person (VNTA 2024: ~0.87)
+    gb_per_month_2025: float = 15.0  # data per subscriber per month (Ericsson Mobility Report 2024, SE Asia ~ 16 GB)
+    gb_per_month_2030: float = 40.0  # ibid., forecast for 2029-2030 (~ 40 GB)
+    busy_hour_share: float = 0.07  # share of a day's traffic in the busy hour (usual planning value 6-8 %)
+    uptake_5g_2025: float = 0.2  # share of subscribers with a 5G device and plan
+    uptake_5g_2030: float = 0.7
+    # --- cell load (ictplan.demand): processor sharing, load-coupled interference
+    load_iterations: int = 3  # passes of the interference ↔ utilisation fixed point (0: fixed load_factor)
+    load_tolerance: float = 0.05  # stop when no sector's utilisation moves by more than this
+    min_utilisation: float = 0.1  # interference floor of an idle neighbour (reference signals always on)
+    rank_sinr_db: tuple[float, ...] = (5.0, 12.0, 18.0)  # SINR from which 2, 3, 4 MIMO layers are used
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,8 @@ class ScorecardParameters:
     """The plan's scorecard (:func:`ictplan.targets.run`)."""
 
     indicators_table: str | None = None  # CSV of non-spatial indicators, relative to the study folder
+    satellite_tv: bool = True  # B1: satellite (DTH) reception serves everyone with a dish, as the plan counts it
+    no_satellite_communes: tuple[str, ...] = ()  # commune codes where satellite TV is not available / not counted
 
 
 COVERAGE = CoverageParameters()

@@ -157,7 +157,10 @@ def facilities() -> gpd.GeoDataFrame:
 
 def mobile() -> targets.MobileInputs:
     per = pd.DataFrame({"population": [100.0, 100.0, 100.0], "pop_4g": [100.0, 50.0, 0.0], "pop_5g": [40.0, 0.0, 0.0],
-                        "mbps_pop_4g": [100 * 50.0, 50 * 20.0, 0.0], "mbps_pop_5g": [40 * 150.0, 0.0, 0.0]},
+                        "mbps_pop_4g": [100 * 50.0, 50 * 20.0, 0.0], "mbps_pop_5g": [40 * 150.0, 0.0, 0.0],
+                        # subscribers of each technology, and Σ users × speed on their own operator (0: not covered)
+                        "users_4g": [100.0, 100.0, 0.0], "mbps_users_4g": [100 * 50.0, 50 * 20.0, 0.0],
+                        "users_5g": [40.0, 0.0, 0.0], "mbps_users_5g": [40 * 150.0, 0.0, 0.0]},
                        index=pd.Index(["00001", "00002", "00003"], name="commune_code"))
     fac = pd.DataFrame({"has_4g": [True, False, True, True, True, True], "has_5g": [False, False, True, False, True, False]},
                        index=["h1", "h2", "s1", "o1", "g1", "g2"])
@@ -243,10 +246,10 @@ def test_fixed_indicators(sc):
 
 def test_mobile_indicators(sc):
     assert cell(sc, "M1", "00001").value == 50 and cell(sc, "M1", "00001").status == "met"
-    r = cell(sc, "M1", "00002")
-    assert r.value == 20 and r.status == "not met" and r.gap == 20 and r.gap_unit == "Mb/s"
-    assert cell(sc, "M1", "00003").reason == "nobody covered by 4G here"
-    assert cell(sc, "M1", "A").value == pytest.approx(6000 / 150) and cell(sc, "M1", "A").status == "met"
+    r = cell(sc, "M1", "00002")  # half of its 100 4G users at 20 Mb/s, half not covered (0): mean 10
+    assert r.value == 10 and r.status == "not met" and r.gap == 30 and r.gap_unit == "Mb/s"
+    assert cell(sc, "M1", "00003").reason == "no 4G user here"
+    assert cell(sc, "M1", "A").value == pytest.approx(6000 / 200) and cell(sc, "M1", "A").status == "not met"
     r = cell(sc, "M3")  # 40 of 300 people: 13.3 % against 20 %: 20 people short
     assert r.value == pytest.approx(40 / 3) and r.status == "not met" and r.gap == 20 and r.gap_unit == "people"
     assert cell(sc, "M3", "00001").status == "not applicable" and cell(sc, "M3", "00001").value == 40
@@ -344,7 +347,7 @@ def test_dtt_population_matches_brute_force(plan):
             total[c // 10] += counts[r, c]
             covered[c // 10] += counts[r, c] * (rx >= -40)
     assert 0 < covered.sum() < total.sum()  # the test must be able to fail both ways
-    s = targets.evaluate(plan, inputs(population=pop, dtt_transmitters=tx, dtt_profile=prof))
+    s = targets.evaluate(plan, inputs(population=pop, dtt_transmitters=tx, dtt_profile=prof, satellite_tv=False))
     for code, cov, tot in zip(["00001", "00002", "00003"], covered, total, strict=True):
         r = s.row("B1", code)
         assert r.numerator == pytest.approx(cov) and r.denominator == pytest.approx(tot)
@@ -361,7 +364,8 @@ def test_dtt_counts_overlapping_communes_once(plan):
     tx = gpd.GeoDataFrame({"tx_id": ["t"], "name": "t", "freq_mhz": [600.0], "erp_dbm": [90.0], "height_m": [50.0]},
                           geometry=[Point(X0 + 1500, Y0 - 500)], crs=UTM)
     prof = {"model": "hata", "environment": "rural", "ue_height_m": 10.0, "threshold_dbm": -100.0}
-    s = targets.evaluate(plan, inputs(communes=com, population=pop, dtt_transmitters=tx, dtt_profile=prof))
+    s = targets.evaluate(plan, inputs(communes=com, population=pop, dtt_transmitters=tx, dtt_profile=prof,
+                                      satellite_tv=False))
     den = {c: s.row("B1", c).denominator for c in ("00001", "00002", "00003")}
     # A1: 50 cells of its own + half of the 50 shared; A2: 100 of its own + the other half; B1: 100
     assert den == {"00001": pytest.approx(75.0), "00002": pytest.approx(125.0), "00003": pytest.approx(100.0)}
@@ -403,6 +407,7 @@ def test_compare_variant(plan, sc):
     per = m.per_commune.copy()
     per["pop_5g"] = [100.0, 100.0, 100.0]
     per["mbps_pop_5g"] = per["pop_5g"] * 120
+    per["mbps_users_5g"] = per["users_5g"] * 120  # every 5G user covered at 120 Mb/s
     var = targets.evaluate(plan, inputs(mobile=targets.MobileInputs(per_commune=per, facilities=m.facilities),
                                         table=pd.DataFrame({"zone": ["province", "00001"],
                                                             "adult_smartphone_pct": [80.0, 100.0]})))
@@ -590,3 +595,27 @@ def test_sample_scorecard_complete_and_fast(sample_sc):
     d = f2[f2["level"] == "district"]["denominator"].sum()
     assert d == pytest.approx(f2[f2["level"] == "commune"]["denominator"].sum())
     assert f2[f2["level"] == "province"]["denominator"].iloc[0] == pytest.approx(d)
+
+
+def test_b1_with_and_without_satellite(plan):
+    """B1 counts terrestrial or satellite TV: with satellite everyone is served; without it
+    (or in a commune listed as without satellite) only the terrestrial reach counts, which
+    the terrestrial indicator reports on its own."""
+    grid = Grid(Affine(100, 0, X0, 0, -100, Y0), 30, 10, UTM)
+    pop = Population(grid, np.ones((10, 30)), np.zeros((10, 30), bool))
+    # a weak transmitter in A1's centre: reaches part of A1 only
+    tx = gpd.GeoDataFrame({"tx_id": ["t"], "name": "t", "freq_mhz": [600.0], "erp_dbm": [30.0], "height_m": [50.0]},
+                          geometry=[Point(X0 + 500, Y0 - 500)], crs=UTM)
+    prof = {"model": "hata", "environment": "rural", "ue_height_m": 10.0, "threshold_dbm": -40.0}
+    base = dict(population=pop, dtt_transmitters=tx, dtt_profile=prof)
+    terr = targets.INDICATORS["dtt_pop_pct"].func(inputs(**base))
+    assert 0 < terr["num"].sum() < terr["den"].sum() and terr.loc["00003", "num"] == 0
+    with_sat = targets.evaluate(plan, inputs(**base))
+    assert with_sat.row("B1").value == pytest.approx(100.0) and with_sat.row("B1").status == "met"
+    without = targets.evaluate(plan, inputs(**base, satellite_tv=False))
+    assert without.row("B1").numerator == pytest.approx(terr["num"].sum())
+    assert without.row("B1").status == "not met"
+    part = targets.evaluate(plan, inputs(**base, no_satellite_communes=("00003",)))
+    assert part.row("B1", "00003").numerator == pytest.approx(0.0)
+    assert part.row("B1", "00002").value == pytest.approx(100.0)
+    assert part.row("B1").numerator == pytest.approx(200.0)

@@ -36,7 +36,8 @@ The package, one concern per module (every name is re-exported here, so
 * :mod:`~ictplan.radio.profiles`: technology profiles (:class:`TechProfile`, :func:`load_profiles`);
 * :mod:`~ictplan.radio.propagation`: path-loss models and their validity;
 * :mod:`~ictplan.radio.antennas`: antenna patterns;
-* :mod:`~ictplan.radio.link`: link budget, noise, SINR → rate;
+* :mod:`~ictplan.radio.link`: link budget, noise, SINR → rate (TDD downlink share, MIMO rank by SINR);
+* :mod:`~ictplan.radio.margins`: shadow fading, location probability, O2I, P.2108 terminal clutter;
 * :mod:`~ictplan.radio.dtt`: the digital-TV received field (:func:`dtt_received_dbm`).
 """
 
@@ -45,11 +46,23 @@ from __future__ import annotations
 from .antennas import antenna_gain_dbi, sector_attenuation_db
 from .dtt import DBD_TO_DBI, dtt_received_dbm
 from .link import (
+    RANK_SINR_DB,
+    mimo_rank,
     noise_per_re_dbm,
+    peak_rate_mbps,
     rsrp_offset_db,
     spectral_efficiency,
+    tdd_dl_share,
     thermal_noise_dbm,
     throughput_mbps,
+)
+from .margins import (
+    O2I_SIGMA_DB,
+    SHADOW_SIGMA_DB,
+    location_margin_db,
+    o2i_loss_db,
+    p2108_height_gain_db,
+    shadow_sigma_db,
 )
 from .profiles import TechProfile, load_profiles, n_resource_blocks, parse_profiles, profile_for
 from .propagation import (
@@ -100,6 +113,16 @@ __all__ = [
     "noise_per_re_dbm",
     "spectral_efficiency",
     "throughput_mbps",
+    "peak_rate_mbps",
+    "mimo_rank",
+    "tdd_dl_share",
+    "RANK_SINR_DB",
+    "SHADOW_SIGMA_DB",
+    "O2I_SIGMA_DB",
+    "shadow_sigma_db",
+    "location_margin_db",
+    "o2i_loss_db",
+    "p2108_height_gain_db",
     "DBD_TO_DBI",
     "dtt_received_dbm",
 ]

@@ -50,3 +50,52 @@ def throughput_mbps(sinr_db: Any, *, bandwidth_mhz: float, mimo_layers: int = 1,
     """
     se = spectral_efficiency(sinr_db, alpha=alpha, sinr_min_db=sinr_min_db, max_se_bps_hz=max_se_bps_hz)
     return se * (bandwidth_mhz * mimo_layers * (1.0 - overhead))
+
+
+def tdd_dl_share(pattern: str, *, special_dl_symbols: int = 10, symbols_per_slot: int = 14) -> float:
+    """Downlink share of a TDD frame pattern (``"DDDSU"``; ``""``: FDD, 1.0).
+
+    ``(n_D + n_S · special_dl_symbols / symbols_per_slot) / len(pattern)``: a downlink slot
+    counts whole, a special slot for its downlink symbols (e.g. S = 10:2:2 of 14), an
+    uplink slot not at all. DDDSU with 10:2:2 gives (3 + 10/14)/5 = 0.743.
+
+    Raises
+    ------
+    InputValidationError
+        A pattern with other letters than D, S, U, or special symbols outside 0..14.
+    """
+    p = pattern.strip().upper()
+    if not p:
+        return 1.0
+    if set(p) - set("DSU") or not 0 <= special_dl_symbols <= symbols_per_slot:
+        raise InputValidationError(f"TDD pattern {pattern!r} (special slot {special_dl_symbols} DL symbols): use "
+                                   "the letters D, S, U and 0..14 downlink symbols in S.")
+    return (p.count("D") + p.count("S") * special_dl_symbols / symbols_per_slot) / len(p)
+
+
+RANK_SINR_DB: tuple[float, ...] = (5.0, 12.0, 18.0)
+"""SINR (dB) from which 2, 3 and 4 MIMO layers are used (planning assumption: below 5 dB
+one layer, as channel-quality reports typically ask for rank 1 at the cell edge)."""
+
+
+def mimo_rank(sinr_db: Any, *, max_layers: int, thresholds_db: tuple[float, ...] = RANK_SINR_DB) -> np.ndarray:
+    """MIMO layers used at a SINR: ``1 + #{k : SINR ≥ thresholds_db[k]}``, at most ``max_layers``
+    (NaN SINR: 1)."""
+    s = np.nan_to_num(_f(sinr_db), nan=-np.inf)
+    r = np.ones(s.shape, dtype=np.int8)
+    for th in thresholds_db[: max(0, max_layers - 1)]:
+        r += (s >= th).astype(np.int8)
+    return r
+
+
+def peak_rate_mbps(sinr_db: Any, *, bandwidth_mhz: float, max_layers: int, alpha: float, sinr_min_db: float,
+                   max_se_bps_hz: float, overhead: float, dl_share: float = 1.0,
+                   rank_thresholds_db: tuple[float, ...] = RANK_SINR_DB) -> np.ndarray:
+    """Single-user downlink rate (Mb/s): ``SE(SINR) × B × rank(SINR) × (1 − overhead) × dl_share``.
+
+    :func:`spectral_efficiency` per layer, the rank from :func:`mimo_rank`, the TDD
+    downlink share from :func:`tdd_dl_share` (1 for FDD). float32 in, float32 out.
+    """
+    se = spectral_efficiency(sinr_db, alpha=alpha, sinr_min_db=sinr_min_db, max_se_bps_hz=max_se_bps_hz)
+    rank = mimo_rank(sinr_db, max_layers=max_layers, thresholds_db=rank_thresholds_db)
+    return (se * rank * (bandwidth_mhz * (1.0 - overhead) * dl_share)).astype(se.dtype, copy=False)

@@ -10,7 +10,8 @@ from typing import Any
 
 from .._errors import ProfileError
 from ..io import read_toml
-from .link import noise_per_re_dbm, rsrp_offset_db
+from .link import noise_per_re_dbm, rsrp_offset_db, tdd_dl_share
+from .margins import shadow_sigma_db
 from .propagation import LOS_MODES, MODELS
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class TechProfile:
     extra_loss_db: float = 0.0
     avg_building_height_m: float = 5.0
     street_width_m: float = 20.0
+    tdd_pattern: str = ""
+    special_dl_symbols: int = 10
     source: str = ""
 
     @property
@@ -64,6 +67,16 @@ class TechProfile:
         """``P_tx − 10·log10(12·N_RB) + G_max − L_feeder − L_extra`` (dB): RSRP = this − PL − clutter + A."""
         return rsrp_offset_db(self.tx_power_dbm, n_rb=self.n_rb, antenna_gain_dbi=self.antenna_gain_dbi,
                               feeder_loss_db=self.feeder_loss_db) - self.extra_loss_db
+
+    @property
+    def dl_share(self) -> float:
+        """Downlink share of the TDD frame (:func:`~ictplan.radio.link.tdd_dl_share`; FDD: 1)."""
+        return tdd_dl_share(self.tdd_pattern, special_dl_symbols=self.special_dl_symbols)
+
+    @property
+    def shadow_sigma_db(self) -> float:
+        """Shadow-fading σ of the profile's model and LOS mode (:func:`~ictplan.radio.margins.shadow_sigma_db`)."""
+        return shadow_sigma_db(self.model, self.los)
 
     @property
     def noise_re_dbm(self) -> float:
@@ -103,10 +116,13 @@ _FIELD_SPEC: dict[str, tuple[tuple[type, ...], tuple[float | None, float | None]
     "extra_loss_db": (_NUM, (0.0, 60.0)),
     "avg_building_height_m": (_NUM, (5.0, 50.0)),
     "street_width_m": (_NUM, (5.0, 50.0)),
+    "tdd_pattern": ((str,), None),  # e.g. "DDDSU"; "" = FDD
+    "special_dl_symbols": ((int,), (0.0, 14.0)),  # downlink symbols of a special slot (of 14)
 }
 _OPTIONAL_DEFAULTS: dict[str, Any] = {
     "sla_v_db": 30.0, "extra_loss_db": 0.0, "avg_building_height_m": 5.0, "street_width_m": 20.0,
     "market_share": 1.0, "sinr_min_db": -10.0, "n_rb": None,
+    "tdd_pattern": "", "special_dl_symbols": 10,
 }
 _DTT_SPEC: dict[str, tuple[tuple[type, ...], Any]] = {
     "freq_mhz": (_NUM, (30.0, 3000.0)),
@@ -319,6 +335,9 @@ def _build_profile(merged: dict[str, Any], op: str, tech: str, band: str, where:
     if missing:
         raise ProfileError(f"{where}: missing key(s) {', '.join(missing)}. Add them to [{op}.{tech}.{band}] "
                            f"or [default.{tech}.{band}] in {source}.")
+    if set(str(values.get("tdd_pattern", "")).upper()) - set("DSU"):
+        raise ProfileError(f"{where}: `tdd_pattern` = {values['tdd_pattern']!r}: use the letters D, S, U "
+                           "(e.g. \"DDDSU\"), or \"\" for FDD.")
     return TechProfile(operator=op, technology=tech, band=band, source=source, **values)
 
 

@@ -294,30 +294,46 @@ def _mobile(inputs: ScoreInputs) -> pd.DataFrame:
     return inputs.need("mobile").per_commune
 
 
-@_indicator("mean_4g_mbps", kind="mean", gap_unit="Mb/s", empty="nobody covered by 4G here")
+def _speed_sums(m: pd.DataFrame, key: str) -> tuple[pd.Series, pd.Series]:
+    """(Σ users × speed, users) of a technology. Inputs made without subscriber columns
+    stand in with people: ``mbps_pop_<key>`` (Σ covered people × speed) over ``population``
+    is the same mean over everyone, 0 for whom is not covered."""
+    if f"users_{key}" in m:
+        return m[f"mbps_users_{key}"], m[f"users_{key}"]
+    return m[f"mbps_pop_{key}"], m["population"]
+
+
+@_indicator("mean_4g_mbps", kind="mean", gap_unit="Mb/s", empty="no 4G user here")
 def mean_4g_mbps(inputs: ScoreInputs) -> pd.DataFrame:
-    """Population-weighted mean 4G download speed (Mb/s) over the people covered by 4G of any
-    operator: Σ people × per-user throughput of the best 4G server ÷ people covered
-    (coverage analysis: SINR → attenuated Shannon rate shared among the sector's active
-    users). Not applicable where nobody is covered. Gap: Mb/s short of the target."""
-    m = _mobile(inputs)
-    return _per_commune(inputs, m["mbps_pop_4g"], m["pop_4g"])
+    """Mean busy-hour 4G download speed (Mb/s) of the 4G users, each on their own operator's
+    network: every person is a subscriber of one operator (market shares), the 4G users
+    are those without a 5G device and plan; a user's speed is the processor-sharing flow
+    throughput of their operator's serving 4G sector in the busy hour (peak rate × (1 − ρ),
+    0 in a congested sector, 0 where the operator's 4G does not reach them). Mean over
+    ALL 4G users, not over covered people only; a zone's value is the subscriber-weighted
+    mean over the operators (it lies between the slowest and the fastest operator). The
+    per-operator figures are in the coverage table. Gap: Mb/s short of the target."""
+    return _per_commune(inputs, *_speed_sums(_mobile(inputs), "4g"))
 
 
-@_indicator("mean_5g_mbps", kind="mean", gap_unit="Mb/s", empty="nobody covered by 5G here")
+@_indicator("mean_5g_mbps", kind="mean", gap_unit="Mb/s", empty="no 5G user here")
 def mean_5g_mbps(inputs: ScoreInputs) -> pd.DataFrame:
-    """Population-weighted mean 5G download speed (Mb/s) over the people covered by 5G of any
-    operator (as :func:`mean_4g_mbps`). Not applicable where nobody is covered by 5G.
-    Gap: Mb/s short of the target."""
-    m = _mobile(inputs)
-    return _per_commune(inputs, m["mbps_pop_5g"], m["pop_5g"])
+    """Mean busy-hour 5G download speed (Mb/s) of the 5G users (subscribers with a 5G device
+    and plan: the 5G uptake of the demand year), each on their own operator's 5G: as
+    :func:`mean_4g_mbps`, over ALL 5G users, counting 0 for a 5G user their operator's 5G
+    does not reach (they fall back to 4G, which they load). Subscriber-weighted over the
+    operators. Gap: Mb/s short of the target."""
+    return _per_commune(inputs, *_speed_sums(_mobile(inputs), "5g"))
 
 
 @_indicator("pop_5g_pct", kind="share", gap_unit="people", empty="nobody lives here")
 def pop_5g_pct(inputs: ScoreInputs) -> pd.DataFrame:
-    """Share of the population covered by 5G of any operator: people in grid cells where the
-    best 5G RSRP is at or above the carrier's threshold, each zone summed with exact cell
-    fractions (coverage analysis). Gap: people without 5G."""
+    """Share of the population within outdoor coverage of at least one operator's 5G (the
+    regulator's and ITU's "population covered"): people in grid cells where an operator's
+    best 5G SS-RSRP, less the location-probability margin z·σ (``[parameters.coverage]
+    location_probability``, TR 38.901 shadow-fading σ), is at or above the carrier's
+    threshold; zones summed with exact cell fractions. Per operator and indoor figures are
+    in the coverage table. Gap: people without 5G."""
     m = _mobile(inputs)
     return _per_commune(inputs, m["pop_5g"], m["population"])
 
@@ -328,8 +344,32 @@ def dtt_pop_pct(inputs: ScoreInputs) -> pd.DataFrame:
     where the strongest DVB-T2 signal (:func:`ictplan.radio.dtt_received_dbm`, the profiles'
     ``[dtt]`` model and receiving antenna) is at or above its ``threshold_dbm``; zones
     summed with the study's one zone accounting (:func:`ictplan.zones.for_study`: exact
-    cell fractions, overlaps split so nobody is counted twice). Satellite reception is not
-    modelled. Gap: people without DTT."""
+    cell fractions, overlaps split so nobody is counted twice). Terrestrial only (B1's
+    total, with satellite, is :func:`tv_pop_pct`). Gap: people without DTT."""
+    key = "dtt_terrestrial"
+    if key not in inputs._cache:
+        inputs._cache[key] = _dtt_terrestrial(inputs)
+    return inputs._cache[key].copy()
+
+
+@_indicator("tv_pop_pct", kind="share", gap_unit="people", empty="nobody lives here")
+def tv_pop_pct(inputs: ScoreInputs) -> pd.DataFrame:
+    """Share of the population that can receive the essential TV channels over digital
+    terrestrial TV *or* satellite, as the plan counts them (B1): a person counts when the
+    terrestrial signal reaches their cell (:func:`dtt_pop_pct`) or satellite reception is
+    available there. Satellite (direct-to-home, a dish) serves every commune unless
+    ``[parameters.scorecard] satellite_tv = false`` or the commune is listed in
+    ``no_satellite_communes``; there only the terrestrial figure counts. Gap: people with
+    neither."""
+    terr = dtt_pop_pct(inputs)
+    if not inputs.satellite_tv:
+        return terr
+    sat = ~terr.index.isin(list(inputs.no_satellite_communes))
+    terr.loc[sat, "num"] = terr.loc[sat, "den"]
+    return terr
+
+
+def _dtt_terrestrial(inputs: ScoreInputs) -> pd.DataFrame:
     tx = inputs.need("dtt_transmitters")
     pop: Population = inputs.need("population")
     prof = inputs.need("dtt_profile")

@@ -22,7 +22,7 @@ import pandas as pd
 from .. import parameters, services, zones
 from .._errors import IctplanError, InputValidationError, MissingFileError
 from ..grid import Grid, Population
-from ..parameters import FIBER
+from ..parameters import FIBER, SCORECARD
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..coverage import CoverageResult
@@ -38,14 +38,21 @@ class MobileInputs:
     """What the mobile indicators need, per commune and per facility.
 
     ``per_commune`` (index ``commune_code``): ``population``, ``pop_4g``, ``pop_5g``
-    (people covered by 4G / 5G of any operator), ``mbps_pop_4g``, ``mbps_pop_5g``
-    (Σ people × per-user throughput in Mb/s over the covered people).
+    (people covered outdoors by 4G / 5G of at least one operator, at the coverage run's
+    location probability), ``users_4g``, ``users_5g`` (subscribers of the technology, all
+    operators) and ``mbps_users_4g``, ``mbps_users_5g`` (Σ users × their busy-hour speed
+    on their own operator's network, 0 for a user it does not cover), so that
+    ``mbps_users / users`` is the subscriber-weighted mean over the operators.
+    ``per_operator`` (index ``commune_code``, ``operator``, ``technology``; province rows
+    under ``"province"``): ``users``, ``mean_user_mbps``, ``pct_users_ge_target``,
+    ``pct_covered``, ``pct_covered_indoor``, ``p10_user_mbps``.
     ``facilities`` (index ``facility_id``): ``has_4g``, ``has_5g`` at the facility's cell.
     """
 
     per_commune: pd.DataFrame
     facilities: pd.DataFrame | None = None
     source: str = ""
+    per_operator: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class FixedInputs:
     hamlet_threshold_frac: float = FIBER.hamlet_threshold_frac
 
 
-_MOBILE_COLUMNS = ("population", "pop_4g", "pop_5g", "mbps_pop_4g", "mbps_pop_5g")
+_MOBILE_COLUMNS = ("population", "pop_4g", "pop_5g", "users_4g", "users_5g", "mbps_users_4g", "mbps_users_5g")
 _FIXED_COLUMNS = ("households", "households_reachable", "households_with_port", "households_port_limited",
                   "households_ge_200mbps", "households_gt_1gbps", "households_copper_only", "hamlets",
                   "hamlets_reached", "hamlets_reached_share", "hamlets_reached_access_point", "missing_fiber_m")
@@ -102,9 +109,10 @@ def mobile_inputs(coverage: CoverageResult, /, *, facilities: gpd.GeoDataFrame |
 
     Notes
     -----
-    This adapter is the one place that knows the coverage result's format. Throughput is
-    the best-server per-user throughput of the ``any`` layer; the population-weighted mean
-    is taken over the covered people (``mean_tput_mbps × pop_covered`` is summed).
+    This adapter is the one place that knows the coverage result's format. Coverage is the
+    ``any`` rows' ``pop_covered`` (at least one operator); speeds are the ``any`` rows'
+    ``users × mean_user_mbps``: each subscriber on their own operator's network, over all
+    users (see :mod:`ictplan.coverage_tables`), never the best-operator figure.
     """
     from ..coverage import ANY_OPERATOR
 
@@ -120,10 +128,12 @@ def mobile_inputs(coverage: CoverageResult, /, *, facilities: gpd.GeoDataFrame |
         key = tech.lower()
         if len(sub):
             out[f"pop_{key}"] = sub["pop_covered"].reindex(out.index).fillna(0.0)
-            out[f"mbps_pop_{key}"] = (sub["mean_tput_mbps"].fillna(0.0) * sub["pop_covered"]).reindex(out.index).fillna(0.0)
+            out[f"users_{key}"] = sub["users"].reindex(out.index).fillna(0.0)
+            out[f"mbps_users_{key}"] = (sub["mean_user_mbps"].fillna(0.0) * sub["users"]).reindex(out.index).fillna(0.0)
         else:  # no site of this technology: nobody is covered (a measured zero, not missing data)
             out[f"pop_{key}"] = 0.0
-            out[f"mbps_pop_{key}"] = 0.0
+            out[f"users_{key}"] = 0.0
+            out[f"mbps_users_{key}"] = 0.0
     out = out.drop(index=[c for c in out.index if c.startswith("(")], errors="ignore")
     fac = None
     if facilities is not None and len(facilities):
@@ -135,7 +145,11 @@ def mobile_inputs(coverage: CoverageResult, /, *, facilities: gpd.GeoDataFrame |
                 fac[f"has_{tech.lower()}"] = False
             else:
                 fac[f"has_{tech.lower()}"] = services.sample_grid(lay.covered, grid, facilities, fill=False).astype(bool)
-    return MobileInputs(per_commune=out, facilities=fac, source="ictplan.coverage")
+    cols = ["users", "mean_user_mbps", "pct_users_ge_target", "pct_covered", "pct_covered_indoor", "p10_user_mbps"]
+    ops = tab[tab["level"].isin(["communes", "province"]) & (tab["operator"] != ANY_OPERATOR)]
+    per_op = ops.assign(commune_code=ops["zone_code"].astype(str)).set_index(
+        ["commune_code", "operator", "technology"])[cols]
+    return MobileInputs(per_commune=out, facilities=fac, source="ictplan.coverage", per_operator=per_op)
 
 
 def fixed_inputs(fiber: FiberResult, /) -> FixedInputs:
@@ -260,6 +274,8 @@ class ScoreInputs:
     table: pd.DataFrame | None = None
     drop_limit_m: float = FIBER.drop_limit_m
     commune_weights: zones.ZoneWeights | None = None
+    satellite_tv: bool = SCORECARD.satellite_tv
+    no_satellite_communes: tuple[str, ...] = SCORECARD.no_satellite_communes
     missing: dict[str, str] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -376,6 +392,7 @@ def inputs_from_study(
     postal, facilities = _optional_layer(study, "postal_points", missing), _optional_layer(study, "facilities", missing)
     routes, dtt = _optional_layer(study, "fiber_routes", missing), _optional_layer(study, "dtt_transmitters", missing)
     roads = _optional_layer(study, "roads", missing)  # D2's corridors (shared-risk diversity)
+    sc_prm = parameters.resolve("scorecard", study)
     population, dtt_profile = _population_and_dtt(study, missing)
     for job, result in (("coverage", coverage), ("fiber", fiber)):
         if result is None:
@@ -390,4 +407,5 @@ def inputs_from_study(
                        facilities=facilities, fiber_routes=routes, roads=roads, dtt_transmitters=dtt, population=population,
                        dtt_profile=dtt_profile, mobile=mobile, fixed=fixed,
                        table=_indicators_table(study, missing, indicators_table), drop_limit_m=float(drop_limit_m),
-                       commune_weights=weights, missing=missing)
+                       commune_weights=weights, satellite_tv=bool(sc_prm.satellite_tv),
+                       no_satellite_communes=tuple(str(c) for c in sc_prm.no_satellite_communes), missing=missing)

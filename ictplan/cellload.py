@@ -1,0 +1,214 @@
+"""One operator's technology on the grid: coverage at a location probability, indoor
+coverage, busy-hour load, processor-sharing throughput and load-coupled interference.
+
+Called by :func:`ictplan.coverage.compute` once per operator × technology (5G first, so
+that the 5G users it covers are taken off its 4G). The carriers (bands) of the
+technology are run by the best-server engine (:mod:`ictplan.engine`); each covered cell
+is served by the band with the highest single-user peak rate at the starting
+utilisation (kept fixed through the load iterations). The model is written out in
+:mod:`ictplan.demand`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import demand as _demand
+from . import engine as _eng
+from . import radio
+from .grid import Grid
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ServeOptions", "TechServed", "serve"]
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What :func:`serve` needs from the coverage parameters."""
+
+    location_probability: float = 0.5
+    load_iterations: int = 8
+    load_tolerance: float = 0.02
+    min_utilisation: float = 0.1
+    rank_sinr_db: tuple[float, ...] = radio.RANK_SINR_DB
+    high_loss_share_rural: float = 0.0
+    high_loss_share_urban: float = 0.2
+    mbps_per_user: float = 0.0
+
+    @classmethod
+    def from_parameters(cls, prm: Any, dem: _demand.Demand) -> ServeOptions:
+        return cls(location_probability=float(prm.location_probability), load_iterations=int(prm.load_iterations),
+                   load_tolerance=float(prm.load_tolerance), min_utilisation=float(prm.min_utilisation),
+                   rank_sinr_db=tuple(float(v) for v in prm.rank_sinr_db),
+                   high_loss_share_rural=float(prm.high_loss_building_share_rural),
+                   high_loss_share_urban=float(prm.high_loss_building_share_urban),
+                   mbps_per_user=dem.mbps_per_subscriber)
+
+
+@dataclass
+class TechServed:
+    """The result of :func:`serve` for one operator × technology."""
+
+    covered: np.ndarray  # bool per cell: outdoor, at the location probability
+    served: np.ndarray  # bool per cell: the median signal reaches the threshold (users load and are served)
+    covered_indoor: np.ndarray  # float32 per cell: share of indoor users covered (low/high-loss buildings)
+    tput_mbps: np.ndarray  # float32 per cell: busy-hour flow throughput on the serving band (0: none)
+    rsrp_dbm: np.ndarray | None
+    server: np.ndarray | None  # row of the whole sectors table, −1 none
+    sinr_db: np.ndarray | None
+    sector_stats: pd.DataFrame  # index: rows of the sectors table
+    load: list[dict[str, Any]] = field(default_factory=list)  # one row per band
+    validity: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _peak(sinr: np.ndarray, prof: radio.TechProfile, opts: ServeOptions) -> np.ndarray:
+    return radio.peak_rate_mbps(sinr, bandwidth_mhz=prof.bandwidth_mhz, max_layers=prof.mimo_layers,
+                                alpha=prof.shannon_alpha, sinr_min_db=prof.sinr_min_db,
+                                max_se_bps_hz=prof.max_se_bps_hz, overhead=prof.overhead, dl_share=prof.dl_share,
+                                rank_thresholds_db=opts.rank_sinr_db)
+
+
+def _margin(prof: radio.TechProfile, p: float, extra_sigma_db: float = 0.0) -> float:
+    return radio.location_margin_db(p, math.hypot(prof.shadow_sigma_db, extra_sigma_db))
+
+
+def _indoor(rsrp: np.ndarray, prof: radio.TechProfile, opts: ServeOptions) -> np.ndarray:
+    """Share of indoor users covered per cell: Σ over building kinds of share × 1(indoor RSRP
+    − z·√(σ_SF² + σ_P²) ≥ threshold) (TR 38.901 §7.4.3.1)."""
+    high = opts.high_loss_share_rural if prof.model == "38901_rma" else opts.high_loss_share_urban
+    out = np.zeros(rsrp.shape, dtype=np.float32)
+    for kind, share in (("low", 1.0 - high), ("high", high)):
+        if share <= 0:
+            continue
+        loss = float(radio.o2i_loss_db(prof.freq_mhz, kind=kind, model=prof.model))
+        m = _margin(prof, opts.location_probability, radio.O2I_SIGMA_DB[kind])
+        with np.errstate(invalid="ignore"):
+            out += np.float32(share) * (rsrp - loss - m >= prof.rsrp_threshold_dbm)
+    return out
+
+
+def _validity(carrier: pd.DataFrame, srv: np.ndarray, cells: np.ndarray, grid: Grid,
+              prof: radio.TechProfile, counts: np.ndarray) -> dict[str, Any]:
+    """Covered cells (and people) whose serving sector is outside the path-loss model's validity."""
+    t = grid.transform
+    s = srv[cells]
+    row, col = np.divmod(cells, grid.width)
+    sx, sy = carrier["x"].to_numpy()[s], carrier["y"].to_numpy()[s]
+    kx, ky = _eng.metres_per_degree(sy) if grid.crs.is_geographic else (1.0, 1.0)
+    d = np.hypot((t.c + t.a * (col + 0.5) - sx) * kx, (t.f + t.e * (row + 0.5) - sy) * ky)
+    h = carrier["height_m"].to_numpy()[s]
+    bad = np.zeros(cells.size, dtype=bool)
+    for hv in np.unique(h):
+        sel = h == hv
+        bad[sel] = radio.outside_validity(d[sel], model=prof.model, freq_mhz=prof.freq_mhz, h_bs_m=float(hv),
+                                          h_ut_m=prof.ue_height_m, los=prof.los)
+    return {"operator": prof.operator, "technology": prof.technology, "band": prof.band, "model": prof.model,
+            "cells_covered": int(cells.size), "cells_outside_validity": int(bad.sum()),
+            "people_outside_validity": float(counts[cells[bad]].sum())}
+
+
+def _run_bands(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, engine_kw: dict[str, Any],
+               eta: list[np.ndarray | None], plans: list[dict[str, Any]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    return [_eng.run_carrier(c.reset_index(drop=True), grid, prof, utilisation=e, plans=pl, **engine_kw)
+            for (c, prof), e, pl in zip(bands, eta, plans, strict=True)]
+
+
+def serve(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, counts: np.ndarray,
+          eligible_users: np.ndarray, opts: ServeOptions, *, engine_kw: dict[str, Any],
+          keep_rasters: bool) -> TechServed:
+    """Coverage, load and throughput of one operator × technology (its bands).
+
+    ``eligible_users`` (per cell) are the subscribers who would use this technology where it
+    covers them; ``counts`` the people per cell (for the validity counts).
+    """
+    plans: list[dict[str, Any]] = [{} for _ in bands]  # engine plans kept through the load iterations
+    runs = _run_bands(bands, grid, engine_kw, [None] * len(bands), plans)
+    n = counts.size
+    # served (load, speed): the median signal reaches the threshold; covered (reported): at the
+    # location probability, RSRP − z·σ ≥ threshold
+    cov_b = [(r[0].reshape(-1) >= p.rsrp_threshold_dbm) for r, (_, p) in zip(runs, bands, strict=True)]
+    covered = np.logical_or.reduce([(r[0].reshape(-1) - _margin(p, opts.location_probability) >= p.rsrp_threshold_dbm)
+                                    for r, (_, p) in zip(runs, bands, strict=True)])
+    peaks = [np.where(cv, _peak(r[2].reshape(-1), p, opts), np.float32(-1)) for r, cv, (_, p) in
+             zip(runs, cov_b, bands, strict=True)]
+    assign = np.argmax(np.stack(peaks), axis=0) if len(bands) > 1 else np.zeros(n, dtype=np.int64)
+    served = np.logical_or.reduce(cov_b)
+    cells_b = [np.flatnonzero(served & (assign == k)) for k in range(len(bands))]
+    eta: list[np.ndarray | None] = [np.full(len(c), p.load_factor) for c, p in bands]
+    it, delta = 0, 0.0
+    while True:
+        rhos, tputs = [], []
+        for k, ((c, p), r) in enumerate(zip(bands, runs, strict=True)):
+            cells = cells_b[k]
+            pk = _peak(r[2].reshape(-1)[cells], p, opts)
+            t, rho = _demand.processor_sharing(pk, eligible_users[cells], r[1].reshape(-1)[cells], len(c),
+                                               opts.mbps_per_user)
+            rhos.append(rho)
+            tputs.append(t)
+        new = [_demand.utilisation_step(rho, min_utilisation=opts.min_utilisation) for rho in rhos]
+        delta = max((float(np.abs(a - b).max(initial=0.0)) for a, b in zip(new, eta, strict=True) if b is not None),
+                    default=0.0)
+        if it >= opts.load_iterations or delta < opts.load_tolerance:
+            break
+        eta = list(new)
+        it += 1
+        for k, r in enumerate(_run_bands(bands, grid, engine_kw, eta, plans)):
+            runs[k] = (runs[k][0], runs[k][1], r[2])
+    return _assemble(bands, runs, cells_b, tputs, rhos, eta, covered, served, counts, eligible_users, grid, opts,
+                     keep_rasters=keep_rasters, iterations=it, delta=delta)
+
+
+def _assemble(bands: list[tuple[pd.DataFrame, radio.TechProfile]], runs: list[Any], cells_b: list[np.ndarray],
+              tputs: list[np.ndarray], rhos: list[np.ndarray], eta: list[Any], covered: np.ndarray,
+              served_mask: np.ndarray, counts: np.ndarray, eligible: np.ndarray, grid: Grid, opts: ServeOptions, *, keep_rasters: bool,
+              iterations: int, delta: float) -> TechServed:
+    n = counts.size
+    tput = np.zeros(n, dtype=np.float32)
+    indoor = np.zeros(n, dtype=np.float32)
+    rsrp_best = server = sinr_best = None
+    if keep_rasters:  # the strongest band's rasters, the serving band's where covered
+        allr = np.stack([np.nan_to_num(r[0].reshape(-1), nan=-np.inf) for r in runs])
+        top = np.argmax(allr, axis=0)
+        pick = np.arange(n)
+        rsrp_best = np.stack([r[0].reshape(-1) for r in runs])[top, pick]
+        server = np.stack([np.where(r[1].reshape(-1) >= 0, c.index.to_numpy()[r[1].reshape(-1)], -1)
+                           for r, (c, _) in zip(runs, bands, strict=True)]).astype(np.int32)[top, pick]
+        sinr_best = np.stack([r[2].reshape(-1) for r in runs])[top, pick]
+        del allr, top, pick
+    stats, load, validity = [], [], []
+    for k, ((c, p), r) in enumerate(zip(bands, runs, strict=True)):
+        cells = cells_b[k]
+        tput[cells] = tputs[k]
+        rsrp = r[0].reshape(-1)
+        np.maximum(indoor, _indoor(rsrp, p, opts), out=indoor)
+        srv = r[1].reshape(-1)
+        rows = c.index.to_numpy()
+        if keep_rasters:
+            assert rsrp_best is not None and server is not None and sinr_best is not None
+            rsrp_best[cells], server[cells], sinr_best[cells] = rsrp[cells], rows[srv[cells]], r[2].reshape(-1)[cells]
+        users = np.bincount(srv[cells], weights=eligible[cells], minlength=len(c))
+        served = np.bincount(srv[cells], weights=counts[cells], minlength=len(c))
+        rho = rhos[k]
+        stats.append(pd.DataFrame({"pop_served": served, "users": users, "utilisation": rho, "congested": rho >= 1.0},
+                                  index=rows))
+        cong = rho >= 1.0
+        load.append({"operator": p.operator, "technology": p.technology, "band": p.band, "sectors": len(c),
+                     "congested_sectors": int(cong.sum()), "users": float(users.sum()),
+                     "users_congested": float(users[cong].sum()), "mean_utilisation": float(rho[users > 0].mean())
+                     if (users > 0).any() else 0.0, "load_iterations": iterations, "last_change": delta,
+                     "converged": bool(delta < opts.load_tolerance), "mbps_per_user": opts.mbps_per_user})
+        validity.append(_validity(c, srv, cells, grid, p, counts))
+    shape = grid.shape
+    return TechServed(covered=covered.reshape(shape), served=served_mask.reshape(shape),
+                      covered_indoor=indoor.reshape(shape),
+                      tput_mbps=tput.reshape(shape), rsrp_dbm=None if rsrp_best is None else rsrp_best.reshape(shape),
+                      server=None if server is None else server.reshape(shape),
+                      sinr_db=None if sinr_best is None else sinr_best.reshape(shape),
+                      sector_stats=pd.concat(stats), load=load, validity=validity)
