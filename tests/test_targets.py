@@ -619,3 +619,26 @@ def test_b1_with_and_without_satellite(plan):
     assert part.row("B1", "00003").numerator == pytest.approx(0.0)
     assert part.row("B1", "00002").value == pytest.approx(100.0)
     assert part.row("B1").numerator == pytest.approx(200.0)
+
+
+def test_every_scorecard_row_names_its_definition_and_measure(sc, plan):
+    """Issue 12: each row says what it counts and whether it is a measurement or a proxy."""
+    assert all(t.measure in targets.plan.MEASURES and len(t.definition) > 20 for t in plan.targets)
+    assert {"measure", "definition"} <= set(sc.table.columns)
+    assert (sc.table["definition"].str.len() > 20).all()
+    by_id = sc.table.drop_duplicates("target_id").set_index("target_id")
+    assert by_id.loc["F4", "measure"] == "proxy" and "proxy" in by_id.loc["F4", "definition"].lower()
+    assert by_id.loc["F3", "measure"] == "measurement" and "busy-hour" in by_id.loc["F3", "definition"]
+    assert by_id.loc["F6", "measure"] == "reported" and by_id.loc["D3", "measure"] == "policy"
+
+
+def test_measure_must_be_known(tmp_path):
+    p = tmp_path / "t.toml"
+    p.write_text('[targets.X]\nyear = 2025\ntext_vi = "a"\ntext_en = "a"\nindicator = "pop_5g_pct"\nthreshold = 1\n'
+                 'unit = "%"\ncomparison = ">="\nlevel = "province"\nmeasure = "guess"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="measure of X must be one of"):
+        targets.load_targets(p)
+    # without the keys: a registered indicator is a measurement, its docstring's first sentence the definition
+    p.write_text(p.read_text(encoding="utf-8").replace('measure = "guess"\n', ""), encoding="utf-8")
+    t = targets.load_targets(p).targets[0]
+    assert t.measure == "measurement" and t.definition == ""

@@ -26,11 +26,11 @@ _COLUMNS = ["a", "b", "disjoint_paths", "redundant"]
 def datacentre_redundancy(fiber_routes: gpd.GeoDataFrame, datacentres: gpd.GeoDataFrame, /, *,
                           attach_distance_m: float = FIBER.drop_limit_m,
                           snap_tolerance_m: float = FIBER.snap_tolerance_m,
-                          roads: gpd.GeoDataFrame | None = None,
+                          roads: gpd.GeoDataFrame | EdgeNetwork | None = None,
                           corridor_m: float = SHARING.corridor_m) -> pd.DataFrame:
     """Corridor-disjoint (shared-risk-disjoint) fiber paths between every pair of data centres.
 
-    With ``roads`` (the study's road/canal layer), two paths are redundant only if they
+    With ``roads`` (the study's road/canal layer, or the network built from it), two paths are redundant only if they
     share no edge of the road/canal network: every fiber route is laid onto the road and
     canal edges it runs along (an edge counts as carrying fiber when at least half its
     length, sampled every ~20 m, lies within ``corridor_m`` of a route, the trench width of
@@ -85,7 +85,7 @@ def datacentre_redundancy(fiber_routes: gpd.GeoDataFrame, datacentres: gpd.GeoDa
         return pd.DataFrame({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs], "disjoint_paths": 0,
                              "redundant": False})
     check_same_crs(fiber_routes=fiber_routes, datacentres=datacentres)
-    if roads is not None and len(roads):
+    if roads is not None and (isinstance(roads, EdgeNetwork) or len(roads)):
         lines = _fiber_corridors(roads, fiber_routes, corridor_m, snap_tolerance_m)
         if lines is None:
             return pd.DataFrame({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs], "disjoint_paths": 0,
@@ -103,13 +103,17 @@ def datacentre_redundancy(fiber_routes: gpd.GeoDataFrame, datacentres: gpd.GeoDa
     return pd.DataFrame(rows)
 
 
-def _fiber_corridors(roads: gpd.GeoDataFrame, fiber_routes: gpd.GeoDataFrame, corridor_m: float,
+def _fiber_corridors(roads: gpd.GeoDataFrame | EdgeNetwork, fiber_routes: gpd.GeoDataFrame, corridor_m: float,
                      snap_tolerance_m: float) -> gpd.GeoDataFrame | None:
     """The road/canal edges that carry fiber (half their length within ``corridor_m`` of a
-    route, sampled every ~20 m), one line each: the corridors. None when no edge carries fiber."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        net = build_edges(roads, snap_tolerance_m=snap_tolerance_m, working_crs=fiber_routes.crs)
+    route, sampled every ~20 m), one line each: the corridors. None when no edge carries fiber.
+    ``roads`` may be the built network already (the fiber analysis's, in the routes' CRS)."""
+    if isinstance(roads, EdgeNetwork):
+        net = roads
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net = build_edges(roads, snap_tolerance_m=snap_tolerance_m, working_crs=fiber_routes.crs)
     # points every ~20 m along each edge (at least 5): an edge carries fiber when half of
     # them lie within corridor_m of a route
     n = np.clip(np.ceil(net.length_m / 20.0).astype(np.int64), 5, None)

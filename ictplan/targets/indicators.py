@@ -417,8 +417,11 @@ def datacentre_pairs_redundant_pct(inputs: ScoreInputs) -> pd.DataFrame:
     if dcs.crs is not None and routes.crs is not None and not dcs.crs.equals(routes.crs):
         dcs = dcs.to_crs(routes.crs)
     limit = inputs.fixed.drop_limit_m if inputs.fixed is not None else inputs.drop_limit_m
-    roads = inputs.roads
-    if roads is not None and routes.crs is not None and roads.crs is not None and not roads.crs.equals(routes.crs):
+    roads: Any = inputs.roads
+    net = inputs.fixed.network if inputs.fixed is not None else None
+    if net is not None and routes.crs is not None and net.crs.equals(routes.crs):
+        roads = net  # the fiber run's network: built once
+    elif roads is not None and routes.crs is not None and roads.crs is not None and not roads.crs.equals(routes.crs):
         roads = roads.to_crs(routes.crs)
     pairs = datacentre_redundancy(routes, dcs, attach_distance_m=limit, roads=roads)
     inputs._cache["datacentre_pairs"] = pairs

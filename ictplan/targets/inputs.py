@@ -78,6 +78,7 @@ class FixedInputs:
     source: str = ""
     hamlet_rule: str = FIBER.hamlet_rule
     hamlet_threshold_frac: float = FIBER.hamlet_threshold_frac
+    network: Any = None  # the fiber run's road/canal network (D2 reuses it)
 
 
 _MOBILE_COLUMNS = ("population", "pop_4g", "pop_5g", "users_4g", "users_5g", "mbps_users_4g", "mbps_users_5g")
@@ -199,7 +200,8 @@ def fixed_inputs(fiber: FiberResult, /) -> FixedInputs:
                        drop_limit_m=float(fiber.parameters.get("drop_limit_m", FIBER.drop_limit_m)),
                        source="ictplan.fiber", hamlet_rule=str(fiber.parameters.get("hamlet_rule", FIBER.hamlet_rule)),
                        hamlet_threshold_frac=float(fiber.parameters.get("hamlet_threshold_frac",
-                                                                        FIBER.hamlet_threshold_frac)))
+                                                                        FIBER.hamlet_threshold_frac)),
+                       network=fiber.network)
 
 
 def read_indicators_table(path: str | Path, /) -> pd.DataFrame:
@@ -356,6 +358,8 @@ def inputs_from_study(
     fiber: FiberResult | None = None,
     skipped: Mapping[str, str] | None = None,
     indicators_table: str | None = None,
+    satellite_tv: bool | None = None,
+    no_satellite_communes: tuple[str, ...] | None = None,
 ) -> ScoreInputs:
     """Gather a study's layers and the analysis results given into :class:`ScoreInputs`.
 
@@ -373,6 +377,8 @@ def inputs_from_study(
     indicators_table
         The indicators table (relative to the study folder); None: the study's
         ``[parameters.scorecard] indicators_table``, if any.
+    satellite_tv, no_satellite_communes
+        Overrides of ``[parameters.scorecard]`` (B1's satellite reception).
 
     Returns
     -------
@@ -392,7 +398,8 @@ def inputs_from_study(
     postal, facilities = _optional_layer(study, "postal_points", missing), _optional_layer(study, "facilities", missing)
     routes, dtt = _optional_layer(study, "fiber_routes", missing), _optional_layer(study, "dtt_transmitters", missing)
     roads = _optional_layer(study, "roads", missing)  # D2's corridors (shared-risk diversity)
-    sc_prm = parameters.resolve("scorecard", study)
+    sc_prm = parameters.resolve("scorecard", study, satellite_tv=satellite_tv,
+                                no_satellite_communes=no_satellite_communes)
     population, dtt_profile = _population_and_dtt(study, missing)
     for job, result in (("coverage", coverage), ("fiber", fiber)):
         if result is None:

@@ -21,7 +21,8 @@ from .._errors import ConfigError
 from ..io import read_toml_text
 from .indicators import INDICATORS
 
-__all__ = ["STATUSES", "COMPARISONS", "LEVELS", "ZONE_LEVELS", "Target", "Plan", "parse_targets", "load_targets"]
+__all__ = ["STATUSES", "COMPARISONS", "LEVELS", "ZONE_LEVELS", "MEASURES", "Target", "Plan", "parse_targets",
+           "load_targets"]
 
 STATUSES = ("met", "not met", "no data", "not applicable")
 COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
@@ -36,7 +37,12 @@ and communes show their value, status "not applicable"); the others: every zone.
 ZONE_LEVELS = ("province", "district", "commune")
 """The zone levels of a scorecard's rows."""
 
-_TARGET_KEYS = {"year", "text_vi", "text_en", "indicator", "threshold", "unit", "comparison", "level", "theme", "note"}
+_TARGET_KEYS = {"year", "text_vi", "text_en", "indicator", "threshold", "unit", "comparison", "level", "theme", "note",
+                "measure", "definition"}
+MEASURES = ("measurement", "proxy", "reported", "policy")
+"""What a target's figure is: ``measurement`` (the plan's quantity, measured from the
+geodata), ``proxy`` (a stand-in: ``definition`` names what it stands for), ``reported``
+(a statistic read from the indicators table) or ``policy`` (no figure)."""
 _REQUIRED = ("year", "text_vi", "text_en", "indicator", "threshold", "unit", "comparison", "level")
 _POLICY_OPTIONAL = {"threshold", "unit", "comparison"}
 _TOP_KEYS = {"schema_version", "plan", "targets"}
@@ -60,6 +66,8 @@ class Target:
     level: str
     theme: str = ""
     note: str = ""
+    measure: str = ""
+    definition: str = ""
 
     @property
     def is_policy(self) -> bool:
@@ -158,7 +166,9 @@ def _check_fields(tid: str, tab: dict[str, Any], p: _Problems) -> None:
     year = tab.get("year")
     if "year" in tab and (not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100):
         p.add(tname, "year", f"year of {tid} must be a whole year such as 2025 or 2030, got {year!r}.")
-    for key in ("text_vi", "text_en", "unit", "theme", "note"):
+    if "measure" in tab and tab["measure"] not in MEASURES:
+        p.add(tname, "measure", f"measure of {tid} must be one of {', '.join(MEASURES)}, got {tab['measure']!r}.")
+    for key in ("text_vi", "text_en", "unit", "theme", "note", "definition"):
         if key in tab and not isinstance(tab[key], str):
             p.add(tname, key, f"{key} of {tid} must be a string, got {tab[key]!r}.")
     for key in ("text_vi", "text_en"):
@@ -201,6 +211,12 @@ def _check_values(tid: str, tab: dict[str, Any], p: _Problems) -> None:
         p.add(tname, "level", f"level of {tid} must be one of {', '.join(LEVELS)}, got {level!r}.")
 
 
+def _default_measure(indicator: str) -> str:
+    if indicator == "policy":
+        return "policy"
+    return "reported" if indicator.startswith("table:") else "measurement"
+
+
 def _target(tid: str, tab: Any, p: _Problems) -> Target | None:
     """One ``[targets.<id>]`` table as a :class:`Target`, or None with its problems recorded."""
     n_before = len(p)
@@ -219,7 +235,9 @@ def _target(tid: str, tab: Any, p: _Problems) -> Target | None:
         return Target(id=str(tid), year=int(tab["year"]), text_vi=tab["text_vi"], text_en=tab["text_en"],
                       indicator=tab["indicator"], threshold=None if thr is None else float(thr),
                       unit=tab.get("unit", ""), comparison=tab.get("comparison"), level=tab["level"],
-                      theme=tab.get("theme", str(tid)), note=tab.get("note", ""))
+                      theme=tab.get("theme", str(tid)), note=tab.get("note", ""),
+                      measure=tab.get("measure", _default_measure(tab["indicator"])),
+                      definition=tab.get("definition", ""))
     except (KeyError, TypeError, ValueError):  # already reported above
         return None
 

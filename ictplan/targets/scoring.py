@@ -116,7 +116,7 @@ def _gap(kind: str, comp: str, thr: float, value: np.ndarray, num: np.ndarray, d
 
 _COLUMNS = ["target_id", "year", "theme", "level", "zone_code", "zone_name", "district_code", "district_name",
             "indicator", "value", "unit", "comparison", "threshold", "status", "gap", "gap_unit", "numerator",
-            "denominator", "target_level", "reason", "detail"]
+            "denominator", "target_level", "reason", "detail", "measure", "definition"]
 
 
 @dataclass
@@ -144,6 +144,10 @@ def _base_rows(t: Target, zones: pd.DataFrame) -> pd.DataFrame:
     base["gap"] = np.nan
     base["gap_unit"] = ""
     base["detail"] = ""
+    base["measure"] = t.measure
+    ind = INDICATORS.get(t.indicator)
+    first = " ".join((ind.doc if ind is not None else "").split()).split(". ")[0]
+    base["definition"] = t.definition or (first + "." if first else t.text_en)
     return base
 
 
@@ -401,6 +405,8 @@ def run(
     plan: Plan | None = None,
     skipped: Mapping[str, str] | None = None,
     indicators_table: str | None = None,
+    satellite_tv: bool | None = None,
+    no_satellite_communes: tuple[str, ...] | None = None,
     progress: bool | None = None,
 ) -> Scorecard:
     """The plan's scorecard for a study: every target, for the province, districts and communes.
@@ -425,6 +431,9 @@ def run(
     indicators_table
         Override of the ``[parameters.scorecard] indicators_table`` (relative to the study
         folder).
+    satellite_tv, no_satellite_communes
+        Overrides of ``[parameters.scorecard]``: whether B1 counts satellite TV, and the
+        communes where it does not.
     progress
         Accepted for the common shape of ``run``; the scorecard takes well under a second
         and shows no progress.
@@ -453,7 +462,8 @@ def run(
                               "`[targets] path = \"../targets/camau_2021_2030.toml\"` to study.toml or pass plan=.")
         plan = load_targets(study.targets_path)
     inputs = inputs_from_study(study, coverage=coverage, fiber=fiber, skipped=skipped,
-                               indicators_table=indicators_table)
+                               indicators_table=indicators_table, satellite_tv=satellite_tv,
+                               no_satellite_communes=no_satellite_communes)
     t1 = time.perf_counter()
     sc = evaluate(plan, inputs)
     sc.meta.update({"study": study.name, "inputs_s": t1 - t0, "total_s": time.perf_counter() - t0})
