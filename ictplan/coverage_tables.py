@@ -40,7 +40,7 @@ from .grid import OUTSIDE_ZONES, Grid, Population, zone_sums
 if TYPE_CHECKING:  # pragma: no cover
     from .coverage import CoverageLayer, CoverageResult
 
-__all__ = ["population_covered", "zone_quantile"]
+__all__ = ["population_covered", "zone_quantile", "weighted_quantile"]
 
 ZoneInput: TypeAlias = gpd.GeoDataFrame | _zones.ZoneWeights
 _ANY = "any"
@@ -156,6 +156,31 @@ def zone_quantile(triplets: tuple[np.ndarray, np.ndarray, np.ndarray, int],
     return out
 
 
+def weighted_quantile(parts: list[tuple[np.ndarray, np.ndarray]], q: float) -> float:
+    """Weighted ``q``-quantile of pooled per-cell values: the smallest value ``v`` with
+    ``Σ weight·1(value ≤ v) ≥ q·Σ weight`` (NaN: no weight). Bisection on the value (no
+    sort, no copy of the national arrays), then snapped to the data value."""
+    parts = [(v, w) for v, w in parts if v.size]
+    total = float(sum(w.sum() for _, w in parts))
+    if not parts or total <= 0:
+        return float("nan")
+    target = q * total * (1 - 1e-12)
+
+    def mass(x: float) -> float:
+        return float(sum(w[v <= x].sum() for v, w in parts))
+
+    lo = min(float(v[w > 0].min()) for v, w in parts if (w > 0).any())
+    hi = max(float(v[w > 0].max()) for v, w in parts if (w > 0).any())
+    if mass(lo) >= target:
+        return lo
+    for _ in range(64):  # invariant: mass(lo) < target ≤ mass(hi)
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        lo, hi = (lo, mid) if mass(mid) >= target else (mid, hi)
+    return min(float(v[(v > lo) & (w > 0)].min(initial=np.inf)) for v, w in parts)
+
+
 def _level_table(level: str, codes: list[str], names: list[str], w: Any, w_out: np.ndarray,
                  pop: np.ndarray, result: CoverageResult) -> pd.DataFrame:
     """Zone rows of one level, then its ``"(outside zones)"`` row: ``w`` sparse (zones ×
@@ -170,14 +195,13 @@ def _level_table(level: str, codes: list[str], names: list[str], w: Any, w_out: 
         def zsum(v: np.ndarray) -> np.ndarray:
             return np.append(zone_sums(w, v), float(w_out @ v))
 
-    trip = _coo(w, w_out) if w is None else (np.zeros(0, np.int64),) * 3 + (0,)  # quantiles: province only
     pop_z = zsum(pop)
     rows = []
     ops: dict[str, list[tuple[CoverageLayer, pd.DataFrame]]] = {}
     for (op, tech), lay in sorted(result.layers.items(), key=lambda kv: (kv[0][1], kv[0][0] == _ANY, kv[0][0])):
         frame = _layer_rows(lay, pop, pop_z, zsum)
         if op == _ANY:
-            _any_users(frame, ops.get(tech, []), pop, trip if w is None else None)
+            _any_users(frame, ops.get(tech, []), pop, w_out if w is None else None)
         else:
             upp = float(lay.users_per_person or 0.0)
             frame["users"] = pop_z * upp
@@ -185,8 +209,8 @@ def _level_table(level: str, codes: list[str], names: list[str], w: Any, w_out: 
                 frame["mean_user_mbps"] = np.where(pop_z > 0, zsum(pop * lay.tput_mbps.reshape(-1)) / pop_z, np.nan)
                 ge = (lay.tput_mbps.reshape(-1) >= lay.target_mbps) & (lay.tput_mbps.reshape(-1) > 0)
                 frame["pct_users_ge_target"] = np.where(pop_z > 0, 100.0 * zsum(pop * ge) / pop_z, np.nan)
-            frame["p10_user_mbps"] = (zone_quantile(trip, [(lay.tput_mbps.reshape(-1), pop * upp)], 0.1)
-                                      if w is None else np.nan)  # the province's (sorting every zone is slow)
+            frame["p10_user_mbps"] = (weighted_quantile([(lay.tput_mbps.reshape(-1), pop * upp * w_out)], 0.1)
+                                      if w is None else np.nan)  # the province's (per zone would need a sort)
             ops.setdefault(tech, []).append((lay, frame))
         frame.insert(0, "operator", op)
         frame.insert(0, "technology", tech)
@@ -221,7 +245,7 @@ def _layer_rows(lay: CoverageLayer, pop: np.ndarray, pop_z: np.ndarray, zsum: An
 
 
 def _any_users(frame: pd.DataFrame, per_op: list[tuple[CoverageLayer, pd.DataFrame]], pop: np.ndarray,
-               trip: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None) -> None:
+               w_out: np.ndarray | None) -> None:
     """The ``"any"`` rows' user columns: subscriber-weighted over the operators (in place)."""
     users = sum((f["users"].to_numpy() for _, f in per_op), np.zeros(len(frame)))
     frame["users"] = users
@@ -230,5 +254,8 @@ def _any_users(frame: pd.DataFrame, per_op: list[tuple[CoverageLayer, pd.DataFra
             num = sum((np.nan_to_num(f[col].to_numpy()) * f["users"].to_numpy() for _, f in per_op),
                       np.zeros(len(frame)))
             frame[col] = np.where(users > 0, num / users, np.nan)
-    parts = [(lay.tput_mbps.reshape(-1), pop * float(lay.users_per_person or 0.0)) for lay, _ in per_op]
-    frame["p10_user_mbps"] = zone_quantile(trip, parts, 0.1) if parts and trip is not None else np.nan
+    if w_out is None or not per_op:
+        frame["p10_user_mbps"] = np.nan
+        return
+    parts = [(lay.tput_mbps.reshape(-1), pop * float(lay.users_per_person or 0.0) * w_out) for lay, _ in per_op]
+    frame["p10_user_mbps"] = weighted_quantile(parts, 0.1)

@@ -359,3 +359,19 @@ def test_calibration_recovers_a_known_offset_and_sigma():
     import tomllib
 
     assert tomllib.loads(text)["Viettel"]["4G"]["B3"]["antenna_gain_dbi"] == pytest.approx(17.0 + r.offset_db, abs=0.01)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 100), st.floats(0, 5)), min_size=1, max_size=40), st.floats(0.01, 0.99))
+def test_property_weighted_quantile_matches_a_sort(pairs, q):
+    from ictplan.coverage_tables import weighted_quantile
+
+    v, w = (np.array(a) for a in zip(*pairs, strict=True))
+    got = weighted_quantile([(v[: len(v) // 2], w[: len(v) // 2]), (v[len(v) // 2:], w[len(v) // 2:])], q)
+    if w.sum() == 0:
+        assert math.isnan(got)
+        return
+    o = np.argsort(v, kind="stable")
+    cw = np.cumsum(w[o])
+    want = v[o][np.flatnonzero(cw >= q * w.sum() * (1 - 1e-12))[0]]
+    assert got == want

@@ -149,10 +149,10 @@ def test_study_without_roads_skips_fiber_and_still_scores(tmp_path):
     sc = res.scorecard
     prov = sc.province().set_index("target_id")
     assert prov.loc["F2", "status"] == "no data" and "roads" in prov.loc["F2", "reason"]  # the absence, with its reason
-    # mobile targets were scored from the coverage result: M1 (mean 4G throughput) is its province figure
+    # mobile targets were scored from the coverage result: M1 (mean 4G speed over all users, own operator)
     cov = res.coverage.table
     row = cov[(cov["level"] == "province") & (cov["operator"] == "any") & (cov["technology"] == "4G")].iloc[0]
-    assert prov.loc["M1", "value"] == pytest.approx(float(row["mean_tput_mbps"]))
+    assert prov.loc["M1", "value"] == pytest.approx(float(row["mean_user_mbps"]))
     assert set(res.seconds) == {"coverage", "sharing", "scorecard"}
 
 
