@@ -335,3 +335,26 @@ def test_province_name_comes_from_the_study(tmp_path):
     # without a province, the study's name
     plain = report.build(workflow.Results(study=_study.load(build_study(tmp_path / "st2"))), lang="en", maps=[])
     assert "<title>ICT infrastructure report — Thử nghiệm — synthetic</title>" in plain
+
+
+def test_every_indicator_is_named_and_explained_in_both_languages():
+    from ictplan import targets
+    from ictplan.report import words
+
+    for ind in targets.INDICATORS:  # a new indicator needs its words in ictplan/report/words.py
+        assert ind in words.INDICATORS, ind
+        for lang in ("vi", "en"):
+            name, how = words.name(ind, lang), words.how(ind, lang)
+            assert name and how and "``" not in how and ":func:" not in how and "{" not in how, (ind, lang)
+    assert "300 m" in words.how("households_fiber_pct", "vi", {"fiber": targets_params(300.0)})
+    assert "500 m" in words.how("households_fiber_pct", "en", {"fiber": targets_params(500.0)})  # the run's own limit
+    assert words.unit("households", "vi") == "hộ" and words.unit("yes=1", "vi") == "(1 = có)"
+    assert words.plain("as :func:`ictplan.radio.dtt_received_dbm` with ``threshold_dbm``") == "as dtt_received_dbm with threshold_dbm"
+
+
+def targets_params(drop_m: float):
+    from dataclasses import replace
+
+    from ictplan.parameters import FIBER
+
+    return replace(FIBER, drop_limit_m=drop_m)

@@ -223,9 +223,11 @@ def _add_communes(m: folium.Map, communes: gpd.GeoDataFrame, column: str, label:
         pf.append(column)
     pal[column] = f"{label} ({unit})" if unit else label
     share = unit == "%" or column.startswith("pct_") or label.endswith("(%)")
+    # a share is classed at the plan's thresholds (empty classes dropped); anything else by quantiles
     return add_choropleth(m, communes, column, label=label, unit=unit, name=f"{L['communes']}: {label}",
-                   fields=f, aliases={**al, **pal}, popup_fields=pf, simplify_m=simplify_m,
-                   thresholds=PERCENT_THRESHOLDS if share else ())
+                          fields=f, aliases={**al, **pal}, popup_fields=pf, simplify_m=simplify_m,
+                          scheme="user_defined" if share else "quantiles",
+                          bins=[*PERCENT_THRESHOLDS, 100.0] if share else None)
 
 
 def _districts(study: Study, communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:

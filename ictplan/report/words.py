@@ -77,6 +77,18 @@ INDICATORS: dict[str, tuple[str, str, str, str]] = {
         + ". Phần còn thiếu là số ấp chưa có; số km cáp cần kéo thêm đo dọc mạng đường.",
         "Share of hamlets reached: a hamlet is reached when at least {hamlet_pct} % of its households are " + _FIBER_EN
         + ". The gap is the hamlets not reached; the km of new fiber are measured along the network."),
+    "hamlets_reached_share_pct": (
+        "Ấp, khóm có cáp quang (theo tỷ lệ hộ)", "Hamlets reached by fiber (share of households)",
+        "Cách đọc thứ nhất: tỷ lệ ấp, khóm có ít nhất {hamlet_pct} % số hộ ở " + _FIBER_VI
+        + ". Phần còn thiếu là số ấp chưa có.",
+        "First reading: share of hamlets where at least {hamlet_pct} % of the households are " + _FIBER_EN
+        + ". The gap is the hamlets not reached."),
+    "hamlets_reached_access_point_pct": (
+        "Ấp, khóm có điểm truy nhập cáp quang", "Hamlets holding a fiber access point",
+        "Cách đọc thứ hai: tỷ lệ ấp, khóm có điểm truy nhập cáp quang trong ấp (khi nghiên cứu chỉ có tuyến cáp: một "
+        "đoạn cáp trong ấp; ấp cho dưới dạng điểm: tâm ấp cách cáp không quá {drop} m). Phần còn thiếu là số ấp chưa có.",
+        "Second reading: share of hamlets that hold a fiber access point (with routes only: a fiber stretch in the "
+        "hamlet; a hamlet given as a point: its centre within {drop} m). The gap is the hamlets without one."),
     "households_fiber_pct": (
         "Hộ gia đình trong tầm cáp quang", "Households within reach of fiber",
         "Tỷ lệ hộ gia đình ở " + _FIBER_VI + ", tính cả đoạn từ nhà tới đường. Số hộ lấy từ lớp điểm hộ gia đình, "
@@ -154,6 +166,14 @@ INDICATORS: dict[str, tuple[str, str, str, str]] = {
         "ăng-ten thu của cấu hình). Thu qua vệ tinh không được mô hình hóa.",
         "Share of people in grid cells where the strongest DVB-T2 signal is at or above the reception threshold "
         "(the profile's propagation model and receiving antenna). Satellite reception is not modelled."),
+    "tv_pop_pct": (
+        "Dân số xem được truyền hình thiết yếu (số mặt đất hoặc vệ tinh)", "People receiving essential TV (terrestrial or satellite)",
+        "Tỷ lệ dân số thu được truyền hình số mặt đất tại ô lưới nơi ở, hoặc thu được truyền hình vệ tinh (có chảo "
+        "thu). Vệ tinh được coi là phủ mọi xã, trừ các xã nghiên cứu ghi là không thu được; ở đó chỉ tính truyền hình "
+        "mặt đất. Phần còn thiếu là số người không thu được cả hai.",
+        "Share of people who receive digital terrestrial TV in their grid cell, or satellite TV (with a dish). "
+        "Satellite counts in every commune except those the study lists as without it; there only terrestrial TV "
+        "counts. The gap is the people with neither."),
     "datacentre_pairs_redundant_pct": (
         "Cặp trung tâm dữ liệu có đường dự phòng", "Data-centre pairs with a backup path",
         "Tỷ lệ cặp trung tâm dữ liệu được nối bằng ít nhất hai đường cáp quang không chung đoạn nào (trên tuyến cáp "
@@ -222,4 +242,6 @@ def how(indicator: str, lang: str, parameters: Mapping[str, Any] | None = None, 
         return _TABLE_HOW[0 if lang == "vi" else 1].format(col=indicator.split(":", 1)[1])
     if indicator == "policy":
         return _POLICY[i]
+    if lang == "vi":  # an indicator added without its Vietnamese text: say so rather than print English
+        return f"Chỉ số {indicator}: chưa có mô tả tiếng Việt; định nghĩa đầy đủ trong tài liệu của ictplan."
     return plain(doc)
