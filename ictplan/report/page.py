@@ -218,7 +218,9 @@ def _methods(tables: Mapping[str, pd.DataFrame], figures: Mapping[str, pd.DataFr
         for tg in sc.plan.targets:
             doc = str(desc[tg.indicator]) if tg.indicator in desc.index else ""
             how = (notes or {}).get(tg.id) or words.how(tg.indicator, lang, parameters, doc)
-            rows.append({"indicator": f"{tg.id} · {words.name(tg.indicator, lang)}", "how": how})
+            kind = words.measure(getattr(tg, "measure", ""), lang)
+            rows.append({"indicator": f"{tg.id} · {words.name(tg.indicator, lang)}" + (f" ({kind})" if kind else ""),
+                         "how": how})
     rest = methods(cols, lang=lang, notes=notes)
     return pd.concat([pd.DataFrame(rows, columns=["indicator", "how"]), rest], ignore_index=True)
 

@@ -47,6 +47,7 @@ def plan_tables(sc: Any, /, *, lang: str = "vi") -> dict[str, pd.DataFrame]:
 
     _t(lang)
     text = {tg.id: (tg.text_vi if lang == "vi" else tg.text_en) for tg in sc.plan.targets}
+    measures = {tg.id: getattr(tg, "measure", "") for tg in sc.plan.targets}
     prov = sc.province()
     head = {"vi": ["Chỉ tiêu", "Năm", "Nội dung", "Đo bằng", "Giá trị", "Mục tiêu", "Tình trạng", "Còn thiếu"],
             "en": ["Target", "Year", "Plan text", "Measured as", "Value", "Target value", "Status", "Gap"]}[lang]
@@ -54,7 +55,9 @@ def plan_tables(sc: Any, /, *, lang: str = "vi") -> dict[str, pd.DataFrame]:
     gap_unit = prov["gap_unit"] if "gap_unit" in prov.columns else prov["unit"]
     p = pd.DataFrame({
         head[0]: prov["target_id"], head[1]: prov["year"], head[2]: prov["target_id"].map(text),
-        head[3]: [words.name(str(r.get("indicator", "")), lang) for r in rec],
+        head[3]: [words.name(str(r.get("indicator", "")), lang)
+                  + (" (" + words.measure("proxy", lang) + ")" if measures.get(r["target_id"]) == "proxy" else "")
+                  for r in rec],
         head[4]: [findings._value(r.get("value"), r.get("unit"), lang) if pd.notna(r.get("value")) else "" for r in rec],
         head[5]: [f"{_CMP.get(str(r.get('comparison')), '')} {findings._value(r.get('threshold'), r.get('unit'), lang)}".strip()
                   if pd.notna(r.get("threshold")) else "" for r in rec],

@@ -203,6 +203,19 @@ _POLICY = ("Định hướng chính sách", "Policy direction",
            "Định hướng chính sách: không có số liệu nào đo được.", "A policy direction: no figure measures it.")
 
 
+# what a target's figure is (the targets file's ``measure``) -> (vi, en)
+MEASURES: dict[str, tuple[str, str]] = {
+    "measurement": ("đo trực tiếp", "measured"), "proxy": ("chỉ số thay thế", "proxy"),
+    "reported": ("số liệu báo cáo", "reported statistic"), "policy": ("định hướng chính sách", "policy"),
+}
+
+
+def measure(kind: Any, lang: str) -> str:
+    """A target's kind of figure in ``lang`` ("" when unknown)."""
+    pair = MEASURES.get(str(kind or ""))
+    return (pair[0] if lang == "vi" else pair[1]) if pair else ""
+
+
 def _params(parameters: Mapping[str, Any] | None) -> dict[str, str]:
     from ..parameters import FIBER
 
