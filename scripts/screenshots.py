@@ -37,19 +37,20 @@ def main(argv: list[str] | None = None) -> int:
     if chromium is None:
         print("Chromium is not installed (apt-get install chromium).", file=sys.stderr)
         return 1
-    demo = args.demo
-    if demo is None or not (demo / "report_vi.html").exists() or not (demo / "map.html").exists():
-        from ictplan.cli import main as ictplan
+    with tempfile.TemporaryDirectory(prefix="ictplan-shots-") as tmp:
+        demo = args.demo
+        if demo is None or not (demo / "report_vi.html").exists() or not (demo / "map.html").exists():
+            from ictplan.cli import main as ictplan
 
-        demo = Path(tempfile.mkdtemp(prefix="ictplan-shots-")) / "demo"
-        if ictplan(["demo", str(REPO / "data" / "camau"), "--out", str(demo), "--lang", "vi"]) != 0:
-            return 1
-    args.out.mkdir(parents=True, exist_ok=True)
-    with Browser(chromium, width=1366, height=768) as b:
-        for name, page_file, settle in (("report", "report_vi.html", 2.0), ("map", "map.html", 3.0)):
-            page = b.open(demo / page_file, settle_s=settle)
-            _write(args.out / f"{name}.png", page.screenshot())
-            print(f"wrote {args.out / f'{name}.png'}")
+            demo = Path(tmp) / "demo"
+            if ictplan(["demo", str(REPO / "data" / "camau"), "--out", str(demo), "--lang", "vi"]) != 0:
+                return 1
+        args.out.mkdir(parents=True, exist_ok=True)
+        with Browser(chromium, width=1366, height=768) as b:
+            for name, page_file, settle in (("report", "report_vi.html", 2.0), ("map", "map.html", 3.0)):
+                page = b.open(demo / page_file, settle_s=settle)
+                _write(args.out / f"{name}.png", page.screenshot())
+                print(f"wrote {args.out / f'{name}.png'}")
     return 0
 
 
