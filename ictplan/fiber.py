@@ -33,10 +33,29 @@ How it works
    offer maximum > 1 Gb/s; ``copper_only`` = within reach of copper (ADSL/VDSL) but not
    of fiber.
 
+6. **Ports and busy-hour speed** (:mod:`ictplan.fiber_capacity`): households reach fiber
+   only through a free port of an access point (take-up × households per port; refused
+   ones try the next free access point, the rest are ``port_limited``); each PON
+   (``split_ratio`` ONTs at the access point's fill, ``pon_efficiency_frac`` of the GPON
+   2.488 / XGS-PON 9.953 Gb/s line rate) is shared max-min fairly by its busy-hour active
+   users (``busy_hour_active_*_frac`` at the ``plan_mix_*`` rates). ``busy_hour_mbps_2025``
+   / ``_2030`` is what a top-plan household gets; ``ge_200mbps`` (2025 demand) and
+   ``gt_1gbps`` (2030 demand) are the shares of a row's households with a port and that
+   speed, and drive F3 and X1. F2 counts households with a port. Without access points
+   every reachable household has a port and a PON passes ``split_ratio`` homes.
+7. **Water**: a drop never crosses a river or canal line (:func:`ictplan.network.snap_xy`
+   ``dry=True``): a household across a canal joins the nearest dry edge and crosses on the
+   network, at bridges and ferries.
+
 Rules
 -----
-* **Hamlet reached**: its reachable household share ≥ ``hamlet_threshold_frac``
-  (default 0.8). A hamlet with no households is judged by its centre (see below).
+* **Hamlet reached** (``hamlet_rule``): ``"share"`` (default) — its reachable household
+  share ≥ ``hamlet_threshold_frac`` (default 0.8); ``"access_point"`` — a fiber access
+  point (with routes only: a fiber stretch of the network) lies in it. Both readings are
+  kept (``reached_share``, ``reached_access_point``). A hamlet with no households is
+  judged by its centre under the share rule (see below).
+* **Metres are metres**: the missing metres follow edge lengths; ``missing_cost_m`` gives
+  the same with crossing costs (a ferry's 2,000 "m") for comparison.
 * **Missing metres for an unreached hamlet** (``missing_fiber_m``): the larger of
   (a) ``missing_centre_m``: the network distance (drop included) from the hamlet's
   household-weighted centre to the nearest fiber access, minus the drop limit — the
@@ -51,8 +70,9 @@ Rules
   network piece holds no fiber gets NaN and ``no_fiber_on_piece=True``. These are
   along-the-network estimates toward one target, not a route design.
 * **Organisations** (facilities of kinds :data:`ORGANISATION_KINDS`): reach and offer
-  as households; the urban 1 Gb/s indicator is the share of urban organisations whose
-  offer minimum is ≥ 1 Gb/s (an XGS-PON route within the drop limit).
+  as households; 1 Gb/s (``ge_1gbps``) by ``organisation_1gbps``: ``dedicated_fiber``
+  (default: a dedicated fiber from any fiber cable within the drop limit, or XGS-PON) or
+  ``xgs_pon`` (an XGS-PON access within the drop limit).
 * **CRS**: the library functions require every layer in the network's CRS
   (:class:`~ictplan.errors.CRSMismatchError` otherwise, naming the fix); :func:`run`
   reprojects the study's vector layers to the study CRS explicitly. The population
@@ -83,7 +103,9 @@ from .fiber_reach import (
     FIBER_TECHNOLOGIES,
     ORGANISATION_KINDS,
     SPEEDS_MBPS,
+    _access_xy,
     _check_drop_limit,
+    _has_access_point,
     _offers,
     access_sources,
     organisations,
@@ -94,6 +116,7 @@ from .households import (
     _polygons,
     _require_columns,
     _same_crs,
+    household_rasters,
     households_from_points,
     households_from_population,
     shares,
@@ -151,6 +174,7 @@ class FiberResult:
     parameters: dict[str, Any] = field(default_factory=dict)
     diagnostics: dict[str, Any] = field(default_factory=dict)
     hamlet_geometry: Any = None
+    grid: Any = None  # the population grid, when households are its cells (outputs as GeoTIFF)
 
     @property
     def unreached_hamlets(self) -> pd.DataFrame:
@@ -328,32 +352,6 @@ def _zone_sums(a: sp.csr_matrix, r: _Reach) -> dict[str, np.ndarray]:
 
 _HAMLET_COLUMNS = ["hamlet_code", "hamlet_name", "commune_code", "households", "households_reachable",
                    "pct_reachable", "reached", "missing_fiber_m"]
-
-
-def _access_xy(network: _nw.EdgeNetwork, fsrc: pd.DataFrame) -> np.ndarray:
-    """Where fiber can be tapped, as points: access points where they are (``x``, ``y``),
-    else the start, middle and end of every fiber stretch of an edge."""
-    if len(fsrc) == 0:
-        return np.empty((0, 2))
-    if "x" in fsrc and np.isfinite(fsrc["x"].to_numpy(np.float64)).all():
-        return fsrc[["x", "y"]].to_numpy(np.float64)
-    g = network.geometry[fsrc["edge_id"].to_numpy(np.int64)]
-    a, b = fsrc["start_m"].to_numpy(np.float64), fsrc["end_m"].to_numpy(np.float64)
-    pts = [shapely.line_interpolate_point(g, t) for t in (a, (a + b) / 2.0, b)]
-    return np.concatenate([_nw._point_xy(np.asarray(p, dtype=object)) for p in pts])
-
-
-def _has_access_point(hamlets: gpd.GeoDataFrame, access_xy: np.ndarray, dc: np.ndarray, limit: float) -> np.ndarray:
-    """F1's second reading: a fiber access point (or fiber stretch) lies in the hamlet
-    polygon; a hamlet given as a point: its centre is within the drop limit of fiber."""
-    geoms = np.asarray(hamlets.geometry.values, dtype=object)
-    poly = np.isin(shapely.get_type_id(geoms), [3, 6])
-    out = np.where(poly, False, dc <= limit)
-    if poly.any() and len(access_xy):
-        tree = shapely.STRtree(geoms[poly])
-        _, hi = tree.query(shapely.points(access_xy[:, 0], access_xy[:, 1]), predicate="intersects")
-        out[np.flatnonzero(poly)[np.unique(hi)]] = True
-    return out.astype(bool)
 
 
 def _hamlet_table(network: _nw.EdgeNetwork, hamlets: gpd.GeoDataFrame, a_h: sp.csr_matrix, r: _Reach,
@@ -592,6 +590,7 @@ def analyse(
                     "hamlet_rule": rule,
                     "households_source": households.attrs.get("source", "")},
         diagnostics=diag, hamlet_geometry=ham_layer.geometry.values if ham_layer is not None else None,
+        grid=households.attrs.get("grid"),
     )
 
 
@@ -730,6 +729,10 @@ def write_outputs(result: FiberResult, out_dir: str | Path, /, *, overwrite: boo
     ``fiber_districts.csv``, ``fiber_province.csv``, ``fiber_organisations.csv``,
     ``fiber_organisation_summary.csv``; ``fiber.gpkg`` with layers ``households``,
     ``unreached_hamlets``, ``network_edges`` (with ``component``) and ``organisations``.
+    Households from the population raster (one row per cell) are written as GeoTIFFs on
+    the population grid instead of points (``fiber_households_<band>.tif``: households,
+    dist_to_fiber_m, busy_hour_mbps_2025, busy_hour_mbps_2030, share with a port), which
+    keeps a province's outputs to a few MB; household points stay a CSV and a layer.
     Every file is written atomically (temporary file + rename).
 
     Raises
@@ -745,8 +748,11 @@ def write_outputs(result: FiberResult, out_dir: str | Path, /, *, overwrite: boo
     hh = result.households.copy()
     hh["dist_to_fiber_m"] = hh["dist_to_fiber_m"].where(np.isfinite(hh["dist_to_fiber_m"]))
     unreached = result.unreached_hamlets
+    as_raster = result.grid is not None and {"row", "col"} <= set(hh.columns)
+    if as_raster:
+        paths.update(household_rasters(result.grid, hh, out, overwrite))
     tables = {
-        "households": hh, "hamlets": result.hamlets, "unreached_hamlets": unreached, "communes": result.communes,
+        **({} if as_raster else {"households": hh}), "hamlets": result.hamlets, "unreached_hamlets": unreached, "communes": result.communes,
         "districts": result.districts, "province": result.province, "organisations": result.organisations,
         "organisation_summary": result.organisation_summary,
     }
@@ -760,10 +766,10 @@ def write_outputs(result: FiberResult, out_dir: str | Path, /, *, overwrite: boo
     if gpkg.exists() and overwrite:
         gpkg.unlink()
     crs = result.crs
-    layers: dict[str, gpd.GeoDataFrame] = {
-        "households": gpd.GeoDataFrame(hh, geometry=shapely.points(hh["x"].to_numpy(), hh["y"].to_numpy()), crs=crs),
-        "network_edges": _nw.to_gdfs(result.network)[1],
-    }
+    layers: dict[str, gpd.GeoDataFrame] = {"network_edges": _nw.to_gdfs(result.network)[1]}
+    if not as_raster:
+        layers["households"] = gpd.GeoDataFrame(hh, geometry=shapely.points(hh["x"].to_numpy(), hh["y"].to_numpy()),
+                                                crs=crs)
     if len(unreached) and result.hamlet_geometry is not None:
         geom = pd.Series(list(result.hamlet_geometry), index=result.hamlets.index).loc[unreached.index]
         layers["unreached_hamlets"] = gpd.GeoDataFrame(unreached, geometry=list(geom), crs=crs)
@@ -779,3 +785,4 @@ def write_outputs(result: FiberResult, out_dir: str | Path, /, *, overwrite: boo
         _io.write_layer(gdf, gpkg, layer=name, overwrite=overwrite)
     paths["gpkg"] = gpkg
     return paths
+

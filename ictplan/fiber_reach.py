@@ -204,6 +204,33 @@ def _from_routes(network: _nw.EdgeNetwork, routes: gpd.GeoDataFrame, corridor_m:
     return src, diag
 
 
+# =========================================================================== F1's access-point reading
+def _access_xy(network: _nw.EdgeNetwork, fsrc: pd.DataFrame) -> np.ndarray:
+    """Where fiber can be tapped, as points: access points where they are (``x``, ``y``),
+    else the start, middle and end of every fiber stretch of an edge."""
+    if len(fsrc) == 0:
+        return np.empty((0, 2))
+    if "x" in fsrc and np.isfinite(fsrc["x"].to_numpy(np.float64)).all():
+        return fsrc[["x", "y"]].to_numpy(np.float64)
+    g = network.geometry[fsrc["edge_id"].to_numpy(np.int64)]
+    a, b = fsrc["start_m"].to_numpy(np.float64), fsrc["end_m"].to_numpy(np.float64)
+    pts = [shapely.line_interpolate_point(g, t) for t in (a, (a + b) / 2.0, b)]
+    return np.concatenate([_nw._point_xy(np.asarray(p, dtype=object)) for p in pts])
+
+
+def _has_access_point(hamlets: gpd.GeoDataFrame, access_xy: np.ndarray, dc: np.ndarray, limit: float) -> np.ndarray:
+    """F1's second reading: a fiber access point (or fiber stretch) lies in the hamlet
+    polygon; a hamlet given as a point: its centre is within the drop limit of fiber."""
+    geoms = np.asarray(hamlets.geometry.values, dtype=object)
+    poly = np.isin(shapely.get_type_id(geoms), [3, 6])
+    out = np.where(poly, False, dc <= limit)
+    if poly.any() and len(access_xy):
+        tree = shapely.STRtree(geoms[poly])
+        _, hi = tree.query(shapely.points(access_xy[:, 0], access_xy[:, 1]), predicate="intersects")
+        out[np.flatnonzero(poly)[np.unique(hi)]] = True
+    return out.astype(bool)
+
+
 # =========================================================================== reach
 def reach(
     network: _nw.EdgeNetwork,

@@ -19,6 +19,7 @@ by those columns: one zone per row. :func:`shares` returns either.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -178,7 +179,7 @@ def households_from_population(
         "x": x, "y": y, "row": rows.astype(np.int32), "col": cols.astype(np.int32), "persons": persons,
         "households": hh, "commune_idx": cidx.astype(np.int32), "hamlet_idx": hidx.astype(np.int32),
     })
-    df.attrs.update(crs=grid.crs, source="population raster", commune_shares=c_shares)
+    df.attrs.update(crs=grid.crs, source="population raster", commune_shares=c_shares, grid=grid)
     if h_shares is not None:
         df.attrs["hamlet_shares"] = h_shares
     return df
@@ -251,3 +252,27 @@ def households_from_points(
     df.attrs["crs"] = ccrs
     df.attrs["source"] = "household points"
     return df
+
+
+_RASTER_BANDS = {"households": "households", "dist_to_fiber_m": "dist_to_fiber_m",
+                 "busy_hour_mbps_2025": "busy_hour_mbps_2025", "busy_hour_mbps_2030": "busy_hour_mbps_2030",
+                 "port_frac": None}
+
+
+def household_rasters(grid: Any, hh: pd.DataFrame, out: Path, overwrite: bool) -> dict[str, Path]:
+    """One float32 GeoTIFF per household figure on the population grid (NaN: no household,
+    or beyond the drop limit)."""
+    from . import io as _io
+
+    r, c = hh["row"].to_numpy(np.int64), hh["col"].to_numpy(np.int64)
+    paths: dict[str, Path] = {}
+    for band, col in _RASTER_BANDS.items():
+        if col is None:  # share of the cell's households with a port (reachable, not port-limited)
+            vals = hh["reachable"].to_numpy(np.float64) - hh["port_limited_frac"].to_numpy(np.float64)
+        else:
+            vals = hh[col].to_numpy(np.float64)
+        arr = np.full((grid.height, grid.width), np.nan, np.float32)
+        arr[r, c] = vals
+        paths[f"households_{band}_tif"] = _io.write_raster(arr, grid, out / f"fiber_households_{band}.tif",
+                                                           nodata=np.nan, overwrite=overwrite, description=band)
+    return paths

@@ -90,7 +90,9 @@ def test_fiber_and_scorecard_agree_on_the_drop_limit(capsys, out):
     _run(capsys, "scorecard", str(SAMPLE), "--out", str(out / "scorecard"), "--drop-limit-m", "500")
     sc = pd.read_csv(out / "scorecard" / "scorecard.csv", dtype={"zone_code": str})
     prov = sc[sc["level"] == "province"].set_index("target_id")
-    assert prov.loc["F2", "value"] == pytest.approx(pct, rel=1e-6)  # households within reach
+    # F2: households within reach that also have a free port (issue 12: port-limited ones do not count)
+    with_port = 100 * p["households_with_port"] / p["households"]
+    assert prov.loc["F2", "value"] == pytest.approx(with_port, rel=1e-6) and with_port <= pct + 1e-9
     assert prov.loc["F1", "value"] == pytest.approx(100 * p["hamlets_reached"] / p["hamlets"], rel=1e-9)
 
 

@@ -428,3 +428,31 @@ def test_run_on_a_study_folder(tmp_path):
     assert (h["offer_tech"][h["reachable"]] == "XGS-PON").all()
     paths = fiber.write_outputs(res, tmp_path / "out")
     assert paths["communes_csv"].exists() and paths["gpkg"].exists()
+
+
+def test_raster_households_are_written_as_geotiffs_on_the_population_grid(tmp_path):
+    """Issue 12: households from the population raster go out as GeoTIFFs (one band per
+    figure), not as points; the cell values are the household table's."""
+    import rasterio
+
+    counts = np.zeros((10, 10))
+    counts[2, 1:9] = 7.0
+    communes = communes_gdf([(0, 0, 1000, 1000)], pop=[700], hh=[200])
+    hh = fiber.households_from_population(_population(counts), communes)
+    net = build([shapely.LineString([(0, 750), (1000, 750)])])
+    routes = routes_gdf([shapely.LineString([(0, 750), (300, 750)])], ["GPON"])
+    res = fiber.analyse(net, hh, communes=communes, fiber_routes=routes, corridor_m=0.0)
+    paths = fiber.write_outputs(res, tmp_path)
+    assert "households_csv" not in paths
+    assert "households" not in {row[0] for row in pyogrio.list_layers(paths["gpkg"])}
+    with rasterio.open(paths["households_dist_to_fiber_m_tif"]) as ds:
+        arr = ds.read(1)
+        assert ds.transform == res.grid.transform
+    h = res.households
+    d = h["dist_to_fiber_m"].to_numpy()
+    got = arr[h["row"].to_numpy(), h["col"].to_numpy()]
+    assert np.allclose(np.where(np.isfinite(d), d, np.nan), got, equal_nan=True, atol=1e-3)
+    # the cells sit on the road (y = 750): 0 on the fiber (x <= 300), then the way along it; x = 850 is beyond 300 m
+    assert h["x"].tolist()[:5] == [150.0, 250.0, 350.0, 450.0, 550.0]
+    assert got[:5] == pytest.approx([0.0, 0.0, 50.0, 150.0, 250.0]) and np.isnan(got[-1])
+    assert np.isnan(arr[0, 0])  # no household there
