@@ -6,13 +6,14 @@ writers), ``study`` (a study folder), ``crs``, ``grid`` (analysis grid, zone wei
 analyses ``radio``, ``coverage``, ``network``, ``fiber``, ``sharing``, ``targets``,
 ``maps``, ``report``; ``parameters`` (every analysis parameter and its one default) and
 ``workflow`` (``ip.workflow.run(study)``: every analysis once, in dependency order, into
-one ``Results``).
+one ``Results``); ``admin`` (the 2025 reform: old and new units, crosswalks).
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import admin as admin
 from . import coverage as coverage
 from . import crs as crs
 from . import datasets as datasets
@@ -38,7 +39,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["coverage", "crs", "radio", "fiber", "maps", "network", "report", "datasets", "errors", "grid", "io", "names", "schemas", "services", "sharing", "study", "targets", "parameters", "workflow", "__version__", "show_versions"]
+__all__ = ["admin", "coverage", "crs", "radio", "fiber", "maps", "network", "report", "datasets", "errors", "grid", "io", "names", "schemas", "services", "sharing", "study", "targets", "parameters", "workflow", "__version__", "show_versions"]
 
 
 def show_versions() -> str:

@@ -117,12 +117,11 @@ def test_report(capsys, out, communes):
     assert "Cà Mau" in page and f"{int(communes['pop2019'].sum()):,}" in page
 
 
-def test_demo(capsys, out, communes):
-    d = out / "demo"
-    text = _run(capsys, "demo", str(SAMPLE), "--out", str(d), "--lang", "en")
+def test_demo(demo_run, out, communes):
+    d, text = demo_run  # one demo of the sample, shared with the output tests (conftest)
     for job in workflow.JOBS:
         assert (d / job).is_dir(), job
-    assert (d / "map.html").stat().st_size > 1e5 and (d / "report_en.html").stat().st_size > 1e5
+    assert (d / "map.html").stat().st_size > 1e5 and (d / "report_vi.html").stat().st_size > 1e5
     summary = pd.read_csv(d / "district_summary.csv").set_index("district_name")
     prov = summary.loc[PROVINCE_ROW]
     assert prov["pop2019"] == communes["pop2019"].sum() and prov["communes"] == len(communes)
