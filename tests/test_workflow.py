@@ -179,7 +179,7 @@ def test_study_parameters_reach_fiber_and_the_scorecard(fiber_500):
     assert res.fiber.parameters["drop_limit_m"] == 500.0
     p = res.fiber.province.iloc[0]
     prov = res.scorecard.province().set_index("target_id")
-    assert prov.loc["F2", "value"] == pytest.approx(p["pct_reachable"])  # households within reach
+    assert prov.loc["F2", "value"] == pytest.approx(p["pct_with_port"])  # households within reach, with a port
     assert prov.loc["F1", "value"] == pytest.approx(p["pct_hamlets_reached"])  # hamlets reached
     assert prov.loc["M1", "status"] == "no data" and "left out" in prov.loc["M1", "reason"]
 
