@@ -58,7 +58,7 @@ class TechServed:
 
     covered: np.ndarray  # bool per cell: outdoor, at the location probability
     served: np.ndarray  # bool per cell: the median signal reaches the threshold (users load and are served)
-    covered_indoor: np.ndarray  # float32 per cell: share of indoor users covered (low/high-loss buildings)
+    covered_indoor: np.ndarray  # uint8 per cell: percent of indoor users covered (low/high-loss buildings)
     tput_mbps: np.ndarray  # float32 per cell: busy-hour flow throughput on the serving band (0: none)
     rsrp_dbm: np.ndarray | None
     server: np.ndarray | None  # row of the whole sectors table, −1 none
@@ -80,17 +80,17 @@ def _margin(prof: radio.TechProfile, p: float, extra_sigma_db: float = 0.0) -> f
 
 
 def _indoor(rsrp: np.ndarray, prof: radio.TechProfile, opts: ServeOptions) -> np.ndarray:
-    """Share of indoor users covered per cell: Σ over building kinds of share × 1(indoor RSRP
-    − z·√(σ_SF² + σ_P²) ≥ threshold) (TR 38.901 §7.4.3.1)."""
+    """Percent of indoor users covered per cell (uint8): Σ over building kinds of 100 × share ×
+    1(indoor RSRP − z·√(σ_SF² + σ_P²) ≥ threshold) (TR 38.901 §7.4.3.1)."""
     high = opts.high_loss_share_rural if prof.model == "38901_rma" else opts.high_loss_share_urban
-    out = np.zeros(rsrp.shape, dtype=np.float32)
+    out = np.zeros(rsrp.shape, dtype=np.uint8)
     for kind, share in (("low", 1.0 - high), ("high", high)):
         if share <= 0:
             continue
         loss = float(radio.o2i_loss_db(prof.freq_mhz, kind=kind, model=prof.model))
         m = _margin(prof, opts.location_probability, radio.O2I_SIGMA_DB[kind])
         with np.errstate(invalid="ignore"):
-            out += np.float32(share) * (rsrp - loss - m >= prof.rsrp_threshold_dbm)
+            out += np.uint8(round(100 * share)) * (rsrp >= prof.rsrp_threshold_dbm + loss + m).astype(np.uint8)
     return out
 
 
@@ -115,9 +115,12 @@ def _validity(carrier: pd.DataFrame, srv: np.ndarray, cells: np.ndarray, grid: G
 
 
 def _run_bands(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, engine_kw: dict[str, Any],
-               eta: list[np.ndarray | None], plans: list[dict[str, Any]]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    return [_eng.run_carrier(c.reset_index(drop=True), grid, prof, utilisation=e, plans=pl, **engine_kw)
-            for (c, prof), e, pl in zip(bands, eta, plans, strict=True)]
+               eta: list[np.ndarray | None], plans: list[dict[str, Any]],
+               outs: list[Any] | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    kw = {k: v for k, v in engine_kw.items() if k != "out"}
+    return [_eng.run_carrier(c.reset_index(drop=True), grid, prof, utilisation=e, plans=pl,
+                             out=None if outs is None else outs[k], **kw)
+            for k, ((c, prof), e, pl) in enumerate(zip(bands, eta, plans, strict=True))]
 
 
 def serve(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, counts: np.ndarray,
@@ -130,17 +133,21 @@ def serve(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, count
     """
     plans: list[dict[str, Any]] = [{} for _ in bands]  # engine plans kept through the load iterations
     runs = _run_bands(bands, grid, engine_kw, [None] * len(bands), plans)
-    n = counts.size
     # served (load, speed): the median signal reaches the threshold; covered (reported): at the
     # location probability, RSRP − z·σ ≥ threshold
     cov_b = [(r[0].reshape(-1) >= p.rsrp_threshold_dbm) for r, (_, p) in zip(runs, bands, strict=True)]
     covered = np.logical_or.reduce([(r[0].reshape(-1) - _margin(p, opts.location_probability) >= p.rsrp_threshold_dbm)
                                     for r, (_, p) in zip(runs, bands, strict=True)])
-    peaks = [np.where(cv, _peak(r[2].reshape(-1), p, opts), np.float32(-1)) for r, cv, (_, p) in
-             zip(runs, cov_b, bands, strict=True)]
-    assign = np.argmax(np.stack(peaks), axis=0) if len(bands) > 1 else np.zeros(n, dtype=np.int64)
     served = np.logical_or.reduce(cov_b)
-    cells_b = [np.flatnonzero(served & (assign == k)) for k in range(len(bands))]
+    if len(bands) == 1:
+        cells_b = [np.flatnonzero(served)]
+    else:  # each served cell on the band with the highest peak rate
+        peaks = [np.where(cv, _peak(r[2].reshape(-1), p, opts), np.float32(-1)) for r, cv, (_, p) in
+                 zip(runs, cov_b, bands, strict=True)]
+        assign = np.argmax(np.stack(peaks), axis=0)
+        del peaks
+        cells_b = [np.flatnonzero(served & (assign == k)) for k in range(len(bands))]
+    del cov_b
     eta: list[np.ndarray | None] = [np.full(len(c), p.load_factor) for c, p in bands]
     it, delta = 0, 0.0
     while True:
@@ -159,8 +166,8 @@ def serve(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, count
             break
         eta = list(new)
         it += 1
-        for k, r in enumerate(_run_bands(bands, grid, engine_kw, eta, plans)):
-            runs[k] = (runs[k][0], runs[k][1], r[2])
+        # rerun into the same buffers: RSRP and server come out the same, the SINR changes
+        _run_bands(bands, grid, {**engine_kw, "out": None}, eta, plans, outs=runs)
     return _assemble(bands, runs, cells_b, tputs, rhos, eta, covered, served, counts, eligible_users, grid, opts,
                      keep_rasters=keep_rasters, iterations=it, delta=delta)
 
@@ -171,7 +178,7 @@ def _assemble(bands: list[tuple[pd.DataFrame, radio.TechProfile]], runs: list[An
               iterations: int, delta: float) -> TechServed:
     n = counts.size
     tput = np.zeros(n, dtype=np.float32)
-    indoor = np.zeros(n, dtype=np.float32)
+    indoor = np.zeros(n, dtype=np.uint8)
     rsrp_best = server = sinr_best = None
     if keep_rasters:  # the strongest band's rasters, the serving band's where covered
         allr = np.stack([np.nan_to_num(r[0].reshape(-1), nan=-np.inf) for r in runs])

@@ -109,7 +109,7 @@ class CoverageLayer:
     rsrp_dbm: np.ndarray | None = None
     server: np.ndarray | None = None
     sinr_db: np.ndarray | None = None
-    covered_indoor: np.ndarray | None = None
+    covered_indoor: np.ndarray | None = None  # uint8: percent of the cell's indoor users covered
     users_per_person: float | None = None
 
 

@@ -229,7 +229,7 @@ def _layer_rows(lay: CoverageLayer, pop: np.ndarray, pop_z: np.ndarray, zsum: An
     cov_z = zsum(pc)
     tp_z = zsum(pc * tp)
     ge_z = zsum(pc * (tp >= lay.target_mbps))
-    ind = lay.covered_indoor.reshape(-1) if lay.covered_indoor is not None else np.zeros_like(pop)
+    ind = lay.covered_indoor.reshape(-1) / 100.0 if lay.covered_indoor is not None else np.zeros_like(pop)
     ind_z = zsum(pop * ind)
     with np.errstate(invalid="ignore", divide="ignore"):
         return pd.DataFrame({
