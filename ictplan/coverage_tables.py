@@ -178,7 +178,13 @@ def weighted_quantile(parts: list[tuple[np.ndarray, np.ndarray]], q: float) -> f
         if mid in (lo, hi):
             break
         lo, hi = (lo, mid) if mass(mid) >= target else (mid, hi)
-    return min(float(v[(v > lo) & (w > 0)].min(initial=np.inf)) for v, w in parts)
+    # the answer lies in (lo, hi]: sort the (few) values there and walk their cumulative weight
+    inside = [((v > lo) & (v <= hi) & (w > 0)) for v, w in parts]
+    sv = np.concatenate([v[m] for (v, _), m in zip(parts, inside, strict=True)])
+    sw = np.concatenate([w[m] for (_, w), m in zip(parts, inside, strict=True)])
+    o = np.argsort(sv, kind="stable")
+    cum = mass(lo) + np.cumsum(sw[o])
+    return float(sv[o][min(int(np.searchsorted(cum, target)), sv.size - 1)])
 
 
 def _level_table(level: str, codes: list[str], names: list[str], w: Any, w_out: np.ndarray,
