@@ -75,7 +75,7 @@ t[(t["level"] == "districts") & (t["operator"] == "any")].pivot_table(
     index="zone_name", columns="technology", values="pct_covered").round(1)"""),
         ("md", "## Communes with the least 4G coverage"),
         ("code", """c4 = t[(t["level"] == "communes") & (t["operator"] == "any") & (t["technology"] == "4G")]
-c4.nsmallest(10, "pct_covered")[["zone_code", "zone_name", "population", "pop_covered", "pct_covered", "mean_tput_mbps"]]"""),
+c4.nsmallest(10, "pct_covered")[["zone_code", "zone_name", "population", "pop_covered", "pct_covered", "mean_user_mbps"]]"""),
         ("md", "## On the map\nCommunes coloured by the share of people covered by 4G; the best-server throughput rasters are layers you can switch on."),
         ("code", """m = maps.results_map(res, column="pct_4g_covered")
 m"""),

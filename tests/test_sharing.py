@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -626,15 +625,12 @@ def test_run_with_only_some_layers(tmp_path):
 
 # --------------------------------------------------------------------------- the sample study
 @pytest.mark.skipif(not (SAMPLE / "camau.gpkg").exists(), reason="sample GeoPackage not built yet")
-def test_sample_study_sharing_summary_and_speed():
+def test_sample_study_sharing_summary():
     from ictplan import study as study_mod
 
     st_ = study_mod.load(SAMPLE / "study.toml")
     routes = st_.layer_in_crs("fiber_routes")
-    t0 = time.perf_counter()
-    d = sharing.duplicated_routes(routes)
-    took = time.perf_counter() - t0
-    assert took < 5.0, f"duplicated routes took {took:.1f} s on the sample"
+    d = sharing.duplicated_routes(routes)  # its speed is measured in make bench (bench_sharing), not here
     assert 0 <= d.duplicated_trench_km <= d.duplicated_route_km <= d.total_route_km
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

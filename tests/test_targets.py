@@ -575,9 +575,8 @@ def sample_sc():
     return sc, time.perf_counter() - t0
 
 
-def test_sample_scorecard_complete_and_fast(sample_sc):
-    sc, seconds = sample_sc
-    assert seconds < 30, f"the whole scorecard took {seconds:.1f} s"
+def test_sample_scorecard_complete(sample_sc):
+    sc, _ = sample_sc  # speed: make bench (bench_scorecard)
     prov = sc.province().set_index("target_id")
     computable = [t.id for t in sc.plan.targets if not t.is_policy and t.table_column is None]
     assert not prov.loc[computable, "value"].isna().any(), prov.loc[computable, ["value", "reason"]]

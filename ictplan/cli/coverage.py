@@ -34,8 +34,9 @@ def coverage(study: Path, out: Path, overwrite: bool, method: str | None, no_ras
     prov = t[t["level"] == "province"] if "level" in t.columns else t.iloc[:0]
     echo(f"{s.name}: population covered (province)")
     for _, r in prov.iterrows():
-        tput = r.get("mean_tput_mbps", float("nan"))
-        echo(f"  {r['technology']:<3} {r['operator']:<10} {r['pct_covered']:6.1f} %   mean throughput {tput:7.1f} Mb/s")
+        tput = r.get("mean_user_mbps", float("nan"))
+        echo(f"  {r['technology']:<3} {r['operator']:<10} {r['pct_covered']:6.1f} % covered   "
+             f"mean over all users {tput:7.1f} Mb/s")
     if units == "new":
         from .admin import write_coverage_in_new_units
 

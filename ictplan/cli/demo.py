@@ -150,8 +150,9 @@ def _write_coverage(res: Results, out: Path) -> None:
     coverage.write_outputs(cov, out / "coverage", overwrite=True)
     t = cov.table
     for _, r in t[(t["level"] == "province") & (t["operator"] == "any")].iterrows():
-        echo(f"  {r['technology']} (any operator): {r['pct_covered']:.1f} % of people covered, "
-             f"mean {r['mean_tput_mbps']:.0f} Mb/s, {r['pct_ge_target']:.1f} % at >= {r['target_mbps']:.0f} Mb/s")
+        echo(f"  {r['technology']}: {r['pct_covered']:.1f} % of people covered by at least one operator; "
+             f"mean busy-hour download over all users on their own operator {r['mean_user_mbps']:.1f} Mb/s, "
+             f"{r['pct_users_ge_target']:.1f} % of users at >= {r['target_mbps']:.0f} Mb/s")
 
 
 def _write_fiber(res: Results, out: Path) -> None:
