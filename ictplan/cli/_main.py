@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .._errors import IctplanError, OutputExistsError
+from ..parameters import FIBER
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..study import LayerCheck, StudyCheck
@@ -58,6 +59,15 @@ def cli(verbose: int, quiet: bool) -> None:
 study_arg = click.argument("study", type=click.Path(path_type=Path), default="data/camau")
 out_opt = click.option("--out", "out", type=click.Path(path_type=Path), default=Path("out"), show_default=True, help="Output folder.")
 overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+# the fiber parameters a planner changes most, for every command that runs fiber reach
+drop_limit_opt = click.option(
+    "--drop-limit-m", type=float, default=None,
+    help=f"Longest drop (network distance) from a household to fiber access (default: the study's "
+         f"[parameters.fiber], else {FIBER.drop_limit_m:g}).")
+hamlet_threshold_opt = click.option(
+    "--hamlet-threshold", type=float, default=None,
+    help=f"A hamlet is reached when this share of its households is reachable (default: the study's, "
+         f"else {FIBER.hamlet_threshold_frac:g}).")
 
 
 @cli.command()

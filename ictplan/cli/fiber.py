@@ -7,8 +7,16 @@ from pathlib import Path
 
 import click
 
-from ..parameters import FIBER
-from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._main import (
+    cli,
+    drop_limit_opt,
+    echo,
+    hamlet_threshold_opt,
+    out_dir,
+    out_opt,
+    overwrite_opt,
+    study_arg,
+)
 from ._run import run_job
 
 
@@ -16,12 +24,8 @@ from ._run import run_job
 @study_arg
 @out_opt
 @overwrite_opt
-@click.option("--drop-limit-m", type=float, default=None,
-              help="Longest drop (network distance) from a household to fiber access "
-                   f"(default: the study's, else {FIBER.drop_limit_m:g}).")
-@click.option("--hamlet-threshold", type=float, default=None,
-              help="A hamlet is reached when this share of its households is reachable "
-                   f"(default: the study's, else {FIBER.hamlet_threshold_frac:g}).")
+@drop_limit_opt
+@hamlet_threshold_opt
 @click.option("--units", "units", type=click.Choice(["old", "new"]), default="old", show_default=True,
               help="new: also the commune table in the units since 1 July 2025 (units_new/).")
 def fiber(study: Path, out: Path, overwrite: bool, drop_limit_m: float | None, hamlet_threshold: float | None,

@@ -12,8 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..parameters import FIBER
-from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._main import (
+    cli,
+    drop_limit_opt,
+    echo,
+    hamlet_threshold_opt,
+    out_dir,
+    out_opt,
+    overwrite_opt,
+    study_arg,
+)
 from ._run import run_jobs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,12 +68,8 @@ def _what_if(variant: Path, sc: Scorecard, base_name: str, out: Path, overrides:
               help="A second study (e.g. planned sites or routes): score it too and write the difference.")
 @click.option("--targets", "targets_path", type=click.Path(path_type=Path), default=None,
               help="Targets file (default: the study's [targets] path).")
-@click.option("--drop-limit-m", type=float, default=None,
-              help="Fiber reach: longest drop to fiber access "
-                   f"(default: the study's [parameters.fiber], else {FIBER.drop_limit_m:g}).")
-@click.option("--hamlet-threshold", type=float, default=None,
-              help="Fiber reach: share of a hamlet's households that makes it reached "
-                   f"(default: the study's, else {FIBER.hamlet_threshold_frac:g}).")
+@drop_limit_opt
+@hamlet_threshold_opt
 @click.option("--units", "units", type=click.Choice(["old", "new"]), default="old", show_default=True,
               help="new: also report in the units since 1 July 2025 (crosswalk of the old communes; units_new/).")
 def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, targets_path: Path | None,
