@@ -646,7 +646,8 @@ def write_outputs(result: CoverageResult, out_dir: str | os.PathLike[str], /, *,
                 written.append(_write_tif(lay.sinr_db.astype(np.float32), result.grid, out / f"{stem}_sinr_db.tif",
                                           nodata=float("nan"), description=f"SINR (dB), {tech} {op}", overwrite=overwrite))
             written.append(_write_tif(lay.tput_mbps.astype(np.float32), result.grid, out / f"{stem}_tput_mbps.tif",
-                                      nodata=None, description=f"user throughput (Mb/s), {tech} {op}",
+                                      nodata=float("nan"),  # 0 Mb/s (not served) stays a value; NaN marks no data
+                                      description=f"user throughput (Mb/s), {tech} {op}",
                                       overwrite=overwrite))
     sec = result.sectors.reset_index(names="row")
     written.append(_io.write_table(sec, out / "coverage_sectors.csv", overwrite=overwrite))

@@ -27,7 +27,6 @@ ZONE_KEYS = ("zone_code", "hamlet_code", "commune_code", "district_code")  # mos
 # fixed its test fails, saying to drop it from here
 KNOWN = {
     "coverage.gpkg": "coverage.write_outputs stacks one polygon per technology × operator (issue 15: wide columns)",
-    "tput_mbps.tif": "coverage.write_outputs writes throughput with no nodata (issue 15)",
 }
 
 
@@ -70,11 +69,7 @@ def test_every_raster_declares_nodata(demo):
             assert ds.crs is not None and ds.count >= 1
             if ds.nodata is None:
                 missing.append(path.name)
-    unexpected = [m for m in missing if not m.endswith("tput_mbps.tif")]
-    assert unexpected == [], unexpected
-    tput = [p.name for p in tifs if p.name.endswith("tput_mbps.tif")]
-    # the throughput rasters are the one known gap (KNOWN); when their writer sets nodata this fails: drop the allowance
-    assert sorted(missing) == sorted(tput), "throughput rasters now declare nodata: remove the allowance"
+    assert missing == [], f"rasters without nodata: {missing}"
 
 
 def _tiles(page: str) -> dict[str, tuple[str, float]]:
