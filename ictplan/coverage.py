@@ -598,6 +598,19 @@ def _write_tif(array: np.ndarray, grid: Grid, path: Path, *, nodata: float | int
     return _io.write_raster(array, grid, path, nodata=nodata, overwrite=overwrite, description=description)
 
 
+def _wide(part: pd.DataFrame) -> pd.DataFrame:
+    """One row per zone (for QGIS: one feature per zone), a column per figure, technology and
+    operator, e.g. ``pct_covered_4g_viettel``; the zone's population once."""
+    keys = ["zone_code", "zone_name"]
+    figures = [c for c in part.columns if c not in keys + ["level", "technology", "operator", "population"]
+               and pd.api.types.is_numeric_dtype(part[c])]
+    wide = part.pivot_table(index="zone_code", columns=["technology", "operator"], values=figures, aggfunc="first",
+                            sort=False)
+    wide.columns = [f"{fig}_{tech}_{op}".lower() for fig, tech, op in wide.columns]
+    base = part.groupby("zone_code", sort=False)[["zone_name", "population"]].first()
+    return base.join(wide).reset_index()
+
+
 def write_outputs(result: CoverageResult, out_dir: str | os.PathLike[str], /, *, overwrite: bool = False,
                   rasters: bool = True) -> dict[str, Path]:
     """Write the coverage outputs into ``out_dir`` (created); every file is written atomically.
@@ -605,7 +618,8 @@ def write_outputs(result: CoverageResult, out_dir: str | os.PathLike[str], /, *,
     GeoTIFFs per layer ``coverage_<tech>_<operator>_{rsrp_dbm,server,sinr_db,tput_mbps}.tif``
     (RSRP/SINR float32 NaN nodata, server int32 −1 nodata: the row of
     ``coverage_sectors.csv``, throughput float32); ``coverage_<level>.csv`` per zone level;
-    ``coverage.gpkg`` with one layer per level (zone polygons joined to the long table);
+    ``coverage.gpkg`` with one layer per level, one feature per zone (a column per figure, technology
+    and operator, e.g. ``pct_covered_4g_viettel``);
     ``coverage_sectors.csv`` (people served, active users).
 
     Returns
@@ -659,8 +673,8 @@ def write_outputs(result: CoverageResult, out_dir: str | os.PathLike[str], /, *,
                 code_col, _ = _zones.zone_columns(level, zones)
                 geo = gpd.GeoDataFrame({"zone_code": zones[code_col].astype(str).to_numpy()},
                                        geometry=zones.geometry.to_numpy(), crs=zones.crs)
-                joined = geo.merge(part, on="zone_code", how="right")
-                joined = gpd.GeoDataFrame(joined, geometry="geometry", crs=zones.crs)
+                joined = gpd.GeoDataFrame(geo.merge(_wide(part), on="zone_code", how="inner"),
+                                          geometry="geometry", crs=zones.crs)
                 written.append(_io.write_layer(joined, out / "coverage.gpkg", layer=f"coverage_{level}",
                                                overwrite=overwrite))
     return {p.name: p for p in written}

@@ -443,7 +443,11 @@ def test_run_and_write_outputs(tmp_path):
     back = pd.read_csv(tmp_path / "out" / "coverage_communes.csv", dtype={"zone_code": str})
     assert back.pop_covered.sum() == pytest.approx(res.table[res.table.level == "communes"].pop_covered.sum())
     gp = gpd.read_file(tmp_path / "out" / "coverage.gpkg", layer="coverage_communes")
-    assert len(gp) == len(back)
+    inside = back[back.zone_code != OUTSIDE_ZONES]
+    assert len(gp) == inside.zone_code.nunique() and not gp.zone_code.duplicated().any()  # one feature per zone
+    want = inside[(inside.technology == "4G") & (inside.operator == "Viettel")].set_index("zone_code")["pct_covered"]
+    got = gp.set_index("zone_code")["pct_covered_4g_viettel"]
+    np.testing.assert_allclose(got.loc[want.index].to_numpy(), want.to_numpy())
     from ictplan._errors import OutputExistsError
 
     with pytest.raises(OutputExistsError):

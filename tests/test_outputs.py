@@ -26,7 +26,6 @@ ZONE_KEYS = ("zone_code", "hamlet_code", "commune_code", "district_code")  # mos
 # outputs known not to meet the rule yet (coverage.write_outputs is another issue's file); when one is
 # fixed its test fails, saying to drop it from here
 KNOWN = {
-    "coverage.gpkg": "coverage.write_outputs stacks one polygon per technology × operator (issue 15: wide columns)",
 }
 
 
