@@ -54,3 +54,21 @@ def demo_run(tmp_path_factory):
         code = main(["demo", str(SAMPLE), "--out", str(out), "--lang", "vi"])
     assert code == 0, buf.getvalue()[-2000:]
     return out, buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def bottom(tmp_path_factory):
+    """Three communes on a population raster twice their size, with profiles, and its coverage
+    result: computed once for the map and the report tests."""
+    import warnings
+
+    from ictplan import coverage
+    from ictplan import study as _study
+
+    from ._mapstudy import bottom_communes, variant
+
+    s = _study.load(variant(tmp_path_factory.mktemp("bottom") / "st", communes=bottom_communes(), profiles=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cov = coverage.run(s)
+    return s, cov

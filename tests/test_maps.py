@@ -22,7 +22,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ictplan import _assets, coverage, maps, workflow
+from ictplan import _assets, maps, workflow
 from ictplan import study as _study
 from ictplan._errors import (
     InputValidationError,
@@ -383,14 +383,6 @@ def test_results_map_names_the_skipped_jobs(study):
     assert "<profiles>" not in page and maps.external_resources(page) == [] and EVIL not in page
 
 
-@pytest.fixture(scope="module")
-def bottom(tmp_path_factory):
-    """Three communes on a raster twice their size, with profiles; and its coverage result."""
-    s = _study.load(variant(tmp_path_factory.mktemp("bottom") / "st", communes=bottom_communes(), profiles=True))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cov = coverage.run(s)
-    return s, cov
 
 
 def _communes_fc(page: str, n: int) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import html
 import re
-import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ictplan import coverage, maps, report, workflow
+from ictplan import maps, report, workflow
 from ictplan import study as _study
 from ictplan._errors import (
     InputValidationError,
@@ -246,14 +245,6 @@ def test_report_names_the_skipped_jobs(study):
     assert "<li>Fiber: needs &lt;roads&gt; — add a roads layer</li>" in page and "<roads>" not in page
 
 
-@pytest.fixture(scope="module")
-def bottom(tmp_path_factory):
-    """Three communes on a population raster twice their size, with profiles, and its coverage."""
-    s = _study.load(variant(tmp_path_factory.mktemp("bottom") / "st", communes=bottom_communes(), profiles=True))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cov = coverage.run(s)
-    return s, cov
 
 
 def _tiles(page: str) -> dict[str, str]:
