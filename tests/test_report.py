@@ -218,7 +218,7 @@ def test_plan_tables_from_a_scorecard():
     vi = report.plan_tables(sc, lang="vi")["province"]
     assert vi.loc["P1", "Tình trạng"] == "✗ chưa đạt" and vi.loc["M3", "Nội dung"] == "Phủ 5G 20% dân số"
     assert vi.loc["P1", "Còn thiếu"] == "174\u00a0điểm" and vi.loc["P1", "Giá trị"] == "126\u00a0điểm"
-    assert report.plan_tables(sc, lang="vi")["districts"].loc["Thành phố Cà Mau", "P1"] == "31.0 điểm"
+    assert report.plan_tables(sc, lang="vi")["districts"].loc["Thành phố Cà Mau", "P1"] == "31,0 điểm"  # decimal comma
 
 
 def test_report_with_a_plan_scorecard(study):
@@ -349,3 +349,27 @@ def targets_params(drop_m: float):
     from ictplan.parameters import FIBER
 
     return replace(FIBER, drop_limit_m=drop_m)
+
+
+# ============================================================================ numbers in the reader's notation
+@pytest.mark.parametrize(("value", "lang", "kw", "want"), [
+    (1_194_476, "vi", {}, "1.194.476"), (1_194_476, "en", {}, "1,194,476"),
+    (19.66, "vi", {}, "19,7"), (19.66, "en", {}, "19.7"),
+    (1234.5, "vi", {"digits": 1}, "1.234,5"), (1234.5, "en", {"digits": 1}, "1,234.5"),
+    (0.012, "vi", {}, "0,012"), (-0.04, "en", {"digits": 1}, "0.0"),
+    (2025, "vi", {"grouping": False}, "2025"), (float("nan"), "vi", {}, "–"), (None, "en", {}, "–"),
+])
+def test_numbers_in_vietnamese_and_english_notation(value, lang, kw, want):
+    from ictplan.report.numbers import number
+
+    assert number(value, lang, **kw) == want
+
+
+def test_percent_and_the_report_helpers_use_one_notation():
+    from ictplan.report import findings, numbers, tables
+
+    assert numbers.percent(19.66, "vi") == "19,7\u00a0%" and numbers.percent(19.66, "en") == "19.7\u00a0%"
+    assert findings._value(1_194_476, "people", "vi") == "1.194.476\u00a0người"
+    assert findings._value(1_194_476, "people", "en") == "1,194,476\u00a0people"
+    assert findings._value(19.66, "%", "vi") == "19,7\u00a0%"
+    assert tables._short(12.34, "Mb/s", "vi") == "12,3" and tables._short(1234.0, "points", "vi") == "1.234"

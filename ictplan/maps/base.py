@@ -40,17 +40,36 @@ _DROPPED = ("jquery", "bootstrap", "bootstrap_css", "glyphicons_css", "awesome_m
 
 
 # --------------------------------------------------------------------------- text safety
+def _is_code(column: str) -> bool:
+    """A column of codes, ids or years: numbers written without thousands separators."""
+    return column.endswith(("_id", "_uid", "_code", "year")) or column in ("id", "code")
+
+
+def _numbers_as_text(col: pd.Series, lang: str, *, grouping: bool = True) -> pd.Series:
+    from ..report.numbers import number
+
+    return col.map(lambda v: number(v, lang, grouping=grouping, missing="")).astype(object)
+
+
+def map_lang(m: folium.Map) -> str | None:
+    """The language a map writes its numbers in (set by :func:`new_map`), or None (raw numbers)."""
+    return getattr(m, "ictplan_lang", None)
+
+
 def _text(v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
         return ""
     return html.escape(str(v), quote=True)
 
 
-def escape_frame(gdf: gpd.GeoDataFrame, columns: Sequence[str]) -> gpd.GeoDataFrame:
+def escape_frame(gdf: gpd.GeoDataFrame, columns: Sequence[str], *, lang: str | None = None) -> gpd.GeoDataFrame:
     """Copy of ``gdf`` with only ``columns`` + geometry, every text value HTML-escaped.
 
-    Numbers stay numbers (floats rounded to 2 decimals); everything else -- names, ids,
-    free text, booleans, dates -- becomes an escaped string (missing values become "").
+    Numbers stay numbers (floats rounded to 2 decimals); with ``lang`` ("vi", "en") they
+    are written as the reader writes them instead (:func:`ictplan.report.numbers.number`:
+    ``1.194.476`` and ``19,7`` in Vietnamese), codes and ids without thousands separators.
+    Everything else -- names, ids, free text, booleans, dates -- becomes an escaped string
+    (missing values become "").
 
     Raises
     ------
@@ -66,6 +85,8 @@ def escape_frame(gdf: gpd.GeoDataFrame, columns: Sequence[str]) -> gpd.GeoDataFr
         col = out[c]
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             out[c] = col.round(2) if pd.api.types.is_float_dtype(col) else col
+            if lang is not None:
+                out[c] = _numbers_as_text(out[c], lang, grouping=not _is_code(str(c)))
         else:
             out[c] = col.map(_text).astype(object)
     return out
@@ -170,8 +191,12 @@ def new_map(
     tiles: str | None = "OpenStreetMap",
     zoom_start: int = 9,
     title: str | None = None,
+    lang: str | None = None,
 ) -> folium.Map:
     """An empty, offline-ready Folium map fitted to ``bounds_lonlat`` (minx, miny, maxx, maxy).
+
+    ``lang``: the numbers of every layer's tooltips, popups and legends are written as in
+    that language (``1.194.476``, ``19,7`` in Vietnamese); None leaves them raw.
 
     Leaflet is inlined in the page's head; folium's CDN scripts and stylesheets are dropped.
     ``tiles=None`` draws no basemap at all (the page stays land-coloured).
@@ -192,6 +217,7 @@ def new_map(
     m = folium.Map(location=location, zoom_start=zoom_start, tiles=None, control_scale=False, prefer_canvas=False,
                    zoom_snap=0.25, zoom_delta=0.5)
     _MetricScale().add_to(m)
+    m.ictplan_lang = lang  # type: ignore[attr-defined]
     m.default_js = []
     m.default_css = []
     root = _figure(m)

@@ -31,6 +31,7 @@ from .base import (
     _to_display,
     add_legend,
     escape_frame,
+    map_lang,
 )
 
 
@@ -60,7 +61,7 @@ def add_polygons(
     """
     popup_fields = list(popup_fields or [])
     cols = list(dict.fromkeys(list(fields) + popup_fields))
-    data = escape_frame(_to_display(gdf, simplify_m, name), cols)
+    data = escape_frame(_to_display(gdf, simplify_m, name), cols, lang=map_lang(m))
     fg = folium.FeatureGroup(name=html.escape(name), show=show)
     folium.GeoJson(
         _geojson(data),
@@ -101,7 +102,7 @@ def add_lines(
     """
     colours = dict(colours or OPERATOR_COLOURS)
     cols = list(dict.fromkeys(list(fields) + ([colour_by] if colour_by else [])))
-    data = escape_frame(_to_display(gdf, simplify_m, name), cols)
+    data = escape_frame(_to_display(gdf, simplify_m, name), cols, lang=map_lang(m))
 
     def style(f):
         c = _colour_lookup(colours, f["properties"].get(colour_by)) if colour_by else colour
@@ -151,7 +152,7 @@ def add_points(
     colours = dict(colours or OPERATOR_COLOURS)
     popup_fields = list(popup_fields or [])
     cols = list(dict.fromkeys(list(fields) + popup_fields + ([colour_by] if colour_by else [])))
-    data = escape_frame(_to_display(gdf, None, name), cols)
+    data = escape_frame(_to_display(gdf, None, name), cols, lang=map_lang(m))
 
     def style(f):
         c = _colour_lookup(colours, f["properties"].get(colour_by)) if colour_by else colour
@@ -236,14 +237,11 @@ def _palette(cmap: str, n: int) -> list[str]:
     return [to_hex(cm(x)) for x in (np.linspace(0.15, 0.95, n) if n > 1 else [0.6])]
 
 
-def _num(v: float) -> str:
-    if not np.isfinite(v):
-        return "–"
-    if abs(v) >= 100 or float(v).is_integer():
-        return f"{v:,.0f}"
-    if abs(v) >= 1:
-        return f"{v:,.1f}"
-    return f"{v:.2g}"
+def _num(v: float, lang: str | None = None) -> str:
+    """A legend's number, in the map's language (:func:`ictplan.report.numbers.number`)."""
+    from ..report.numbers import number
+
+    return number(v, lang or "en")
 
 
 def add_choropleth(
@@ -296,7 +294,8 @@ def add_choropleth(
     work[value_key] = values.round(2)
     fields = [f for f in fields if f != column]
     al = _aliases(list(fields), aliases) + [html.escape(title)]
-    data = escape_frame(_to_display(work, simplify_m, label), list(fields) + [value_key, "_fill"] + list(popup_fields or []))
+    data = escape_frame(_to_display(work, simplify_m, label), list(fields) + [value_key, "_fill"] + list(popup_fields or []),
+                        lang=map_lang(m))
     fg = folium.FeatureGroup(name=html.escape(name or label), show=show)
     folium.GeoJson(
         _geojson(data),
@@ -308,7 +307,8 @@ def add_choropleth(
     fg.add_to(m)
     counts = np.bincount(yb[yb >= 0], minlength=len(bounds))
     lows = np.r_[np.nanmin(values), bounds[:-1]]
-    items = [(f"{_num(hi) if _num(lo) == _num(hi) else _num(lo) + ' – ' + _num(hi)}  ({n})", c)
+    ml = map_lang(m)
+    items = [(f"{_num(hi, ml) if _num(lo, ml) == _num(hi, ml) else _num(lo, ml) + ' – ' + _num(hi, ml)}  ({n})", c)
              for lo, hi, n, c in zip(lows, bounds, counts, colours, strict=True)]
     if (yb < 0).any():
         items.append((f"no data  ({int((yb < 0).sum())})", _NODATA_COLOUR))
@@ -390,7 +390,7 @@ def add_sectors(
     colours = dict(colours or OPERATOR_COLOURS)
     fields = [f for f in fields if f in sites.columns]
     wedges = sector_wedges(sites, radius_m=radius_m, beamwidth_deg=beamwidth_deg)
-    data = escape_frame(_to_display(wedges, None, name), list(dict.fromkeys(list(fields) + [colour_by])))
+    data = escape_frame(_to_display(wedges, None, name), list(dict.fromkeys(list(fields) + [colour_by])), lang=map_lang(m))
 
     def style(f):
         c = _colour_lookup(colours, f["properties"].get(colour_by))
@@ -467,7 +467,7 @@ def raster_image(
     return buf.getvalue(), (lon0, lat0, lon1, lat1), (vmin, vmax)
 
 
-def _colour_bar(title: str, cmap: str, vmin: float, vmax: float) -> str:
+def _colour_bar(title: str, cmap: str, vmin: float, vmax: float, lang: str | None = None) -> str:
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
@@ -476,7 +476,7 @@ def _colour_bar(title: str, cmap: str, vmin: float, vmax: float) -> str:
     mid = (vmin + vmax) / 2
     return (
         f"<b>{html.escape(title)}</b><div class=\"ictplan-bar\" style=\"background:linear-gradient(to right,{stops})\"></div>"
-        f"<div class=\"ictplan-bar-labels\"><span>{_num(vmin)}</span><span>{_num(mid)}</span><span>{_num(vmax)}</span></div>"
+        f"<div class=\"ictplan-bar-labels\"><span>{_num(vmin, lang)}</span><span>{_num(mid, lang)}</span><span>{_num(vmax, lang)}</span></div>"
     )
 
 
@@ -507,5 +507,5 @@ def add_raster(
     layer = folium.raster_layers.ImageOverlay(url, bounds=[[s, w], [n, e]], opacity=opacity, name=html.escape(name),
                                               show=show, interactive=False, cross_origin=False)
     layer.add_to(m)
-    add_legend(m, _colour_bar(f"{name} ({unit})" if unit else name, cmap, lo, hi), layer=layer)
+    add_legend(m, _colour_bar(f"{name} ({unit})" if unit else name, cmap, lo, hi, map_lang(m)), layer=layer)
     return layer

@@ -341,7 +341,7 @@ def study_map(
         raise MissingColumnError(msg)
     label = label or value_labels.get(column) or column
     tb = communes.to_crs(4326).total_bounds
-    m = new_map(tuple(tb) if len(communes) else study.bounds_lonlat, tiles=tiles, title=f"{study.name}")
+    m = new_map(tuple(tb) if len(communes) else study.bounds_lonlat, tiles=tiles, title=f"{study.name}", lang=lang)
     choro = None
     if "communes" in layers:
         choro = _add_communes(m, communes, column, label, unit or "", value_cols, value_labels, L, simplify_m)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from . import words
+from .numbers import number
 
 _CMP = {">=": "≥", ">": ">", "<=": "≤", "==": "="}
 
@@ -58,19 +58,15 @@ _S = {
 }
 
 
-def num(v: Any, *, digits: int | None = None) -> str:
-    """A number as the report writes it: thousands separated, one decimal below 100."""
-    if v is None or (isinstance(v, float) and not np.isfinite(v)) or pd.isna(v):
-        return "–"
-    x = float(v)
-    if digits is None:
-        digits = 0 if abs(x) >= 100 or x.is_integer() else 1
-    return f"{x:,.{digits}f}"
+def num(v: Any, lang: str = "en", *, digits: int | None = None) -> str:
+    """A number as the report writes it (:func:`.numbers.number`): thousands separated,
+    one decimal below 100, in ``lang``'s notation."""
+    return number(v, lang, digits=digits)
 
 
 def _value(v: Any, u: Any, lang: str) -> str:
     un = words.unit(u, lang)
-    return f"{num(v)}\u00a0{un}".strip() if un else num(v)
+    return f"{num(v, lang)}\u00a0{un}".strip() if un else num(v, lang)
 
 
 def _gap(row: Mapping[str, Any], lang: str) -> str:
@@ -143,9 +139,9 @@ def figure_findings(prov: pd.DataFrame | None, lang: str, *, no_plan: bool = Tru
     if prov is not None and len(prov):
         r = prov.iloc[0]
         if "pct_4g_covered" in r.index and "pct_5g_covered" in r.index:
-            lead.append(S["cov"].format(v4=num(r["pct_4g_covered"]), v5=num(r["pct_5g_covered"])))
+            lead.append(S["cov"].format(v4=num(r["pct_4g_covered"], lang), v5=num(r["pct_5g_covered"], lang)))
         if "pct_fiber_reachable" in r.index and "missing_fiber_km" in r.index:
-            lead.append(S["fib"].format(v=num(r["pct_fiber_reachable"]), km=num(r["missing_fiber_km"])))
+            lead.append(S["fib"].format(v=num(r["pct_fiber_reachable"], lang), km=num(r["missing_fiber_km"], lang)))
     return {"lead": lead, "not_met_head": "", "not_met": [], "more": [], "counts": {}, "n": 0}
 
 

@@ -19,6 +19,7 @@ from ..io import read_toml
 from . import findings as _fnd
 from . import words
 from .figures import _coverage_rows, add_people, key_figures, result_figures
+from .numbers import number
 from .tables import charts, methods, plan_matrix, plan_tables, sources, split_levels
 from .text import LAYERS, LEVELS, _label, _t
 
@@ -33,14 +34,14 @@ def _env() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def _cell(v: Any, years: bool) -> str:
+def _cell(v: Any, years: bool, lang: str = "en") -> str:
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return ""
     if isinstance(v, float | np.floating):
         x = float(v)
-        return f"{x:,.1f}" if abs(x) < 1000 else f"{x:,.0f}"
+        return number(x, lang, digits=1 if abs(x) < 1000 else 0)
     if isinstance(v, int | np.integer) and not isinstance(v, bool):
-        return str(int(v)) if years else f"{int(v):,}"
+        return str(int(v)) if years else number(int(v), lang)
     return str(v)
 
 
@@ -53,14 +54,14 @@ def _table(df: pd.DataFrame, lang: str, *, classes: str = "data", index: bool = 
     head = [_label(str(c), lang) if labels else str(c) for c in cols]
     rows = []
     for key, rec in zip(df.index, df.itertuples(index=False, name=None), strict=True):
-        cells = [_cell(v, years[c]) for c, v in zip(cols, rec, strict=True)]
-        rows.append([_cell(key, False), *cells] if index else cells)
+        cells = [_cell(v, years[c], lang) for c, v in zip(cols, rec, strict=True)]
+        rows.append([_cell(key, False, lang), *cells] if index else cells)
     return {"classes": classes, "head": ([""] if index else []) + head, "rows": rows, "index": index,
             "row_classes": list(row_classes) if row_classes is not None else [""] * len(rows)}
 
 
-def _number(v: float) -> str:
-    return f"{float(v):,.{0 if abs(float(v)) >= 100 or float(v).is_integer() else 1}f}"
+def _number(v: float, lang: str = "en") -> str:
+    return number(v, lang, digits=0 if abs(float(v)) >= 100 or float(v).is_integer() else 1)
 
 
 _HEADLINE = ("pct_4g_covered", "pct_5g_covered", "pct_fiber_reachable", "missing_fiber_km")
@@ -83,7 +84,7 @@ def _kpis(prov: pd.DataFrame | None, sc: Any, T: Mapping[str, str], lang: str) -
     for col in order:
         v = row[col]
         if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) and pd.notna(v):
-            kpis.append({"value": _number(float(v)), "label": _label(str(col), lang), "key": str(col),
+            kpis.append({"value": _number(float(v), lang), "label": _label(str(col), lang), "key": str(col),
                          "raw": repr(float(v)), "wide": ""})
     return kpis[:12]
 

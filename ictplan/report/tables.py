@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import IctplanError, MissingColumnError
+from .numbers import number
 from .text import _COLUMNS, _label, _t
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,14 +26,14 @@ STATUS_CLASS = {"met": "st-met", "not met": "st-not", "no data": "st-nodata", "n
 _CMP = {">=": "≥", ">": ">", "<=": "≤", "==": "="}
 
 
-def _short(v: Any, unit: str) -> str:
+def _short(v: Any, unit: str, lang: str = "en") -> str:
     """A matrix cell: the value, short (no unit: the column says it)."""
     if v is None or (isinstance(v, float) and np.isnan(v)) or pd.isna(v):
         return ""
     x = float(v)
-    if unit == "%" or abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:,.1f}".rstrip("0").rstrip(".") if not x.is_integer() else f"{x:,.0f}"
+    if unit == "%" or abs(x) >= 100 or x.is_integer() or round(x, 1).is_integer():
+        return number(x, lang, digits=0)
+    return number(x, lang, digits=1)
 
 
 def plan_tables(sc: Any, /, *, lang: str = "vi") -> dict[str, pd.DataFrame]:
@@ -72,7 +73,7 @@ def plan_tables(sc: Any, /, *, lang: str = "vi") -> dict[str, pd.DataFrame]:
         v = row["value"]
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return _STATUS_MARK.get(row["status"], "")
-        num = f"{float(v):,.1f}" if abs(float(v)) < 1000 else f"{float(v):,.0f}"
+        num = number(v, lang, digits=1 if abs(float(v)) < 1000 else 0)
         return f"{num} {words.unit(row['unit'], lang)} {_STATUS_MARK.get(row['status'], '')}".replace("  ", " ").strip()
 
     for key, wide in _wide(sc).items():
@@ -124,7 +125,7 @@ def plan_matrix(sc: Any, /, *, lang: str = "vi") -> dict[str, dict[str, Any]]:
                     cells.append({"text": "", "cls": "st-na", "title": ""})
                     continue
                 st = str(r["status"])
-                val = _short(r["value"], str(r["unit"]))
+                val = _short(r["value"], str(r["unit"]), lang)
                 tip = f"{c} · {zone}: {val} {words.unit(r['unit'], lang)} · {STATUS_TEXT[lang].get(st, st)}"
                 cells.append({"text": val if val else _STATUS_MARK.get(st, ""), "cls": STATUS_CLASS.get(st, "st-na"), "title": tip})
             rows.append({"zone": str(zone), "cells": cells})
@@ -200,7 +201,7 @@ def charts(districts: pd.DataFrame, /, *, lang: str = "vi", columns: Sequence[st
         ax.grid(axis="x", alpha=0.3)
         for y, v in enumerate(s.to_numpy()):
             if np.isfinite(v):
-                ax.text(v, y, f" {v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f" {v:,.1f}", va="center", fontsize=8)
+                ax.text(v, y, " " + number(v, lang), va="center", fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
         out.append((title, _png(fig)))
         plt.close(fig)
