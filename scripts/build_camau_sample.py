@@ -1,13 +1,20 @@
 #!/usr/bin/env python
-"""Build the embedded Cà Mau sample study in ``data/camau/`` (seeded, reproducible).
+"""Build the embedded sample studies (seeded, reproducible): old Cà Mau in ``data/camau/``
+(``--province "Cà Mau"``, the default) and old Bạc Liêu in ``data/baclieu/``
+(``--province "Bạc Liêu"``), by the same rules; together they cover the new (post-July-2025)
+Cà Mau province. Both use one grid: EPSG:32648, 100 m cells on multiples of 100 m.
 
 Real inputs (read from ``--shared``, default ``<repo>/../shared/data/camau``):
 
-* ``commune_points_2019.csv``: GSO codes, names, types, districts, one real point inside
-  each of the 101 communes, official areas, 2019 census population and households;
+* ``commune_points_2019.csv`` (Cà Mau, 101 communes) or ``commune_points_2019_baclieu.csv``
+  (Bạc Liêu, 64): GSO codes, names, types, districts, one real point inside each commune,
+  official areas, 2019 census population and households; a point that the coarse outline
+  leaves outside the province (4 in Bạc Liêu, none in Cà Mau) is moved to the nearest point
+  300 m inside it;
 * ``census2019_communes_camau_baclieu.csv``: 2019 census urban population (no GID_* columns
   are read);
-* ``province_outline_geoboundaries.geojson``: the Cà Mau outline (geoBoundaries, CC BY 4.0);
+* ``province_outline_geoboundaries.geojson``: the Cà Mau and Bạc Liêu outlines (geoBoundaries,
+  CC BY 4.0);
 * ``worldpop_2020_1km_unadj_camau_baclieu.tif``: WorldPop 2020 (CC BY 4.0), only as a guide
   for where people live inside each commune.
 
@@ -17,7 +24,7 @@ SYNTHETIC, generated here from one seed. See ``data/README.md``.
 
 Usage::
 
-    python scripts/build_camau_sample.py [--shared DIR] [--out DIR] [--seed 2021]
+    python scripts/build_camau_sample.py [--province "Bạc Liêu"] [--shared DIR] [--out DIR] [--seed 2021]
 
 The builder writes into a temporary folder and moves the finished files into ``--out``.
 It never reads any GADM boundary file.
@@ -32,6 +39,8 @@ import sys
 import tempfile
 import time
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -60,15 +69,16 @@ logger = logging.getLogger("build_camau_sample")
 
 REPO = Path(__file__).resolve().parents[1]
 CRS = "EPSG:32648"
-# Vector layers by GeoPackage: split so that no committed file exceeds 5 MB.
+# Vector layers by GeoPackage: split so that no committed file exceeds 5 MB. "main" is the
+# province's own GeoPackage (camau.gpkg, baclieu.gpkg).
 GPKG_OF_LAYER = {
-    "communes": "camau.gpkg", "districts": "camau.gpkg", "hamlets": "camau.gpkg", "roads": "camau.gpkg",
-    "postal_points": "camau.gpkg", "facilities": "camau.gpkg", "dtt_transmitters": "camau.gpkg",
-    "poles": "camau.gpkg", "spans": "camau.gpkg",
+    "communes": "main", "districts": "main", "hamlets": "main", "roads": "main",
+    "postal_points": "main", "facilities": "main", "dtt_transmitters": "main",
+    "poles": "main", "spans": "main",
     "fiber_routes": "fiber.gpkg", "copper_routes": "fiber.gpkg", "access_points": "access_points.gpkg",
 }
-RES_M = 100.0
-PROVINCE_POP = 1_194_476
+RES_M = 100.0  # grid cells on multiples of RES_M in EPSG:32648: every sample's grid aligns
+OUTSIDE_POINT_INSET_M = 300.0  # a real point outside the coarse outline moves this far inside
 POP_QUANTUM = 8  # population is stored in multiples of 1/8 person: exact in float32 sums
 NODATA = -1.0
 LOCAL_CANAL_FRAC = 0.08  # share of the side lines of a hamlet that are canal-bank paths
@@ -92,11 +102,72 @@ def utm(lon: float, lat: float) -> np.ndarray:
     return np.array([x, y])
 
 
+@dataclass(frozen=True)
+class Province:
+    """What differs between the provinces; every rule of the build is shared.
+
+    ``density`` thins/boosts the base density (X, Y, outline, neighbour, dens) -> dens;
+    ``main_roads`` adds the national and provincial roads, named canals and rivers and
+    returns (main road indices, city centre, towns by key, rivers [(name, line, half width)]);
+    ``farmland`` is where the canal grid runs; ``dtt`` is (name, town key or "city", MHz,
+    ERP dBm, height m)."""
+
+    name: str
+    slug: str  # the main GeoPackage's name and the default output folder under data/
+    neighbour: str  # the other old province of the new Cà Mau (shares the border)
+    points_csv: str
+    n_communes: int
+    population: int  # GSO 2019 census total, checked
+    city_district: str
+    city_seat: str  # the commune holding the city's offices
+    city_lonlat: tuple[float, float]  # centre of the city density boost
+    remote_districts: tuple[str, ...]  # hamlets deliberately beyond fiber are drawn from these
+    sites: dict[str, int]  # 4G sites per operator
+    lac_base: int  # OpenCelliD area code = lac_base + 100 * net + (district code - district_base)
+    district_base: int
+    city_post_offices: int  # extra post offices in the city wards
+    dtt: tuple[tuple[str, str, float, float, float], ...]
+    ferries: tuple[tuple[str, tuple[float, float]], ...]  # wanted ferry spots, in order
+    min_ferries: int
+    island_spots: tuple[tuple[float, float], ...]
+    density: Callable = field(repr=False)
+    main_roads: Callable = field(repr=False)
+    farmland: Callable = field(repr=False)
+
+
 # --------------------------------------------------------------------------------------
 # inputs
 # --------------------------------------------------------------------------------------
-def load_inputs(shared: Path) -> tuple[pd.DataFrame, shapely.Geometry, shapely.Geometry, Path]:
-    pts = pd.read_csv(shared / "commune_points_2019.csv", dtype={"ma_xa": str, "ma_huyen": str})
+def _outline(outl: gpd.GeoDataFrame, name: str):
+    g = outl[outl.shapeName == nfc(name)].to_crs(CRS).geometry.iloc[0]
+    g = shapely.make_valid(shapely.set_precision(g, 0.01))
+    # drop the outline's zero-width spikes (river mouths drawn as slits): a 5 m opening
+    g = g.buffer(-5, join_style="mitre").buffer(5, join_style="mitre")
+    return shapely.make_valid(shapely.set_precision(g, 0.01))
+
+
+def move_inside(pts: pd.DataFrame, outline) -> pd.DataFrame:
+    """Move each real point that the coarse outline leaves outside the province to the
+    nearest point OUTSIDE_POINT_INSET_M inside it (recorded in ``moved_m``)."""
+    inner = outline.buffer(-OUTSIDE_POINT_INSET_M)
+    xy = pts[["x", "y"]].to_numpy()
+    out = ~shapely.contains_xy(outline, xy[:, 0], xy[:, 1])
+    moved = np.zeros(len(pts))
+    for i in np.flatnonzero(out):
+        q = shapely.ops.nearest_points(inner, shapely.points(xy[i]))[0]
+        moved[i] = np.hypot(q.x - xy[i, 0], q.y - xy[i, 1])
+        xy[i] = (q.x, q.y)
+        logger.info("point of %s %s moved %.0f m inside the outline", pts.ma_xa.iloc[i],
+                    pts.ten_xa.iloc[i], moved[i])
+    pts = pts.copy()
+    pts["x"], pts["y"], pts["moved_m"] = xy[:, 0], xy[:, 1], moved
+    return pts
+
+
+def load_inputs(shared: Path, spec: Province) -> tuple[pd.DataFrame, shapely.Geometry, shapely.Geometry, Path]:
+    """The real points (merged with the census), the province outline (cleaned), the
+    neighbour's outline as read, and the WorldPop path."""
+    pts = pd.read_csv(shared / spec.points_csv, dtype={"ma_xa": str, "ma_huyen": str})
     census = pd.read_csv(
         shared / "census2019_communes_camau_baclieu.csv",
         dtype={"ma_xa": str},
@@ -104,22 +175,19 @@ def load_inputs(shared: Path) -> tuple[pd.DataFrame, shapely.Geometry, shapely.G
     )
     pts = pts.merge(census.rename(columns={"pop2019_urban": "urban_c", "hh2019_total": "hh_c"}),
                     on="ma_xa", how="left", validate="one_to_one")
-    if pts.urban_c.isna().any() or len(pts) != 101:
-        raise SystemExit("census table does not cover the 101 communes")
+    if pts.urban_c.isna().any() or len(pts) != spec.n_communes:
+        raise SystemExit(f"census table does not cover the {spec.n_communes} communes")
     for c in ("ten_xa", "loai_xa", "ten_huyen"):
         pts[c] = pts[c].map(nfc)
     xy = np.column_stack(TO_UTM.transform(pts.lon.to_numpy(), pts.lat.to_numpy()))
     pts["x"], pts["y"] = xy[:, 0], xy[:, 1]
-    assert pts.pop2019_total.sum() == PROVINCE_POP
+    assert pts.pop2019_total.sum() == spec.population
     outl = gpd.read_file(shared / "province_outline_geoboundaries.geojson")
     outl["shapeName"] = outl.shapeName.map(nfc)
-    camau = outl[outl.shapeName == nfc("Cà Mau")].to_crs(CRS).geometry.iloc[0]
-    baclieu = outl[outl.shapeName == nfc("Bạc Liêu")].to_crs(CRS).geometry.iloc[0]
-    camau = shapely.make_valid(shapely.set_precision(camau, 0.01))
-    # drop the outline's zero-width spikes (river mouths drawn as slits): a 5 m opening
-    camau = camau.buffer(-5, join_style="mitre").buffer(5, join_style="mitre")
-    camau = shapely.make_valid(shapely.set_precision(camau, 0.01))
-    return pts, camau, baclieu, shared / "worldpop_2020_1km_unadj_camau_baclieu.tif"
+    outline = _outline(outl, spec.name)
+    neighbour = outl[outl.shapeName == nfc(spec.neighbour)].to_crs(CRS).geometry.iloc[0]
+    pts = move_inside(pts, outline)
+    return pts, outline, neighbour, shared / "worldpop_2020_1km_unadj_camau_baclieu.tif"
 
 
 # --------------------------------------------------------------------------------------
@@ -313,7 +381,7 @@ def worldpop_guide(path: Path, xs, ys) -> np.ndarray:
     return out
 
 
-def base_density(pts, outline, xs, ys, wp, rng) -> np.ndarray:
+def base_density(pts, outline, neighbour, xs, ys, wp, rng, spec: Province) -> np.ndarray:
     X, Y = np.meshgrid(xs, ys)
     dens = np.maximum(np.nan_to_num(wp, nan=15.0), 5.0)
     town = np.zeros_like(dens)
@@ -323,15 +391,26 @@ def base_density(pts, outline, xs, ys, wp, rng) -> np.ndarray:
         amp, sig = (10.0, 900.0) if r.loai_xa == "Phường" else (8.0, 1100.0)
         d2 = (X - r.x) ** 2 + (Y - r.y) ** 2
         town += amp * np.exp(-d2 / (2 * sig**2))
-    city = utm(105.152, 9.183)
+    city = utm(*spec.city_lonlat)
     town += 10.0 * np.exp(-((X - city[0]) ** 2 + (Y - city[1]) ** 2) / (2 * 2500.0**2))
     dens = dens * (1 + town)
-    # U Minh Hạ forest core (thin), mangrove coast in the south (thin)
+    dens = spec.density(X, Y, outline, neighbour, dens)
+    z = ndimage.gaussian_filter(rng.standard_normal(dens.shape), 2.0)
+    z /= z.std()
+    return dens * np.exp(0.45 * z)
+
+
+def _lat_of(Y: np.ndarray) -> np.ndarray:
+    return np.interp(Y, [utm(105, 8.5)[1], utm(105, 9.7)[1]], [8.5, 9.7])
+
+
+def density_camau(X, Y, outline, neighbour, dens) -> np.ndarray:
+    """U Minh Hạ forest core (thin), mangrove coast in the south (thin), the cape (thin)."""
     fc = utm(104.965, 9.225)
     ell = ((X - fc[0]) / 7000.0) ** 2 + ((Y - fc[1]) / 9500.0) ** 2
     edge = np.sqrt(ell) + 0.15 * np.sin(np.arctan2(Y - fc[1], X - fc[0]) * 3 + 1.0)
     dens *= 0.06 + 0.94 / (1 + np.exp(-(edge - 1.0) / 0.08))
-    lat_ = np.interp(Y, [utm(105, 8.5)[1], utm(105, 9.7)[1]], [8.5, 9.7])
+    lat_ = _lat_of(Y)
     coast = shapely.get_coordinates(outline.boundary.segmentize(500))
     dcoast, _ = cKDTree(coast).query(np.column_stack([X.ravel(), Y.ravel()]))
     dcoast = dcoast.reshape(X.shape)
@@ -339,9 +418,24 @@ def base_density(pts, outline, xs, ys, wp, rng) -> np.ndarray:
     south = 1 / (1 + np.exp((lat_ - 8.86) / 0.01))  # 1 in the south
     dens *= 1 - 0.88 * south * (1 - belt)
     dens *= 0.35 + 0.65 / (1 + np.exp(-(lat_ - 8.66) / 0.01))  # the cape: thin
-    z = ndimage.gaussian_filter(rng.standard_normal(dens.shape), 2.0)
-    z /= z.std()
-    return dens * np.exp(0.45 * z)
+    return dens
+
+
+def baclieu_coast(outline, neighbour) -> np.ndarray:
+    """Vertices (every 500 m) of Bạc Liêu's sea coast: the outline south of 9.258°N (the Sóc
+    Trăng border meets the sea there) and away from the Cà Mau border."""
+    b = shapely.get_coordinates(outline.boundary.segmentize(500))
+    lat = TO_LL.transform(b[:, 0], b[:, 1])[1]
+    far = shapely.distance(neighbour.boundary, shapely.points(b)) > 200.0
+    return b[(lat < 9.258) & far]
+
+
+def density_baclieu(X, Y, outline, neighbour, dens) -> np.ndarray:
+    """Thin near the sea coast (mangrove belt and shrimp ponds): the Cà Mau coast rule,
+    without Cà Mau's forest core and cape."""
+    dcoast, _ = cKDTree(baclieu_coast(outline, neighbour)).query(np.column_stack([X.ravel(), Y.ravel()]))
+    belt = 1 / (1 + np.exp(-(dcoast.reshape(X.shape) - 3000.0) / 600.0))  # 0 at the coast, 1 inland
+    return dens * (1 - 0.88 * (1 - belt))
 
 
 def allocate(weights: np.ndarray, zone: np.ndarray, totals: np.ndarray) -> np.ndarray:
@@ -543,9 +637,49 @@ def outline_point_near(outline, lon, lat) -> np.ndarray:
     return np.array([q.x, q.y])
 
 
-def build_roads(pts, hamlets, outline, baclieu, rng):
-    net = Net()
-    code = pts.ma_xa.str.zfill(5).to_numpy()
+def border_point(camau, baclieu, lon: float, lat: float) -> np.ndarray:
+    """The point of the Cà Mau – Bạc Liêu border nearest (lon, lat): both samples end
+    their shared roads there (Cà Mau's cleaned outline, within 50 m of Bạc Liêu's)."""
+    shared_border = camau.boundary.intersection(baclieu.buffer(50)).buffer(1)
+    q = shapely.ops.nearest_points(camau.boundary.intersection(shared_border), shapely.points(utm(lon, lat)))[0]
+    return np.array([q.x, q.y])
+
+
+QL1_BORDER_LONLAT = (105.36, 9.27)  # Quốc lộ 1 crosses the border nearest this point
+QLPH_BORDER_LONLAT = (105.25, 9.31)  # the Quản Lộ – Phụng Hiệp road, likewise
+
+
+def street_grids(net: Net, main: list[int], centres, outline, rng) -> None:
+    """Street grids (centre, radius m, spacing m) in the city and the district towns."""
+    street_no = 0
+    for centre, radius, spacing in centres:
+        ang = rng.uniform(0, np.pi / 2)
+        u = np.array([np.cos(ang), np.sin(ang)])
+        v = np.array([-u[1], u[0]])
+        disc = shapely.Point(centre).buffer(radius).intersection(outline.buffer(-100))
+        for a_, b_ in ((u, v), (v, u)):
+            for off in np.arange(-radius, radius, spacing) + rng.uniform(0, spacing):
+                seg = shapely.linestrings([centre + off * b_ - radius * a_, centre + off * b_ + radius * a_])
+                for part in shapely.get_parts(seg.intersection(disc)):
+                    if part.geom_type == "LineString" and part.length > 150:
+                        street_no += 1
+                        main.append(net.add(shapely.get_coordinates(part.segmentize(400)), kind="road",
+                                            road_class="commune", name=nfc(f"Đường số {street_no}")))
+
+
+def add_rivers(net: Net, rivers, outline, rng) -> list:
+    """Rivers (name, waypoints, half width m), drawn beyond the coast and clipped to the province."""
+    river_geoms = []
+    for name, wps, half_w in rivers:
+        line = shapely.linestrings(wiggly(wps, rng, step_m=300, amp_m=250, wavelength_m=4000))
+        for part in shapely.get_parts(line.intersection(outline)):
+            if part.geom_type == "LineString" and part.length > 500:
+                net.add(shapely.get_coordinates(part), kind="river", name=nfc(name))
+                river_geoms.append((part, half_w, name))
+    return river_geoms
+
+
+def main_roads_camau(net: Net, pts, outline, baclieu, rng):
     P = pts[["x", "y"]].to_numpy()
     by_name = {n: P[i] for i, n in enumerate(pts.ten_xa)}
     city = by_name[nfc("Phường 2")]
@@ -556,10 +690,7 @@ def build_roads(pts, hamlets, outline, baclieu, rng):
         "namcan": by_name[nfc("Thị Trấn Năm Căn")], "caidoi": by_name[nfc("Thị trấn Cái Đôi Vàm")],
         "rachgoc": by_name[nfc("Thị trấn Rạch Gốc")],
     }
-    shared_border = outline.boundary.intersection(baclieu.buffer(50)).buffer(1)
-    bl_pt = shapely.ops.nearest_points(outline.boundary.intersection(shared_border),
-                                       shapely.points(utm(105.36, 9.27)))[0]
-    bl = np.array([bl_pt.x, bl_pt.y])
+    bl = border_point(outline, baclieu, *QL1_BORDER_LONLAT)
     north = outline_point_near(outline, 105.10, 9.60)
     main: list[int] = []
 
@@ -588,22 +719,7 @@ def build_roads(pts, hamlets, outline, baclieu, rng):
     ]
     for wps, name in prov:
         road(wps, "provincial", name)
-    # street grids in Cà Mau city and the district towns
-    street_no = 0
-    for centre, radius, spacing in [(city, 2600.0, 330.0)] + [(t, 850.0, 280.0) for t in T.values()]:
-        ang = rng.uniform(0, np.pi / 2)
-        u = np.array([np.cos(ang), np.sin(ang)])
-        v = np.array([-u[1], u[0]])
-        disc = shapely.Point(centre).buffer(radius).intersection(outline.buffer(-100))
-        for a_, b_ in ((u, v), (v, u)):
-            for off in np.arange(-radius, radius, spacing) + rng.uniform(0, spacing):
-                seg = shapely.linestrings([centre + off * b_ - radius * a_, centre + off * b_ + radius * a_])
-                for part in shapely.get_parts(seg.intersection(disc)):
-                    if part.geom_type == "LineString" and part.length > 150:
-                        street_no += 1
-                        main.append(net.add(shapely.get_coordinates(part.segmentize(400)), kind="road",
-                                            road_class="commune", name=nfc(f"Đường số {street_no}")))
-    # rivers (drawn beyond the coast, clipped to the province)
+    street_grids(net, main, [(city, 2600.0, 330.0)] + [(t, 850.0, 280.0) for t in T.values()], outline, rng)
     rivers = [
         ("Sông Ông Đốc", [utm(105.135, 9.176), utm(105.03, 9.125), utm(104.93, 9.075),
                           utm(104.845, 9.042), utm(104.70, 9.03)], 90.0),
@@ -613,15 +729,102 @@ def build_roads(pts, hamlets, outline, baclieu, rng):
                           utm(104.97, 8.758), utm(105.06, 8.755), utm(105.20, 8.77),
                           utm(105.45, 8.78)], 160.0),
     ]
-    river_geoms = []
-    for name, wps, half_w in rivers:
-        line = shapely.linestrings(wiggly(wps, rng, step_m=300, amp_m=250, wavelength_m=4000))
-        for part in shapely.get_parts(line.intersection(outline)):
-            if part.geom_type == "LineString" and part.length > 500:
-                net.add(shapely.get_coordinates(part), kind="river", name=nfc(name))
-                river_geoms.append((part, half_w, name))
-    avoid = shapely.union_all([g.buffer(hw + 40) for g, hw, _ in river_geoms])
-    shapely.prepare(avoid)
+    return main, city, T, add_rivers(net, rivers, outline, rng)
+
+
+def farmland_camau(outline, neighbour):
+    """Not in the U Minh Hạ forest core nor the southern mangroves."""
+    minx, miny, maxx, _ = outline.bounds
+    farmland = outline.difference(shapely.Point(utm(104.965, 9.225)).buffer(6500))
+    south = shapely.box(minx - 1e4, miny - 1e4, maxx + 1e4, utm(105.0, 8.74)[1])
+    return farmland.difference(south).buffer(-800)
+
+
+def main_roads_baclieu(net: Net, pts, outline, camau, rng):
+    """Bạc Liêu's main lines, by approximate lon/lat waypoints (SYNTHETIC geometry, real
+    names): Quốc lộ 1 from the Sóc Trăng border through Châu Hưng, Bạc Liêu city, Hòa Bình,
+    Láng Tròn, Giá Rai and Hộ Phòng to the Cà Mau border (at the point where the Cà Mau
+    sample's Quốc lộ 1 ends); the Quản Lộ – Phụng Hiệp road from the Cà Mau border through
+    Phước Long towards Ngã Năm; the coastal Bạc Liêu – Nhà Mát – Gành Hào road; roads between
+    the district towns; the Bạc Liêu – Cà Mau and Quản Lộ – Phụng Hiệp canals; the Gành Hào
+    river along the Cà Mau border."""
+    P = pts[["x", "y"]].to_numpy()
+    by_code = {c: P[i] for i, c in enumerate(pts.ma_xa.str.zfill(5))}
+    city = by_code["31816"]  # Phường 3, the city centre
+    T = {"chauhung": by_code["31900"], "hoabinh": by_code["31891"], "giarai": by_code["31942"],
+         "hophong": by_code["31945"], "langtron": by_code["31951"], "phuoclong": by_code["31867"],
+         "ngandua": by_code["31843"], "ganhhao": by_code["31972"]}
+    nhamat = by_code["31831"]
+    camau_clean = shapely.make_valid(shapely.set_precision(
+        shapely.make_valid(shapely.set_precision(camau, 0.01)).buffer(-5, join_style="mitre")
+        .buffer(5, join_style="mitre"), 0.01))  # Cà Mau's outline as its own build cleans it
+    ql1_cm = border_point(camau_clean, outline, *QL1_BORDER_LONLAT)
+    qlph_cm = border_point(camau_clean, outline, *QLPH_BORDER_LONLAT)
+    main: list[int] = []
+
+    def road(wps, cls, name, **kw):
+        main.append(net.add(wiggly(wps, rng, **kw), kind="road", road_class=cls, name=nfc(name)))
+
+    road([outline_point_near(outline, 105.80, 9.395), utm(105.762, 9.368), T["chauhung"],
+          utm(105.735, 9.315), city, utm(105.68, 9.283), T["hoabinh"], utm(105.57, 9.276), T["langtron"],
+          T["giarai"], T["hophong"], utm(105.36, 9.235), utm(105.30, 9.255), ql1_cm], "national", "Quốc lộ 1")
+    road([qlph_cm, utm(105.303, 9.322), utm(105.343, 9.350), utm(105.40, 9.40), T["phuoclong"],
+          utm(105.51, 9.48), outline_point_near(outline, 105.56, 9.52)], "national", "Đường Quản Lộ – Phụng Hiệp")
+    prov = [
+        ([city, nhamat], "Đường Bạc Liêu – Nhà Mát"),
+        ([nhamat, utm(105.664, 9.204), utm(105.609, 9.183), utm(105.538, 9.155), utm(105.481, 9.111),
+          T["ganhhao"]], "Đường ven biển Nhà Mát – Gành Hào"),
+        ([T["hophong"], utm(105.44, 9.18), utm(105.43, 9.10), T["ganhhao"]], "Đường Hộ Phòng – Gành Hào"),
+        ([utm(105.665, 9.283), utm(105.609, 9.384), utm(105.518, 9.495), T["ngandua"]], "Đường Cầu Sập – Ngan Dừa"),
+        ([T["giarai"], utm(105.453, 9.299), utm(105.45, 9.38), T["phuoclong"]], "Đường Giá Rai – Phước Long"),
+        ([T["ngandua"], utm(105.384, 9.560), utm(105.328, 9.578)], "Đường Ngan Dừa – Vĩnh Lộc"),
+        ([T["phuoclong"], utm(105.38, 9.44), utm(105.347, 9.498)], "Đường Phước Long – Ninh Thạnh Lợi"),
+        ([city, utm(105.791, 9.262), outline_point_near(outline, 105.83, 9.28)], "Đường Bạc Liêu – Vĩnh Châu"),
+        ([T["hoabinh"], utm(105.64, 9.23), utm(105.664, 9.204)], "Đường Hòa Bình – Vĩnh Hậu"),
+        ([T["langtron"], utm(105.524, 9.223), utm(105.538, 9.155)], "Đường Láng Tròn – Long Điền Đông"),
+        ([utm(105.336, 9.222), utm(105.335, 9.156), utm(105.296, 9.140)], "Đường Tân Phong – Định Thành"),
+        ([T["chauhung"], utm(105.817, 9.369)], "Đường Châu Hưng – Hưng Thành"),
+    ]
+    for wps, name in prov:
+        road(wps, "provincial", name)
+    street_grids(net, main, [(city, 2200.0, 330.0)] + [(t, 850.0, 280.0) for t in T.values()], outline, rng)
+    canals = [
+        ("Kênh xáng Bạc Liêu – Cà Mau", [utm(105.735, 9.272), utm(105.63, 9.268), utm(105.51, 9.262),
+                                          utm(105.465, 9.232), utm(105.42, 9.220), utm(105.33, 9.212),
+                                          utm(105.22, 9.21)]),
+        ("Kênh Quản Lộ – Phụng Hiệp", [utm(105.24, 9.305), utm(105.305, 9.317), utm(105.345, 9.345),
+                                        utm(105.40, 9.395), utm(105.46, 9.444), utm(105.51, 9.475),
+                                        utm(105.57, 9.515)]),
+    ]
+    for name, wps in canals:
+        line = shapely.linestrings(wiggly(wps, rng, step_m=300, amp_m=150, wavelength_m=4000))
+        for part in shapely.get_parts(line.intersection(outline.buffer(-20))):
+            if part.geom_type == "LineString" and part.length > 800:
+                net.add(shapely.get_coordinates(part.segmentize(2000)), kind="canal", name=nfc(name))
+    # the Gành Hào river is the Cà Mau border from its mouth up to about 9.16°N
+    on_border = outline.boundary.intersection(camau.buffer(60))
+    south = shapely.box(*(utm(105.0, 8.9)), *(utm(105.6, 9.16)))
+    parts = [g for g in shapely.get_parts(shapely.line_merge(on_border.intersection(south)))
+             if g.geom_type == "LineString"]
+    river = max(parts, key=lambda g: g.length)
+    net.add(shapely.get_coordinates(river), kind="river", name=nfc("Sông Gành Hào"))
+    return main, city, T, [(river, 110.0, nfc("Sông Gành Hào"))]
+
+
+def farmland_baclieu(outline, camau):
+    """Not in the coastal belt (2.5 km from the sea: mangroves and shrimp ponds)."""
+    coast = shapely.linestrings(baclieu_coast(outline, camau))
+    return outline.difference(coast.buffer(2500)).buffer(-800)
+
+
+def build_roads(pts, hamlets, outline, neighbour, rng, spec: Province):
+    net = Net()
+    code = pts.ma_xa.str.zfill(5).to_numpy()
+    P = pts[["x", "y"]].to_numpy()
+    main, city, T, river_geoms = spec.main_roads(net, pts, outline, neighbour, rng)
+    avoid = shapely.union_all([g.buffer(hw + 40) for g, hw, _ in river_geoms]) if river_geoms else None
+    if avoid is not None:
+        shapely.prepare(avoid)
     # district roads: commune centres linked Prim-style to the growing network
     todo = [i for i in range(len(P))]
     tree_idx = list(main)
@@ -666,15 +869,13 @@ def build_roads(pts, hamlets, outline, baclieu, rng):
     # the local network: hamlet roads, dikes and canal-bank paths along each hamlet's long
     # axis, linked to the network (in the delta nearly every house lines one of them)
     hamlet_network(net, hamlets, anchors, road_idx, avoid, rng)
-    # canals: a rotated grid in farmland (not in the southern mangroves nor the forest core)
+    # canals: a rotated grid in farmland
     ang = np.deg2rad(12.0)
     R = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
     minx, miny, maxx, maxy = outline.bounds
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     half = 90_000
-    farmland = outline.difference(shapely.Point(utm(104.965, 9.225)).buffer(6500))
-    south = shapely.box(minx - 1e4, miny - 1e4, maxx + 1e4, utm(105.0, 8.74)[1])
-    farmland = farmland.difference(south).buffer(-800)
+    farmland = spec.farmland(outline, neighbour)
     canal_no = 0
     for s, spacing in ((0, 5200.0), (1, 6100.0)):
         for off in np.arange(-half, half, spacing) + rng.uniform(0, spacing):
@@ -693,8 +894,8 @@ def build_roads(pts, hamlets, outline, baclieu, rng):
                                                   f"Kênh xáng {rng.choice(AP_NAMES)}"))
     # crossings: roads get bridges, canals stop short of the river
     net = cut_at_rivers(net, river_geoms)
-    net = add_ferries(net, river_geoms, rng)
-    net = add_islands(net, outline, rng)
+    net = add_ferries(net, river_geoms, rng, spec)
+    net = add_islands(net, outline, rng, spec)
     net = keep_connected(net)
     return net, city, T
 
@@ -794,16 +995,17 @@ def cut_at_rivers(net: Net, river_geoms) -> Net:
     return out
 
 
-def add_ferries(net: Net, river_geoms, rng) -> Net:
-    """Up to three ferries straight across a river, each bank landing linked to the
-    nearest road vertex on its own bank by a short access road."""
+def add_ferries(net: Net, river_geoms, rng, spec: Province) -> Net:
+    """Up to three ferries straight across a river (at the province's wanted spots, in
+    order), each bank landing linked to the nearest road vertex on its own bank by a short
+    access road."""
+    if not spec.ferries:
+        return net
     road_i = [i for i, a in enumerate(net.attrs) if a["kind"] == "road"]
     V = np.vstack([net.coords[i] for i in road_i])
     tree = cKDTree(V)
     rivers = shapely.union_all([g for g, _, _ in river_geoms])
-    wanted = [("Sông Cửa Lớn", (104.86, 8.715)), ("Sông Cửa Lớn", (105.13, 8.765)),
-              ("Sông Gành Hào", (105.30, 9.065)), ("Sông Cửa Lớn", (104.78, 8.69)),
-              ("Sông Gành Hào", (105.36, 9.04)), ("Sông Ông Đốc", (104.90, 9.06))]
+    wanted = spec.ferries
     n_ferries = 0
     all_lines = shapely.STRtree(net.geoms())
     for rname, (lon, lat) in wanted:
@@ -841,17 +1043,16 @@ def add_ferries(net: Net, river_geoms, rng) -> Net:
         for xy in access:
             net.add(xy, kind="road", road_class="hamlet", name=nfc(f"Đường bến phà {name}"))
         n_ferries += 1
-    if n_ferries < 2:
-        raise SystemExit("could not place at least two ferries")
+    if n_ferries < spec.min_ferries:
+        raise SystemExit(f"could not place at least {spec.min_ferries} ferries")
     return net
 
 
-def add_islands(net: Net, outline, rng) -> Net:
+def add_islands(net: Net, outline, rng, spec: Province) -> Net:
     """Two deliberate small islands: isolated canal pieces that touch nothing."""
     lines = shapely.union_all(net.geoms())
     placed = 0
-    spots = [(104.93, 8.61), (105.28, 8.80), (104.80, 9.50), (104.90, 8.78)]
-    for lon, lat in spots:
+    for lon, lat in spec.island_spots:
         if placed == 2:
             break
         c = utm(lon, lat)
@@ -907,19 +1108,25 @@ def keep_connected(net: Net) -> Net:
 # --------------------------------------------------------------------------------------
 # main build
 # --------------------------------------------------------------------------------------
-def build(shared: Path, out: Path, seed: int = 2021) -> dict:
+def gpkg_of(layer: str, spec: Province) -> str:
+    f = GPKG_OF_LAYER[layer]
+    return f"{spec.slug}.gpkg" if f == "main" else f
+
+
+def build(shared: Path, out: Path, seed: int = 2021, province: str = "Cà Mau") -> dict:
+    spec = PROVINCES[nfc(province)]
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    pts, outline, baclieu, wp_path = load_inputs(shared)
+    pts, outline, neighbour, wp_path = load_inputs(shared, spec)
     communes, P = build_communes(pts, outline, rng)
     logger.info("communes built (%.1fs)", time.perf_counter() - t0)
     transform, shape, xs, ys, _ = make_grid(outline)
     ids, interior, inprov = zone_rasters(communes, outline, transform, shape)
     wp = worldpop_guide(wp_path, xs, ys)
-    base = base_density(pts, outline, xs, ys, wp, rng)
+    base = base_density(pts, outline, neighbour, xs, ys, wp, rng, spec)
     hamlets = build_hamlets(communes, interior, ids, base, xs, ys, rng)
     logger.info("hamlets %d (%.1fs)", len(hamlets), time.perf_counter() - t0)
-    net, city, towns = build_roads(pts, hamlets, outline, baclieu, rng)
+    net, city, towns = build_roads(pts, hamlets, outline, neighbour, rng, spec)
     roads = gpd.GeoDataFrame(
         [a | {"geometry": shapely.linestrings(np.round(c, 2))} for c, a in zip(net.coords, net.attrs, strict=True)],
         crs=CRS,
@@ -951,7 +1158,8 @@ def build(shared: Path, out: Path, seed: int = 2021) -> dict:
 
     ctx = {"communes": communes, "hamlets": hamlets, "roads": roads, "pop": pop, "xs": xs, "ys": ys,
            "transform": transform, "ids": ids, "city": city, "towns": towns, "rng": rng, "pts": pts,
-           "outline": outline, "seed": seed}
+           "outline": outline, "seed": seed, "spec": spec, "population": spec.population,
+           "city_district": spec.city_district, "remote_districts": spec.remote_districts}
     sites, g5 = build_sites(ctx)
     cells = build_cells(sites, ctx)
     fiber, copper, fib_info = build_fiber(ctx)
@@ -972,7 +1180,7 @@ def build(shared: Path, out: Path, seed: int = 2021) -> dict:
         tmp = Path(tmp)
         for name, gdf in layers.items():
             gdf = gdf.reset_index(drop=True)
-            gdf.to_file(tmp / GPKG_OF_LAYER[name], layer=name, driver="GPKG", engine="pyogrio",
+            gdf.to_file(tmp / gpkg_of(name, spec), layer=name, driver="GPKG", engine="pyogrio",
                         SPATIAL_INDEX="NO")  # keeps the committed sample small (~3 MB less)
         prof = {"driver": "GTiff", "dtype": "float32", "width": shape[1], "height": shape[0],
                 "count": 1, "crs": CRS, "transform": transform, "nodata": NODATA,
@@ -984,7 +1192,7 @@ def build(shared: Path, out: Path, seed: int = 2021) -> dict:
                                    "guide WorldPop 2020 (CC BY 4.0)", seed=str(seed))
         sites.to_csv(tmp / "sites.csv", index=False, lineterminator="\n")
         cells.to_csv(tmp / "opencellid_452.csv", index=False, lineterminator="\n")
-        for f in sorted(set(GPKG_OF_LAYER.values())) + ["population_100m.tif", "sites.csv", "opencellid_452.csv"]:
+        for f in sorted({gpkg_of(n, spec) for n in GPKG_OF_LAYER}) + ["population_100m.tif", "sites.csv", "opencellid_452.csv"]:
             shutil.move(str(tmp / f), str(out / f))
     info = {name: len(g) for name, g in layers.items()}
     info |= {"sites_rows": len(sites), "sites": sites.site_id.nunique(), "cells": len(cells),
@@ -996,7 +1204,10 @@ def build(shared: Path, out: Path, seed: int = 2021) -> dict:
 # --------------------------------------------------------------------------------------
 # sites and cells
 # --------------------------------------------------------------------------------------
-OPS = {"Viettel": ("VTL", 480), "VNPT": ("VNP", 330), "MobiFone": ("MBF", 290)}
+OPS = {"Viettel": "VTL", "VNPT": "VNP", "MobiFone": "MBF"}  # site id prefixes
+# 4G sites per operator in Cà Mau (assumption, sized to the sample); other provinces scale
+# them by census population (the same sites per person)
+OPS_SITES_CAMAU = {"Viettel": 480, "VNPT": 330, "MobiFone": 290}
 
 
 def _commune_at(ctx, xy: np.ndarray) -> np.ndarray:
@@ -1042,10 +1253,11 @@ def build_sites(ctx):
         return np.array(acc)
 
     site_xy = {}
-    site_xy["Viettel"] = sample_independent(OPS["Viettel"][1])
+    n_sites = ctx["spec"].sites
+    site_xy["Viettel"] = sample_independent(n_sites["Viettel"])
     vt = site_xy["Viettel"]
     for op in ("VNPT", "MobiFone"):
-        n = OPS[op][1]
+        n = n_sites[op]
         n_co, n_near = round(0.15 * n), round(0.10 * n)
         hosts = rng.choice(len(vt), size=n_co + n_near, replace=False)
         rows = []
@@ -1063,7 +1275,7 @@ def build_sites(ctx):
     communes = ctx["communes"]
     recs = []
     site_meta = []
-    for op, (pref, _) in OPS.items():
+    for op, pref in OPS.items():
         xy = site_xy[op]
         ci = _commune_at(ctx, xy)
         urban = communes.commune_type.to_numpy()[ci] != "Xã"
@@ -1080,7 +1292,7 @@ def build_sites(ctx):
                              "height_m": round(h, 1), "tilt_deg": round(tilt, 1),
                              "tx_power_dbm": pw, "x": p[0], "y": p[1]})
             site_meta.append((sid, op, p, bool(urban[k]), h, off))
-    # 5G on existing sites in Cà Mau city and district towns, sized for ~20 % population
+    # 5G on existing sites in the city and district towns, sized for ~20 % population
     meta = pd.DataFrame(site_meta, columns=["site_id", "operator", "p", "urban", "h", "off"])
     pc = pop.ravel()[cells]
     tree = cKDTree(cxy)
@@ -1106,7 +1318,7 @@ def build_sites(ctx):
                 continue
             d, _ = cKDTree(pp).query(cxy, distance_upper_bound=radius[op])
             covered |= np.isfinite(d)
-        return float(pc[covered].sum() / PROVINCE_POP)
+        return float(pc[covered].sum() / ctx["population"])
 
     best = None
     for total in range(20, 151, 2):
@@ -1142,6 +1354,7 @@ def build_cells(sites: pd.DataFrame, ctx) -> pd.DataFrame:
     dcode = ctx["communes"].district_code.to_numpy()[ci].astype(int)
     rows = []
     base_enb = {"Viettel": 120000, "VNPT": 240000, "MobiFone": 360000}
+    lac_base, district_base = ctx["spec"].lac_base, ctx["spec"].district_base
     for k, r in enumerate(sites.itertuples()):
         num = int(r.site_id.split("-")[1])
         sec = "ABCDEF".index(r.sector_id[-1])
@@ -1152,7 +1365,7 @@ def build_cells(sites: pd.DataFrame, ctx) -> pd.DataFrame:
         created = int(rng.integers(1_420_070_400, 1_672_531_200))  # 2015..2023
         rows.append({
             "radio": "LTE" if r.technology == "4G" else "NR", "mcc": 452, "net": net[r.operator],
-            "area": 12000 + 100 * net[r.operator] + (dcode[k] - 964),
+            "area": lac_base + 100 * net[r.operator] + (dcode[k] - district_base),
             "cell": enb * 256 + (sec % 3) + 1, "unit": int(rng.integers(0, 504)),
             "x": p[0], "y": p[1], "range": int(rng.integers(300, 6000)),
             "samples": int(rng.integers(1, 400)), "changeable": int(rng.random() < 0.95),
@@ -1227,7 +1440,9 @@ def build_postal(ctx):
     rng, communes, pts = ctx["rng"], ctx["communes"], ctx["pts"]
     P = pts[["x", "y"]].to_numpy()
     rows = []
-    remote = (communes.commune_type.to_numpy() == "Xã") & (communes.district_name.to_numpy() != nfc("Thành phố Cà Mau"))
+    spec = ctx["spec"]
+    city_d, pname = nfc(spec.city_district), nfc(spec.name)
+    remote = (communes.commune_type.to_numpy() == "Xã") & (communes.district_name.to_numpy() != city_d)
     no_staff = set(rng.choice(np.flatnonzero(remote), 4, replace=False).tolist())
     agents = set(sorted(no_staff)[:2])
     for i, c in enumerate(communes.itertuples()):
@@ -1244,17 +1459,17 @@ def build_postal(ctx):
             name, kind = f"Bưu cục {_short(c.commune_name)}", "post_office"
         rows.append({"name": nfc(name), "commune": i, "staffed": True, "kind": kind, "geometry": p})
     # extra post offices in the city and district towns
-    city_w = np.flatnonzero((communes.district_name == nfc("Thành phố Cà Mau")).to_numpy())
-    rows.append({"name": nfc("Bưu điện tỉnh Cà Mau"), "commune": -1, "staffed": True, "kind": "post_office",
+    city_w = np.flatnonzero((communes.district_name == city_d).to_numpy())
+    rows.append({"name": nfc(f"Bưu điện tỉnh {pname}"), "commune": -1, "staffed": True, "kind": "post_office",
                  "geometry": _near(ctx["city"], rng, 50, 200)})
-    rows.append({"name": nfc("Bưu cục Cà Mau"), "commune": -1, "staffed": True, "kind": "post_office",
+    rows.append({"name": nfc(f"Bưu cục {pname}"), "commune": -1, "staffed": True, "kind": "post_office",
                  "geometry": _near(ctx["city"], rng, 300, 700)})
-    for k in range(12):
+    for k in range(spec.city_post_offices):
         i = int(rng.choice(city_w))
         p = _inside(_near(P[i], rng, 300, 1500), communes.geometry.iloc[i], rng, P[i])
-        rows.append({"name": nfc(f"Bưu cục Cà Mau {k + 2}"), "commune": i, "staffed": True,
+        rows.append({"name": nfc(f"Bưu cục {pname} {k + 2}"), "commune": i, "staffed": True,
                      "kind": "post_office", "geometry": p})
-    towns = communes[(communes.commune_type != "Xã") & (communes.district_name != nfc("Thành phố Cà Mau"))]
+    towns = communes[(communes.commune_type != "Xã") & (communes.district_name != city_d)]
     for i in towns.index:
         for k in range(1 + int(rng.random() < 0.5)):
             p = _inside(_near(P[i], rng, 200, 1200), communes.geometry.iloc[i], rng, P[i])
@@ -1282,20 +1497,26 @@ def build_postal(ctx):
 
 
 PROVINCE_AGENCIES = [
-    "Văn phòng Tỉnh ủy Cà Mau", "Văn phòng UBND tỉnh Cà Mau", "Văn phòng Đoàn ĐBQH và HĐND tỉnh",
+    "Văn phòng Tỉnh ủy {p}", "Văn phòng UBND tỉnh {p}", "Văn phòng Đoàn ĐBQH và HĐND tỉnh",
     "Sở Thông tin và Truyền thông", "Sở Kế hoạch và Đầu tư", "Sở Tài chính", "Sở Nội vụ",
     "Sở Tư pháp", "Sở Công Thương", "Sở Nông nghiệp và Phát triển nông thôn",
     "Sở Tài nguyên và Môi trường", "Sở Giao thông vận tải", "Sở Xây dựng", "Sở Y tế",
     "Sở Giáo dục và Đào tạo", "Sở Lao động - Thương binh và Xã hội", "Sở Văn hóa, Thể thao và Du lịch",
-    "Sở Khoa học và Công nghệ", "Thanh tra tỉnh", "Ban Dân tộc tỉnh", "Công an tỉnh Cà Mau",
-    "Bộ Chỉ huy Quân sự tỉnh", "Trung tâm Phục vụ hành chính công tỉnh", "Cục Thuế tỉnh Cà Mau",
-    "Kho bạc Nhà nước Cà Mau",
+    "Sở Khoa học và Công nghệ", "Thanh tra tỉnh", "Ban Dân tộc tỉnh", "Công an tỉnh {p}",
+    "Bộ Chỉ huy Quân sự tỉnh", "Trung tâm Phục vụ hành chính công tỉnh", "Cục Thuế tỉnh {p}",
+    "Kho bạc Nhà nước {p}",
 ]
 DISTRICT_AGENCIES = [
     "UBND {t}", "Huyện ủy {t}", "Phòng Văn hóa và Thông tin {t}", "Phòng Tài chính - Kế hoạch {t}",
     "Phòng Nội vụ {t}", "Phòng Giáo dục và Đào tạo {t}", "Phòng Tài nguyên và Môi trường {t}",
     "Bộ phận Một cửa {t}",
 ]
+
+
+def _lower_type(district_name: str, city: bool = True) -> str:
+    """'Huyện X' -> 'huyện X' (as inside a name); also 'Thị xã', and 'Thành phố' if ``city``."""
+    t = district_name.replace("Huyện", "huyện").replace("Thị xã", "thị xã")
+    return t.replace("Thành phố", "thành phố") if city else t
 
 
 def build_facilities(ctx):
@@ -1307,17 +1528,20 @@ def build_facilities(ctx):
         rows.append({"name": nfc(name), "kind": kind, "level": level, "geometry": p})
 
     city = ctx["city"]
+    spec = ctx["spec"]
+    pname, city_d = nfc(spec.name), nfc(spec.city_district)
     for nm in PROVINCE_AGENCIES:
-        add(nm, "agency", "province", _near(city, rng, 100, 1800))
+        add(nm.format(p=pname), "agency", "province", _near(city, rng, 100, 1800))
     seats = {}
     for d, grp in communes.groupby("district_code"):
         dn = grp.district_name.iloc[0]
         towns = grp[grp.commune_type != "Xã"]
         seat = P[towns.index[0]] if len(towns) else P[grp.index[0]]
-        if dn == nfc("Thành phố Cà Mau"):
-            seat = P[communes.index[communes.commune_name == nfc("Phường 5")][0]]
+        if dn == city_d:
+            seat = P[communes.index[(communes.commune_name == nfc(spec.city_seat))
+                                    & (communes.district_name == city_d)][0]]
         seats[d] = seat
-        t = dn.replace("Huyện", "huyện").replace("Thành phố", "thành phố")
+        t = _lower_type(dn)
         for nm in DISTRICT_AGENCIES:
             add(nm.format(t=t), "agency", "district", _near(seat, rng, 50, 700))
     for i, c in enumerate(communes.itertuples()):
@@ -1331,17 +1555,17 @@ def build_facilities(ctx):
             schools.append(f"Trường Tiểu học {sn} 2")
         for s in schools:
             add(s, "school", "commune", _inside(_near(base, rng, 150, 2500), c.geometry, rng, base))
-    hospitals = ["Bệnh viện Đa khoa tỉnh Cà Mau", "Bệnh viện Sản - Nhi Cà Mau",
-                 "Bệnh viện Y học cổ truyền Cà Mau", "Bệnh viện Lao và Bệnh phổi Cà Mau"]
+    hospitals = ["Bệnh viện Đa khoa tỉnh {p}", "Bệnh viện Sản - Nhi {p}",
+                 "Bệnh viện Y học cổ truyền {p}", "Bệnh viện Lao và Bệnh phổi {p}"]
     for nm in hospitals:
-        add(nm, "hospital", "province", _near(city, rng, 500, 3000))
+        add(nm.format(p=pname), "hospital", "province", _near(city, rng, 500, 3000))
     for d, seat in seats.items():
         dn = communes.district_name[communes.district_code == d].iloc[0]
-        if dn == nfc("Thành phố Cà Mau"):
+        if dn == city_d:
             continue
-        add(f"Trung tâm Y tế {dn.replace('Huyện', 'huyện')}", "hospital", "district", _near(seat, rng, 200, 900))
-    add("Trung tâm dữ liệu Viettel Cà Mau", "data_centre", None, _near(city, rng, 800, 2000))
-    add("Trung tâm dữ liệu VNPT Cà Mau", "data_centre", None, _near(city, rng, 300, 1200))
+        add(f"Trung tâm Y tế {_lower_type(dn, city=False)}", "hospital", "district", _near(seat, rng, 200, 900))
+    add(f"Trung tâm dữ liệu Viettel {pname}", "data_centre", None, _near(city, rng, 800, 2000))
+    add(f"Trung tâm dữ liệu VNPT {pname}", "data_centre", None, _near(city, rng, 300, 1200))
     df = pd.DataFrame(rows)
     xy = np.vstack(df.geometry.to_numpy())
     ci = _commune_at(ctx, xy)
@@ -1354,21 +1578,58 @@ def build_facilities(ctx):
 
 def build_dtt(ctx):
     rng = ctx["rng"]
-    T = ctx["towns"]
-    spec = [("Đài phát DVB-T2 Cà Mau", ctx["city"], 610.0, 69.5, 150.0),
-            ("Đài phát DVB-T2 Năm Căn", T["namcan"], 554.0, 67.8, 120.0),
-            ("Đài phát DVB-T2 Thới Bình", T["thoibinh"], 658.0, 68.2, 105.0)]
+    T = ctx["towns"] | {"city": ctx["city"]}
+    spec = [(name, T[key], f, erp, h) for name, key, f, erp, h in ctx["spec"].dtt]
     return gpd.GeoDataFrame({
-        "tx_id": [f"DTT-{k + 1}" for k in range(3)], "name": [nfc(s[0]) for s in spec],
+        "tx_id": [f"DTT-{k + 1}" for k in range(len(spec))], "name": [nfc(s[0]) for s in spec],
         "freq_mhz": [s[2] for s in spec], "erp_dbm": [s[3] for s in spec], "height_m": [s[4] for s in spec],
     }, geometry=[shapely.points(_near(s[1], rng, 300, 900)) for s in spec], crs=CRS)
 
 
+# --------------------------------------------------------------------------------------
+# the provinces
+# --------------------------------------------------------------------------------------
+CAMAU_POP, BACLIEU_POP = 1_194_476, 907_236  # GSO 2019 census totals (checked on load)
+
+PROVINCES = {nfc(p.name): p for p in (
+    Province(
+        name="Cà Mau", slug="camau", neighbour="Bạc Liêu", points_csv="commune_points_2019.csv",
+        n_communes=101, population=CAMAU_POP, city_district="Thành phố Cà Mau", city_seat="Phường 5",
+        city_lonlat=(105.152, 9.183),
+        remote_districts=("Huyện Ngọc Hiển", "Huyện U Minh", "Huyện Đầm Dơi", "Huyện Năm Căn"),
+        sites=OPS_SITES_CAMAU, lac_base=12000, district_base=964, city_post_offices=12,
+        dtt=(("Đài phát DVB-T2 Cà Mau", "city", 610.0, 69.5, 150.0),
+             ("Đài phát DVB-T2 Năm Căn", "namcan", 554.0, 67.8, 120.0),
+             ("Đài phát DVB-T2 Thới Bình", "thoibinh", 658.0, 68.2, 105.0)),
+        ferries=(("Sông Cửa Lớn", (104.86, 8.715)), ("Sông Cửa Lớn", (105.13, 8.765)),
+                 ("Sông Gành Hào", (105.30, 9.065)), ("Sông Cửa Lớn", (104.78, 8.69)),
+                 ("Sông Gành Hào", (105.36, 9.04)), ("Sông Ông Đốc", (104.90, 9.06))),
+        min_ferries=2, island_spots=((104.93, 8.61), (105.28, 8.80), (104.80, 9.50), (104.90, 8.78)),
+        density=density_camau, main_roads=main_roads_camau, farmland=farmland_camau,
+    ),
+    Province(
+        name="Bạc Liêu", slug="baclieu", neighbour="Cà Mau", points_csv="commune_points_2019_baclieu.csv",
+        n_communes=64, population=BACLIEU_POP, city_district="Thành phố Bạc Liêu", city_seat="Phường 3",
+        city_lonlat=(105.724, 9.288), remote_districts=("Huyện Đông Hải", "Huyện Hồng Dân"),
+        sites={op: round(n * BACLIEU_POP / CAMAU_POP) for op, n in OPS_SITES_CAMAU.items()},
+        lac_base=11000, district_base=954, city_post_offices=round(12 * BACLIEU_POP / CAMAU_POP),
+        dtt=(("Đài phát DVB-T2 Bạc Liêu", "city", 626.0, 69.0, 150.0),
+             ("Đài phát DVB-T2 Giá Rai", "giarai", 570.0, 67.5, 110.0),
+             ("Đài phát DVB-T2 Hồng Dân", "ngandua", 642.0, 67.0, 100.0)),
+        ferries=(),  # the Gành Hào ferry lands in Cà Mau, outside this study
+        min_ferries=0, island_spots=((105.33, 9.47), (105.36, 9.12), (105.60, 9.42), (105.80, 9.30)),
+        density=density_baclieu, main_roads=main_roads_baclieu, farmland=farmland_baclieu,
+    ),
+)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--province", default="Cà Mau", choices=sorted(PROVINCES),
+                    help="which old province to build (default: Cà Mau)")
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data" / "camau",
                     help="folder with the real inputs (default: <repo>/../shared/data/camau)")
-    ap.add_argument("--out", type=Path, default=REPO / "data" / "camau", help="output folder")
+    ap.add_argument("--out", type=Path, default=None, help="output folder (default: data/<camau|baclieu>)")
     ap.add_argument("--seed", type=int, default=2021)
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
@@ -1376,7 +1637,9 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if not args.shared.is_dir():
         raise SystemExit(f"real inputs not found at {args.shared}; pass --shared DIR")
-    info = build(args.shared, args.out, args.seed)
+    spec = PROVINCES[nfc(args.province)]
+    out = args.out if args.out is not None else REPO / "data" / spec.slug
+    info = build(args.shared, out, args.seed, spec.name)
     for k, v in info.items():
         print(f"{k}: {v}")
     return 0
