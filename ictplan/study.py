@@ -22,6 +22,20 @@ path = "../profiles/default.toml"
 path = "../targets/camau_2021_2030.toml"
 ```
 
+``[study] units`` says which administrative units the study's analyses, tables, map and
+report are in: ``"2019"`` (default, :data:`DEFAULT_UNITS`: the communes before 1 July
+2025, those of the 2019 census and of the 2021-2030 plan) or ``"2025"`` (the units since
+the reform: the analyses still run on the grid in the communes the layers give, and are
+then reported in the new units, with the old and new side by side). A study of the new
+province is made of parts, each a study folder of one old province, and has no layers of
+its own::
+
+    [study]
+    name = "Cà Mau (new province)"
+    province = "Cà Mau"
+    units = "2025"
+    parts = ["../camau", "../baclieu"]
+
 Paths are relative to the study folder. Layers load lazily on first use and are cached;
 ``Study.check()`` loads them all and reports what each loader repaired or skipped;
 ``Study.check_all()`` adds the profiles, targets and ``[parameters]``, whether each job
@@ -49,10 +63,16 @@ from .crs import as_crs
 from .grid import Population
 from .schemas import LAYER_NAMES, SCHEMAS
 
-__all__ = ["Study", "load", "LayerCheck", "FileCheck", "StudyCheck", "LayerSpec"]
+__all__ = ["Study", "load", "LayerCheck", "FileCheck", "StudyCheck", "LayerSpec", "DEFAULT_UNITS", "UNIT_SETS"]
 
 _TOP_KEYS = {"study", "layers", "profiles", "targets", "parameters"}
-_STUDY_KEYS = {"name", "province", "crs", "bounds_lonlat", "synthetic", "description"}
+_STUDY_KEYS = {"name", "province", "crs", "bounds_lonlat", "synthetic", "description", "units", "parts"}
+
+#: The administrative units a study reports in by default (``[study] units``): the communes
+#: before 1 July 2025, in which the plan and the 2019 census are written.
+DEFAULT_UNITS = "2019"
+#: ``[study] units`` -> the unit set of :mod:`ictplan.admin` ("old": before 1 July 2025; "new": since).
+UNIT_SETS = {"2019": "old", "2025": "new"}
 _LAYER_KEYS = {"path", "layer", "x", "y", "crs", "format", "schema", "columns"}
 
 
@@ -158,7 +178,14 @@ class Study:
     synthetic: bool = False
     province: str | None = None
     description: str | None = None
+    units: str = DEFAULT_UNITS
+    parts: tuple[Path, ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def unit_set(self) -> str:
+        """``"old"`` (units before 1 July 2025) or ``"new"`` (since), from ``[study] units``."""
+        return UNIT_SETS[self.units]
 
     # ---------------------------------------------------------------- layers
     @property
@@ -380,6 +407,8 @@ def _check_columns(name: str, columns: object, bad: _Bad) -> dict[str, str]:
 
 def _parse_layers(cfg: dict[str, Any], root: Path, toml_path: Path, text: str, bad: _Bad) -> dict[str, LayerSpec]:
     layers = cfg.get("layers", {})
+    if not layers and cfg.get("study", {}).get("parts"):
+        return {}  # a study made of parts has the parts' layers
     if not layers:
         raise bad("the [layers] section is empty or missing; name at least the communes and population layers.")
     specs: dict[str, LayerSpec] = {}
@@ -424,6 +453,26 @@ def _parse_study_table(st: dict[str, Any], bad: _Bad) -> tuple[pyproj.CRS, tuple
     return crs, (b[0], b[1], b[2], b[3])
 
 
+def _parse_units(st: dict[str, Any], root: Path, bad: _Bad) -> tuple[str, tuple[Path, ...]]:
+    """``[study] units`` and ``parts`` (each part a study folder, relative to the study)."""
+    units = str(st.get("units", DEFAULT_UNITS))
+    if units not in UNIT_SETS:
+        raise bad(f"[study] units = {st['units']!r}: write \"2019\" (the communes before 1 July 2025) or \"2025\" "
+                  "(the units since the reform).", "units")
+    parts = st.get("parts", [])
+    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+        raise bad('[study] parts must be a list of study folders, e.g. parts = ["../camau", "../baclieu"].', "parts")
+    if parts and UNIT_SETS[units] != "new":
+        raise bad("a study made of parts (old provinces) is reported in the units since 1 July 2025: "
+                  'add units = "2025" to [study].', "parts")
+    paths = tuple((root / p).resolve() for p in parts)
+    for p in paths:
+        if not (p / "study.toml").exists():
+            raise MissingFileError(f"{root / 'study.toml'}: the part {p} has no study.toml. Each part is a study "
+                                   "folder (e.g. data/camau); fix the path (relative to the study folder).")
+    return units, paths
+
+
 def load(path: str | os.PathLike[str]) -> Study:
     """Load a study folder (or its ``study.toml``). Layers are read lazily.
 
@@ -454,6 +503,7 @@ def load(path: str | os.PathLike[str]) -> Study:
             raise bad(f"unknown section [{key}]; allowed: {', '.join(sorted(_TOP_KEYS))}.", key)
     st = cfg.get("study", {})
     crs, bounds = _parse_study_table(st, bad)
+    units, parts = _parse_units(st, root, bad)
     specs = _parse_layers(cfg, root, toml_path, text, bad)
 
     def optional_path(section: str) -> Path | None:
@@ -479,4 +529,6 @@ def load(path: str | os.PathLike[str]) -> Study:
         synthetic=bool(st.get("synthetic", False)),
         province=st.get("province"),
         description=st.get("description"),
+        units=units,
+        parts=parts,
     )

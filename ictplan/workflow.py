@@ -82,6 +82,13 @@ class Results:
     seconds: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, IctplanError] = field(default_factory=dict, repr=False)
+    # the study's units ([study] units, ictplan.admin.inunits): "2025" results keep the old
+    # units' results, the province side by side and the crosswalk; a study of parts, each part's
+    units: str = "2019"
+    old_units: Results | None = field(default=None, repr=False)
+    side_by_side: Any = field(default=None, repr=False)
+    crosswalk: Any = field(default=None, repr=False)
+    parts: list[Results] = field(default_factory=list, repr=False)
 
     @property
     def ran(self) -> list[str]:
@@ -238,8 +245,16 @@ def run(study: Study, /, *, jobs: Iterable[str] | str = JOBS, progress: bool | N
         An unknown job or parameter name, or a parameter value of the wrong type (in the
         overrides or the study's ``[parameters]``); raised before any job runs.
     """
+    if study.parts:  # the new province from its parts (ictplan.admin.inunits)
+        from .admin.inunits import run_parts
+
+        return run_parts(study, jobs=jobs, progress=progress, plan=plan, **overrides)
     order = jobs_for(jobs)
     results = Results(study=study, parameters=_resolve_all(study, order, overrides))
     for job in order:
         _one_job(job, results, progress, plan)
+    if study.unit_set == "new":  # [study] units = "2025": reported in the units since 1 July 2025
+        from .admin.inunits import results_in_new_units
+
+        return results_in_new_units(results)
     return results

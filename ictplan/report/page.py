@@ -17,6 +17,7 @@ import pandas as pd
 from .._errors import IctplanError, InputValidationError
 from ..io import read_toml
 from . import findings as _fnd
+from . import units as _units
 from . import words
 from .figures import _coverage_rows, add_people, key_figures, result_figures
 from .numbers import number
@@ -240,8 +241,11 @@ def _sources(study: Study, T: Mapping[str, str], lang: str) -> pd.DataFrame:
 
 def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | None, chart_columns: Sequence[str] | None,
                   notes: Mapping[str, str] | None, generated: _dt.date, lang: str) -> dict[str, Any]:
-    T = _t(lang)
+    T = dict(_t(lang))
     study = results.study
+    uc = _units.context(results, sc, lang)
+    if getattr(results, "units", "2019") == "2025":
+        T["communes"] = _units.unit_words(lang)["communes_new"]
     figures, people_note = _figures(results)
     tables, plan_name = _scorecard_tables(sc, figures, lang)
     maps = _checked_maps(maps) if maps is not None else _default_maps(results, lang, T)
@@ -261,7 +265,10 @@ def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | N
         "findings": found, "priority": priority,
         "kpis": _kpis(figures.get("province"), sc, T, lang),
         "scorecard_note": T["key_figures_note"] if sc is None else "",
-        "plan_line": f"{plan_name}. {T['marks']}" if plan_name else "",
+        "plan_line": (f"{plan_name}" + (f" — {uc['plan_label']}" if uc["plan_label"] else "") + f". {T['marks']}"
+                      if plan_name else ""),
+        "territory": uc["territory"], "side_title": uc["side_title"], "side_note": uc["side_note"],
+        "side": None if uc["side"] is None else _table(uc["side"], lang, labels=False),
         "sections": _sections(tables, figures, sc, T, lang), "charts": _charts(figures, lang, chart_columns),
         "maps": maps, "epsg": study.crs.to_epsg(),
         "targets_file": targets_file, "plan_file_name": plan_file_name,

@@ -1,0 +1,252 @@
+"""A workflow's results in the study's own units (``[study] units``), and the new province as a
+study made of parts (``[study] parts``).
+
+The analyses always run on the grid, in the communes the study's layers give (the units
+before 1 July 2025 for the sample). A study with ``units = "2025"`` is then reported in the
+units since the reform: :func:`results_in_new_units` gives back the same
+:class:`~ictplan.workflow.Results` with
+
+* ``scorecard`` in the new units (:func:`~ictplan.admin.studies.scorecard_in_new_units`:
+  grid indicators measured with the new units' zone weights, the rest moved by the
+  crosswalk from numerators and denominators);
+* ``coverage.table`` measured on the new units' polygons (zone weights, no re-analysis);
+* ``fiber.communes`` moved by the crosswalk (counts; shares re-derived), no districts;
+* ``study``: the same study whose communes layer is the new units' polygons, so the map
+  and the report draw and tabulate the new units with their names and types;
+* ``old_units``: the results in the old units, ``side_by_side``: the province of both
+  (:func:`~ictplan.admin.studies.units_side_by_side`, same totals over the same territory).
+
+A study with ``parts`` (e.g. ``data/camau_2025``: old Cà Mau and old Bạc Liêu) runs each
+part in the new units and combines them (:func:`run_parts`): the scorecard by
+:func:`~ictplan.admin.studies.new_province_scorecard` (the old plan's targets applied to
+the new province), the coverage and fiber tables by concatenating the parts' new units and
+summing their province counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import ConfigError
+from . import studies
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+
+    from ..coverage import CoverageResult
+    from ..fiber import FiberResult
+    from ..study import Study
+    from ..workflow import Results
+
+__all__ = ["study_in_new_units", "results_in_new_units", "run_parts", "territory", "combined_study"]
+
+_DERIVED = ("communes", "districts", "zones")  # cache keys that hold the communes or what is built on them
+
+
+def _fresh_cache(study: Study) -> dict[str, Any]:
+    """The study's loaded layers, without the communes and what was built on them."""
+    return {k: v for k, v in study._cache.items() if not str(k).startswith(_DERIVED) and "communes" not in str(k)}
+
+
+def study_in_new_units(study: Study, polygons: gpd.GeoDataFrame, /) -> Study:
+    """``study`` with the new units' polygons as its communes (names, types, ``formed_from``;
+    no districts since 1 July 2025) and ``units = "2025"``; every other layer is the study's."""
+    com = polygons.drop(columns=[c for c in ("district_code", "district_name") if c in polygons.columns])
+    cache = _fresh_cache(study)
+    cache["communes"] = com
+    cache["communes@work"] = com if com.crs.equals(study.crs) else com.to_crs(study.crs)
+    return dataclasses.replace(study, units="2025", _cache=cache)
+
+
+def _coverage_new(cov: CoverageResult | None, study: Study, polygons: gpd.GeoDataFrame) -> CoverageResult | None:
+    if cov is None or cov.table is None:
+        return cov
+    return dataclasses.replace(cov, table=studies.coverage_in_new_units(cov, study.population, polygons))
+
+
+def _fiber_new(fib: FiberResult | None, cw: Any, polygons: gpd.GeoDataFrame) -> FiberResult | None:
+    if fib is None or fib.communes is None or "commune_code" not in fib.communes.columns:
+        return fib
+    tab = studies.fiber_in_new_units(pd.DataFrame(fib.communes), cw)
+    names = polygons.set_index("commune_code")["commune_name"]
+    tab.insert(1, "commune_name", tab["commune_code"].map(names).to_numpy())
+    return dataclasses.replace(fib, communes=tab, districts=fib.districts.iloc[:0])
+
+
+def results_in_new_units(results: Results, /) -> Results:
+    """``results`` (of a study in the old communes) reported in the new units (module docstring).
+
+    Raises
+    ------
+    InputValidationError
+        The study's communes are not old units of the official mapping, or do not make up
+        whole new units (from the crosswalk).
+    """
+    study = results.study
+    com = study.layer_in_crs("communes")
+    cw = studies.study_crosswalk(study)
+    polys = studies.new_unit_polygons(com)
+    cov = results.coverage
+    sc = results.scorecard
+    scn = side = None
+    if sc is not None:
+        pop = study.population if cov is not None else None
+        scn = studies.scorecard_in_new_units(sc, cw, polygons=polys, coverage=cov, population=pop)
+        side = studies.units_side_by_side(sc, scn)
+    return dataclasses.replace(
+        results, study=study_in_new_units(study, polys), coverage=_coverage_new(cov, study, polys),
+        fiber=_fiber_new(results.fiber, cw, polys), scorecard=scn, units="2025", old_units=results, side_by_side=side,
+        crosswalk=cw)
+
+
+# ============================================================================ the new province from its parts
+def combined_study(study: Study, parts: list[Study], /) -> Study:
+    """The study of the new province: its communes are the parts' (already new units), every
+    vector layer that all parts have is theirs together (in the study's CRS); no population
+    raster (each part has its own grid)."""
+    import geopandas as gpd
+
+    cache: dict[str, Any] = {}
+    specs: dict[str, Any] = {}
+    common = [n for n in parts[0].layer_specs if all(n in p.layer_specs for p in parts)]
+    for name in common:
+        if name in ("population", "landcover"):
+            continue
+        frames = [p.layer_in_crs(name) for p in parts]
+        frames = [f if f.crs is None or f.crs.equals(study.crs) else f.to_crs(study.crs) for f in frames]
+        g = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry=frames[0].geometry.name, crs=study.crs)
+        cache[name] = cache[f"{name}@work"] = g
+        specs[name] = {**parts[0].layer_specs[name], "path": str(parts[0].path_of(name))}
+    return dataclasses.replace(study, layer_specs=specs, _cache=cache,
+                               synthetic=study.synthetic or any(p.synthetic for p in parts))
+
+
+def _sum_province(tables: list[pd.DataFrame], keys: list[str], counts: list[str]) -> pd.DataFrame:
+    prov = pd.concat(tables, ignore_index=True)
+    return prov.groupby(keys, as_index=False, sort=False)[counts].sum(min_count=1)
+
+
+def _combined_coverage(parts: list[Results]) -> CoverageResult | None:
+    covs = [p.coverage for p in parts]
+    if any(c is None or c.table is None for c in covs):
+        return None
+    tabs: list[pd.DataFrame] = [c.table for c in covs if c is not None and c.table is not None]
+    com = pd.concat([t[t["level"] != "province"] for t in tabs], ignore_index=True)
+    com = com[com["zone_code"].astype(str) != "(outside zones)"]
+    prov = _sum_province([t[t["level"] == "province"] for t in tabs], ["level", "zone_code", "technology", "operator"],
+                         ["population", "pop_covered"])
+    prov["zone_name"] = tabs[0].loc[tabs[0]["level"] == "province", "zone_name"].iloc[0] if len(tabs[0]) else ""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prov["pct_covered"] = np.where(prov["population"] > 0, 100.0 * prov["pop_covered"] / prov["population"], np.nan)
+    table = pd.concat([prov, com], ignore_index=True)[list(tabs[0].columns)]
+    return dataclasses.replace(covs[0], table=table, layers={})  # type: ignore[type-var]
+
+
+def _combined_fiber(parts: list[Results]) -> FiberResult | None:
+    fibs = [p.fiber for p in parts]
+    if any(f is None for f in fibs):
+        return None
+    f0: Any = fibs[0]
+    cat = {name: pd.concat([getattr(f, name) for f in fibs], ignore_index=True)
+           for name in ("communes", "households", "hamlets", "organisations")}
+    provs = [f.province for f in fibs]  # type: ignore[union-attr]
+    counts = [c for c in provs[0].columns if pd.api.types.is_numeric_dtype(provs[0][c]) and not str(c).startswith("pct_")]
+    prov = pd.DataFrame([{c: sum(float(p[c].iloc[0]) for p in provs) for c in counts}])
+    for out, (num, den, scale) in studies.FIBER_RATIOS.items():
+        if num in prov.columns and den in prov.columns:
+            prov[out] = np.where(prov[den] > 0, scale * prov[num] / prov[den].where(prov[den] > 0, 1.0), np.nan)
+    for c in ("level", "zone_code", "zone_name"):
+        if c in provs[0].columns:
+            prov.insert(0, c, provs[0][c].iloc[0])
+    return dataclasses.replace(f0, province=prov, districts=f0.districts.iloc[:0], **cat)
+
+
+def run_parts(study: Study, /, *, jobs: Iterable[str] | str, progress: Any = None, plan: Any = None,
+              **overrides: Mapping[str, Any] | None) -> Results:
+    """Run ``jobs`` on each part of ``study`` (``[study] parts``), each in the new units, and
+    combine them (module docstring). ``Results.parts`` holds each part's results (in the new
+    units; each with its ``old_units``). The plan is the study's ``[targets]`` (else each
+    part's own, which must be the same targets).
+
+    Raises
+    ------
+    ConfigError
+        A part is itself made of parts.
+    InputValidationError
+        The parts share a new unit, or score different targets.
+    """
+    from .. import study as _study
+    from .. import targets as _targets
+    from .. import workflow
+
+    loaded = [_study.load(p) for p in study.parts]
+    if any(p.parts for p in loaded):
+        raise ConfigError(f"{study.root / 'study.toml'}: a part is itself made of parts; list the old provinces' studies.")
+    if plan is None and study.targets_path is not None:
+        plan = _targets.load_targets(study.targets_path)
+    done = []
+    for p in loaded:
+        r = workflow.run(dataclasses.replace(p, units="2025"), jobs=jobs, progress=progress, plan=plan, **overrides)
+        done.append(r)
+    combined = combined_study(study, [r.study for r in done])
+    sc = None
+    if all(r.scorecard is not None for r in done):
+        sc = studies.new_province_scorecard([r.scorecard for r in done],  # type: ignore[misc]
+                                            name=study.province or study.name)
+        sc.meta["study"] = f"{study.name}: {studies.NEW_PROVINCE}"
+    skipped = {job: "; ".join(f"{r.study.name}: {r.skipped[job]}" for r in done if job in r.skipped)
+               for job in dict.fromkeys(j for r in done for j in r.skipped)}
+    res = workflow.Results(study=combined, coverage=_combined_coverage(done), fiber=_combined_fiber(done),
+                           sharing=None, scorecard=sc, skipped=skipped,
+                           seconds={k: sum(r.seconds.get(k, 0.0) for r in done) for k in done[0].seconds},
+                           parameters=done[0].parameters)
+    res.units, res.parts = "2025", done
+    return res
+
+
+# ============================================================================ which territory
+_TERRITORY = {
+    "vi": {"parts": "Toàn tỉnh {p} mới (từ 1/7/2025), gồm {names}",
+           "old": "Tỉnh {p} cũ (địa giới trước 1/7/2025)",
+           "units_old": "báo cáo theo {n} xã, phường, thị trấn trước 1/7/2025",
+           "units_new": "báo cáo theo {n} đơn vị hành chính cấp xã từ 1/7/2025",
+           "of_new": " ({n} trong {total} đơn vị của tỉnh mới)"},
+    "en": {"parts": "The whole new {p} province (since 1 July 2025), made of {names}",
+           "old": "The old {p} province (boundaries before 1 July 2025)",
+           "units_old": "reported in its {n} communes before 1 July 2025",
+           "units_new": "reported in {n} commune-level units since 1 July 2025",
+           "of_new": " ({n} of the new province's {total} units)"},
+}
+
+
+def territory(results: Results, /, lang: str = "en") -> str:
+    """Which territory a study's results cover and in which units, in ``lang``: the whole new
+    province (a study made of parts) or the old province alone, e.g. "The old Cà Mau province
+    (boundaries before 1 July 2025), reported in 39 commune-level units since 1 July 2025 (39
+    of the new province's 64 units)"."""
+    W = _TERRITORY["vi" if lang == "vi" else "en"]
+    s = results.study
+    p = s.province or s.name
+    try:
+        n = int(len(s.layer("communes")))
+    except Exception:  # noqa: BLE001 - a study without communes still has a territory
+        n = 0
+    parts = getattr(results, "parts", None) or []
+    if parts:
+        head = W["parts"].format(p=p, names=", ".join(r.old_units.study.name if r.old_units is not None else r.study.name
+                                                      for r in parts))
+    else:
+        head = W["old"].format(p=p)
+    if getattr(results, "units", "2019") == "2025":
+        from .units import units_table
+
+        total = len(units_table("new"))  # the new Cà Mau province: the registry's 64 units
+        tail = ", " + W["units_new"].format(n=n) + ("" if parts and n == total else W["of_new"].format(n=n, total=total))
+    else:
+        tail = ", " + W["units_old"].format(n=n)
+    return head + tail
