@@ -9,6 +9,19 @@ share ``uptake_5g`` of them have a 5G device and plan: they are served by their
 operator's 5G where it covers them, and fall back to its 4G elsewhere. Everyone else
 loads 4G.
 
+Market shares per commune
+-------------------------
+A study may give each commune its own operator shares (:func:`commune_market_shares`): a
+CSV named by ``[parameters.coverage] market_shares_table`` (``commune_code`` and one
+``share_<operator>`` column per operator), else ``share_<operator>`` columns on the
+communes layer; elsewhere (and for a commune without figures) the province default, the
+profiles' ``[<Operator>] market_share``. Shares may be fractions or percentages: each
+commune's are renormalised over the modelled operators (an operator a commune does not
+list has share 0 there). :func:`cell_market_shares` spreads them onto the grid through
+the zone weights the coverage uses: a cell's share of an operator is
+``Σ_z w(z, cell) · share(z) + outside(cell) · default``, so the people of a cell split
+between two communes subscribe by each commune's shares, and every cell's shares sum to 1.
+
 Demand
 ------
 Busy-hour demand per subscriber (Mb/s) =
@@ -35,15 +48,22 @@ point (:func:`utilisation_step`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
-from ._errors import InputValidationError
+from ._errors import InputValidationError, MissingColumnError
 
-__all__ = ["Demand", "demand_for", "busy_hour_mbps", "processor_sharing", "utilisation_step", "operator_shares"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .zones import ZoneWeights
+
+__all__ = ["Demand", "demand_for", "busy_hour_mbps", "processor_sharing", "utilisation_step", "operator_shares",
+           "commune_market_shares", "cell_market_shares"]
+
+SHARE_PREFIX = "share_"
 
 _ANCHORS = (2025, 2030)
 
@@ -135,3 +155,99 @@ def processor_sharing(peak_mbps: np.ndarray, users: np.ndarray, server: np.ndarr
 def utilisation_step(rho: np.ndarray, *, min_utilisation: float) -> np.ndarray:
     """The interference weight of each sector: ``clip(ρ, min_utilisation, 1)``."""
     return np.clip(np.asarray(rho, float), min_utilisation, 1.0)
+
+
+def _share_columns(frame: pd.DataFrame, operators: Sequence[str]) -> dict[str, str]:
+    """``{operator: column}`` of the ``share_<operator>`` columns (case-insensitive)."""
+    cols = {str(c).casefold(): str(c) for c in frame.columns}
+    return {op: cols[f"{SHARE_PREFIX}{op}".casefold()] for op in operators if f"{SHARE_PREFIX}{op}".casefold() in cols}
+
+
+def commune_market_shares(communes: pd.DataFrame, operators: Sequence[str], default: Mapping[str, float], /, *,
+                          table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Operator market shares per commune (index ``commune_code``, a column per operator, rows sum to 1).
+
+    Parameters
+    ----------
+    communes
+        The communes layer (``commune_code``; ``share_<operator>`` columns used when no
+        ``table`` is given).
+    operators
+        The modelled operators (the sites layer's).
+    default
+        The province default per operator (the profiles' ``market_share``), renormalised.
+    table
+        Optional table with ``commune_code`` and ``share_<operator>`` columns (fractions or
+        percentages).
+
+    Raises
+    ------
+    MissingColumnError
+        The table has no ``commune_code`` or no ``share_<operator>`` column of a modelled operator.
+    InputValidationError
+        A share that is not a number ≥ 0, or a table's commune that is not in the layer.
+    """
+    codes = communes["commune_code"].astype(str).to_numpy()
+    base = operator_shares({op: float(default.get(op, 0.0)) for op in operators})
+    out = pd.DataFrame({op: np.full(codes.size, base[op]) for op in operators}, index=pd.Index(codes, name="commune_code"))
+    src = communes if table is None else table
+    cols = _share_columns(src, operators)
+    if table is not None and ("commune_code" not in table.columns or not cols):
+        raise MissingColumnError(f"the market-shares table needs commune_code and share_<operator> columns (e.g. "
+                                 f"{SHARE_PREFIX}{operators[0] if operators else 'Viettel'}); it has "
+                                 f"{', '.join(map(str, table.columns))}.")
+    if not cols:
+        return out
+    vals = pd.DataFrame({op: pd.to_numeric(src[c], errors="coerce") for op, c in cols.items()})
+    bad = (vals < 0).to_numpy() | (vals.isna() & src[list(cols.values())].notna().to_numpy()).to_numpy()
+    if bad.any():
+        raise InputValidationError(f"{int(bad.sum())} market share(s) are not numbers ≥ 0; give fractions or "
+                                   "percentages, or leave the cell empty for the province default.")
+    vals.index = pd.Index(src["commune_code"].astype(str).to_numpy(), name="commune_code")
+    unknown = sorted(set(vals.index) - set(codes))
+    if unknown:
+        raise InputValidationError(f"the market-shares table names commune(s) {', '.join(unknown[:5])} that the "
+                                   "communes layer does not have; fix the codes.")
+    vals = vals.reindex(columns=list(operators)).fillna(0.0)
+    total = vals.sum(axis=1)
+    given = total[total > 0].index
+    out.loc[given] = vals.loc[given].div(total[given], axis=0).to_numpy()
+    return out
+
+
+def cell_market_shares(weights: ZoneWeights, shares: pd.DataFrame, default: Mapping[str, float], /) -> dict[str, np.ndarray]:
+    """Each operator's market share per grid cell (flat, row-major): ``Σ_z w(z, cell) · share(z, op)``
+    plus ``outside(cell) · default(op)``, with the zone weights the coverage uses.
+
+    ``shares`` is :func:`commune_market_shares`'s (its rows matched to ``weights.codes``);
+    ``default`` is renormalised over the operators. Every cell's shares sum to 1.
+    """
+    ops = list(shares.columns)
+    base = operator_shares({op: float(default.get(op, 0.0)) for op in ops})
+    z = shares.reindex(pd.Index(weights.codes.astype(str)))
+    z = z.fillna(pd.Series(base))
+    wt = weights.matrix.T.tocsr()
+    return {op: np.asarray(wt @ z[op].to_numpy(float)).reshape(-1) + weights.outside * base[op] for op in ops}
+
+
+def study_cell_shares(study: Any, operators: Sequence[str], default: Mapping[str, float], /, *,
+                      table: str | None = None, method: str = "exact") -> dict[str, np.ndarray] | None:
+    """The per-cell market shares of a study (:func:`cell_market_shares` on its communes'
+    zone weights), from ``table`` (a CSV relative to the study folder, i.e.
+    ``[parameters.coverage] market_shares_table``) or the communes' ``share_<operator>``
+    columns; ``None`` when the study gives neither (the province default applies everywhere).
+
+    Raises
+    ------
+    MissingFileError, MissingColumnError, InputValidationError
+        See :func:`ictplan.io.read_table_file` and :func:`commune_market_shares`.
+    """
+    from . import io as _io
+    from . import zones as _zones
+
+    communes = study.layer("communes")
+    tab = _io.read_table_file(study.root / table, what="market-shares table") if table else None
+    if tab is None and not _share_columns(communes, operators):
+        return None
+    shares = commune_market_shares(communes, operators, default, table=tab)
+    return cell_market_shares(_zones.for_study(study, "communes", method=method), shares, default)

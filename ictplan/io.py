@@ -73,6 +73,7 @@ __all__ = [
     "write_layer",
     "write_table",
     "write_raster",
+    "read_table_file",
     "atomic_path",
 ]
 
@@ -738,6 +739,24 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike, /, *, layer: str
                 if s.exists():
                     os.replace(s, path.with_suffix(side))
     return path
+
+
+def read_table_file(path: str | os.PathLike, /, *, layer: str | None = None, what: str = "table") -> pd.DataFrame:
+    """A CSV (lon/lat → EPSG:4326 points, else text columns), Parquet (pyarrow) or vector file, e.g. measurements."""
+    path = Path(path)
+    _check_exists(path, what)
+    if path.suffix.lower() == ".parquet":
+        try:
+            return pd.read_parquet(path)
+        except ImportError as err:
+            raise DataSourceError(f"{what}: reading {path.name} needs pyarrow: pip install 'ictplan[ookla]'.") from err
+        except Exception as err:
+            raise DataSourceError(f"{what}: could not read {path} as Parquet: {err}.") from err
+    if path.suffix.lower() == ".csv":
+        if _pick(head := pd.read_csv(path, nrows=0).columns, _X_NAMES) and _pick(head, _Y_NAMES):
+            return _read_csv_points(path, what, x=None, y=None, crs=pyproj.CRS.from_epsg(4326))
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    return _read_vector(path, layer, what)
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike, /, *, overwrite: bool = False) -> Path:

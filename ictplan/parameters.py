@@ -25,6 +25,7 @@ from ._errors import ConfigError
 
 __all__ = [
     "CoverageParameters", "FiberParameters", "SharingParameters", "ScorecardParameters",
+    "CalibrationParameters", "SensitivityParameters",
     "COVERAGE", "FIBER", "SHARING", "SCORECARD", "JOBS", "resolve", "check_table",
 ]
 
@@ -55,6 +56,10 @@ class CoverageParameters:
     load_tolerance: float = 0.05  # stop when no sector's utilisation moves by more than this
     min_utilisation: float = 0.1  # interference floor of an idle neighbour (reference signals always on)
     rank_sinr_db: tuple[float, ...] = (5.0, 12.0, 18.0)  # SINR from which 2, 3, 4 MIMO layers are used
+    # --- market shares per commune (ictplan.demand.commune_market_shares): a CSV (commune_code,
+    # share_<operator>...) relative to the study folder, else share_<operator> columns on the communes
+    # layer, else the profiles' [<Operator>] market_share (the province default)
+    market_shares_table: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,23 @@ class ScorecardParameters:
     no_satellite_communes: tuple[str, ...] = ()  # commune codes where satellite TV is not available / not counted
 
 
+@dataclass(frozen=True)
+class CalibrationParameters:
+    """Calibration against measurements (``ictplan calibrate``, :mod:`ictplan.calibration`)."""
+
+    min_points: int = 30  # fewest points of an operator × band for its fitted offset to enter the calibrated profiles
+
+
+@dataclass(frozen=True)
+class SensitivityParameters:
+    """The sensitivity table (:func:`ictplan.sensitivity.table`): the values each figure is recomputed at."""
+
+    location_probabilities: tuple[float, ...] = (0.5, 0.9, 0.95)  # 50 % = median; 90/95 % usual planning values
+    indoor_shares: tuple[float, ...] = (0.0, 0.5, 1.0)  # share of people counted indoors (0: outdoor, the M3 definition)
+    demand_factors: tuple[float, ...] = (0.5, 1.5)  # busy-hour GB per month × factor (demand ±50 %)
+    uptake_years: tuple[int, ...] = (2025, 2030)  # 5G uptake at these anchor years' values, the demand year kept
+
+
 COVERAGE = CoverageParameters()
 FIBER = FiberParameters()
 SHARING = SharingParameters()
@@ -119,6 +141,8 @@ JOBS: dict[str, type] = {
     "fiber": FiberParameters,
     "sharing": SharingParameters,
     "scorecard": ScorecardParameters,
+    "calibration": CalibrationParameters,
+    "sensitivity": SensitivityParameters,
 }
 
 P = TypeVar("P")

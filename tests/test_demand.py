@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ictplan import calibration, coverage, demand, parameters, radio
 from ictplan import engine as eng
-from ictplan._errors import InputValidationError, ProfileError
+from ictplan._errors import InputValidationError, MissingColumnError, ProfileError
 from ictplan.grid import Population
 from tests.test_coverage import PROFILES, UTM, X0, Y0, lte, make_grid, sites, uniform_population
 
@@ -375,3 +375,75 @@ def test_property_weighted_quantile_matches_a_sort(pairs, q):
     cw = np.cumsum(w[o])
     want = v[o][np.flatnonzero(cw >= q * w.sum() * (1 - 1e-12))[0]]
     assert got == want
+
+
+# ---------------------------------------------------------------- market shares per commune
+def _two_communes():
+    """A 4 × 1 grid of 100 m cells; commune A covers x ∈ [0, 250] m (cells 0, 1 and half of 2),
+    B covers [250, 350] (half of 2, half of 3); the other half of cell 3 is outside both."""
+    from affine import Affine
+
+    from ictplan import zones
+    from ictplan.grid import Grid
+
+    g = Grid(Affine(100.0, 0, X0, 0, -100.0, Y0), 4, 1, UTM)
+    com = gpd.GeoDataFrame({"commune_code": ["A", "B"], "commune_name": ["A", "B"]},
+                           geometry=[shapely.box(X0, Y0 - 100, X0 + 250, Y0), shapely.box(X0 + 250, Y0 - 100, X0 + 350, Y0)],
+                           crs=UTM)
+    return g, com, zones.build(com, g, level="communes", method="exact")
+
+
+def test_commune_market_shares_by_hand_two_communes():
+    g, com, zw = _two_communes()
+    default = {"Viettel": 0.54, "VNPT": 0.22}  # the province default, renormalised: 0.54/0.76, 0.22/0.76
+    table = pd.DataFrame({"commune_code": ["A", "B"], "share_viettel": ["0.6", "20"], "SHARE_VNPT": ["0.4", "80"]})
+    sh = demand.commune_market_shares(com, ["Viettel", "VNPT"], default, table=table)
+    assert sh.loc["A"].tolist() == pytest.approx([0.6, 0.4]) and sh.loc["B"].tolist() == pytest.approx([0.2, 0.8])
+    cell = demand.cell_market_shares(zw, sh, default)
+    d_v = 0.54 / 0.76
+    # cell 2: half in A, half in B; cell 3: half in B, half outside (the default)
+    assert cell["Viettel"] == pytest.approx([0.6, 0.6, 0.5 * 0.6 + 0.5 * 0.2, 0.5 * 0.2 + 0.5 * d_v])
+    assert cell["VNPT"] == pytest.approx([0.4, 0.4, 0.5 * 0.4 + 0.5 * 0.8, 0.5 * 0.8 + 0.5 * (1 - d_v)])
+    # subscribers per cell (people × subscribers per person × share) add up to everyone
+    people = np.array([100.0, 50.0, 80.0, 40.0])
+    subs = {op: people * 0.85 * v for op, v in cell.items()}
+    assert sum(s.sum() for s in subs.values()) == pytest.approx(0.85 * people.sum())
+    # cell 2's Viettel subscribers: its 40 people in A at 60 %, its 40 in B at 20 %
+    assert subs["Viettel"][2] == pytest.approx(0.85 * (40 * 0.6 + 40 * 0.2))
+    # columns on the communes layer instead of a table; a commune without figures takes the default
+    com2 = com.assign(share_Viettel=[0.6, np.nan], share_VNPT=[0.4, np.nan])
+    sh2 = demand.commune_market_shares(com2, ["Viettel", "VNPT"], default)
+    assert sh2.loc["B"].tolist() == pytest.approx([d_v, 1 - d_v])
+    # nothing given: the default everywhere
+    assert demand.commune_market_shares(com, ["Viettel", "VNPT"], default).loc["A", "Viettel"] == pytest.approx(d_v)
+
+
+def test_commune_market_shares_refused_with_the_reason():
+    g, com, zw = _two_communes()
+    with pytest.raises(MissingColumnError, match="share_<operator>"):
+        demand.commune_market_shares(com, ["Viettel"], {"Viettel": 1.0}, table=pd.DataFrame({"commune_code": ["A"]}))
+    with pytest.raises(InputValidationError, match="not numbers"):
+        demand.commune_market_shares(com, ["Viettel"], {"Viettel": 1.0},
+                                     table=pd.DataFrame({"commune_code": ["A"], "share_viettel": ["lots"]}))
+    with pytest.raises(InputValidationError, match="Z9"):
+        demand.commune_market_shares(com, ["Viettel"], {"Viettel": 1.0},
+                                     table=pd.DataFrame({"commune_code": ["Z9"], "share_viettel": ["1"]}))
+
+
+def test_study_cell_shares_reads_the_table(tmp_path):
+    from ictplan import study as _study
+    from tests._studydata import gso_communes_frame, small_study
+
+    root = small_study(tmp_path / "s", extra='\n[parameters.coverage]\nmarket_shares_table = "shares.csv"\n')
+    codes = gso_communes_frame()["ma_xa"].tolist()
+    pd.DataFrame({"commune_code": codes, "share_Viettel": [1.0, 0.5, 0.0], "share_VNPT": [0.0, 0.5, 1.0]}).to_csv(
+        root / "shares.csv", index=False)
+    s = _study.load(root)
+    prm = parameters.resolve("coverage", s)
+    cell = demand.study_cell_shares(s, ["Viettel", "VNPT"], {"Viettel": 0.54, "VNPT": 0.22},
+                                    table=prm.market_shares_table)
+    # the three communes are 5 km squares side by side, 50 columns of cells each
+    grid = s.population.grid
+    v = cell["Viettel"].reshape(grid.shape)
+    assert v[:, :50] == pytest.approx(1.0) and v[:, 50:100] == pytest.approx(0.5) and v[:, 100:] == pytest.approx(0.0)
+    assert demand.study_cell_shares(s, ["Viettel"], {"Viettel": 1.0}) is None  # no table, no columns

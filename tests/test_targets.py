@@ -641,3 +641,50 @@ def test_measure_must_be_known(tmp_path):
     p.write_text(p.read_text(encoding="utf-8").replace('measure = "guess"\n', ""), encoding="utf-8")
     t = targets.load_targets(p).targets[0]
     assert t.measure == "measurement" and t.definition == ""
+
+
+def _per_operator() -> pd.DataFrame:
+    """Two operators in the hand-built communes, consistent with :func:`mobile` (Σ users × speed)."""
+    rows = [  # commune, operator, technology, users, mean_user_mbps, pct_covered
+        ("00001", "Viettel", "4G", 60.0, 58.0, 100.0), ("00001", "VNPT", "4G", 40.0, 38.0, 100.0),
+        ("00002", "Viettel", "4G", 60.0, 5.0, 50.0), ("00002", "VNPT", "4G", 40.0, 17.5, 50.0),
+        ("00003", "Viettel", "4G", 0.0, np.nan, 0.0), ("00003", "VNPT", "4G", 0.0, np.nan, 0.0),
+        ("00001", "Viettel", "5G", 24.0, 160.0, 40.0), ("00001", "VNPT", "5G", 16.0, 135.0, 25.0),
+        ("00002", "Viettel", "5G", 0.0, np.nan, 0.0), ("00002", "VNPT", "5G", 0.0, np.nan, 0.0),
+        # province rows as the coverage table gives them: users-weighted speeds, people-weighted coverage
+        ("province", "Viettel", "4G", 120.0, 31.5, 50.0), ("province", "VNPT", "4G", 80.0, 27.75, 50.0),
+        ("province", "Viettel", "5G", 24.0, 160.0, 40 / 3), ("province", "VNPT", "5G", 16.0, 135.0, 25 / 3),
+    ]
+    df = pd.DataFrame(rows, columns=["commune_code", "operator", "technology", "users", "mean_user_mbps", "pct_covered"])
+    return df.assign(pct_users_ge_target=np.nan, pct_covered_indoor=np.nan, p10_user_mbps=np.nan).set_index(
+        ["commune_code", "operator", "technology"])
+
+
+def test_scorecard_names_the_operators_below_the_target(plan, tmp_path):
+    m = mobile()
+    s = targets.evaluate(plan, inputs(mobile=targets.MobileInputs(per_commune=m.per_commune, facilities=m.facilities,
+                                                                  per_operator=_per_operator())))
+    # the per-operator figures check out against the province figure (subscriber-weighted)
+    assert cell(s, "M1", "00001").value == pytest.approx((60 * 58 + 40 * 38) / 100)
+    # M1 (≥ 40 Mb/s): commune 00001 is met (50) but VNPT's users get 38; 00002: both, Viettel lowest (5)
+    assert cell(s, "M1", "00001").status == "met" and cell(s, "M1", "00001").operators_below == "VNPT"
+    assert cell(s, "M1", "00002").operators_below == "Viettel, VNPT"
+    # district A by hand: Viettel (60·58 + 60·5)/120 = 31.5, VNPT (40·38 + 40·17.5)/80 = 27.75: both, VNPT first
+    assert cell(s, "M1", "A").operators_below == "VNPT, Viettel"
+    assert cell(s, "M1").operators_below == "VNPT, Viettel"
+    assert cell(s, "M1", "00003").operators_below == ""  # nobody there: not judged
+    assert cell(s, "M2", "00001").operators_below == ""  # 160 and 135 ≥ 100
+    # M3 (province, ≥ 20 %): Viettel 13.3 %, VNPT 8.3 %; communes are not judged on M3
+    assert cell(s, "M3").operators_below == "VNPT, Viettel" and cell(s, "M3", "00001").operators_below == ""
+    # X2 (≥ 99 % per commune), district A people-weighted: Viettel (100·40 + 100·0)/200 = 20, VNPT 12.5
+    assert cell(s, "X2", "A").operators_below == "VNPT, Viettel"
+    assert (s.table.loc[~s.table["indicator"].isin(["mean_4g_mbps", "mean_5g_mbps", "pop_5g_pct"]),
+                        "operators_below"] == "").all()
+    paths = targets.write_scorecard(s, tmp_path)
+    csv = pd.read_csv(paths["csv"], dtype={"zone_code": str}, keep_default_na=False)
+    assert csv.set_index(["target_id", "zone_code"]).loc[("M1", "00001"), "operators_below"] == "VNPT"
+    assert "operators below the target: VNPT, Viettel" in paths["markdown"].read_text(encoding="utf-8")
+    assert s.wide("commune").set_index("zone_code").loc["00002", "M1_operators_below"] == "Viettel, VNPT"
+    # without per-operator figures the column is there, empty
+    plain = targets.evaluate(plan, inputs())
+    assert (plain.table["operators_below"] == "").all()

@@ -116,7 +116,14 @@ def _gap(kind: str, comp: str, thr: float, value: np.ndarray, num: np.ndarray, d
 
 _COLUMNS = ["target_id", "year", "theme", "level", "zone_code", "zone_name", "district_code", "district_name",
             "indicator", "value", "unit", "comparison", "threshold", "status", "gap", "gap_unit", "numerator",
-            "denominator", "target_level", "reason", "detail", "measure", "definition"]
+            "denominator", "target_level", "reason", "detail", "measure", "definition", "operators_below"]
+
+#: Indicators also judged per operator (M1, M2, M3/X2): technology and column of
+#: :attr:`MobileInputs.per_operator`; a zone's figure of an operator is the users-weighted
+#: (speeds) or population-weighted (coverage) mean over its communes.
+_PER_OPERATOR: dict[str, tuple[str, str]] = {"mean_4g_mbps": ("4G", "mean_user_mbps"),
+                                             "mean_5g_mbps": ("5G", "mean_user_mbps"),
+                                             "pop_5g_pct": ("5G", "pct_covered")}
 
 
 @dataclass
@@ -145,6 +152,7 @@ def _base_rows(t: Target, zones: pd.DataFrame) -> pd.DataFrame:
     base["gap_unit"] = ""
     base["detail"] = ""
     base["measure"] = t.measure
+    base["operators_below"] = ""
     ind = INDICATORS.get(t.indicator)
     first = " ".join((ind.doc if ind is not None else "").split()).split(". ")[0]
     base["definition"] = t.definition or (first + "." if first else t.text_en)
@@ -244,6 +252,52 @@ def _judge(t: Target, base: pd.DataFrame, v: _Values) -> None:
     base["gap"] = g
 
 
+def _operator_values(inputs: ScoreInputs, indicator: str, zones: pd.DataFrame) -> pd.DataFrame | None:
+    """Each operator's figure of ``indicator`` per zone row (index ``level, zone_code``, a column
+    per operator; NaN: the operator has no user there), or None without per-operator inputs."""
+    m = inputs.mobile
+    if indicator not in _PER_OPERATOR or m is None or m.per_operator is None or not len(m.per_operator):
+        return None
+    tech, col = _PER_OPERATOR[indicator]
+    po = m.per_operator.reset_index()
+    po = po[(po["technology"] == tech) & po[col].notna()]
+    prov = po[po["commune_code"] == "province"].set_index("operator")[col]
+    com = po[po["commune_code"] != "province"].copy()
+    com["w"] = (com["users"] if col == "mean_user_mbps" else
+                com["commune_code"].map(m.per_commune["population"])).astype(float).fillna(0.0)
+    com = com[com["w"] > 0]
+    com["wv"] = com["w"] * com[col]
+    czones = zones[zones["level"] == "commune"].set_index("zone_code")
+    com["district_code"] = com["commune_code"].map(czones["district_code"])
+    parts = [pd.DataFrame([prov.to_dict()], index=pd.MultiIndex.from_tuples([("province", "province")]))]
+    for level, key in (("district", "district_code"), ("commune", "commune_code")):
+        if level == "district" and not (zones["level"] == "district").any():
+            continue
+        g = com.groupby([key, "operator"])[["wv", "w"]].sum()
+        v = (g["wv"] / g["w"]).unstack("operator")
+        v.index = pd.MultiIndex.from_arrays([[level] * len(v), v.index.astype(str)])
+        parts.append(v)
+    out = pd.concat(parts)
+    out.index.names = ["level", "zone_code"]
+    return out
+
+
+def _operators_below(t: Target, base: pd.DataFrame, values: pd.DataFrame | None) -> None:
+    """``operators_below`` of the judged rows: the operators whose own figure misses the target
+    (lowest first), e.g. ``"Viettel, VNPT"``; empty where every operator meets it."""
+    base["operators_below"] = ""
+    if values is None or t.comparison is None or t.threshold is None:
+        return
+    judged = base["status"].isin(["met", "not met"]).to_numpy()
+    v = values.reindex(pd.MultiIndex.from_frame(base[["level", "zone_code"]]))
+    names = []
+    for ok_row, (_, row) in zip(judged, v.iterrows(), strict=True):
+        r = row.dropna()
+        bad = r[~COMPARISONS[t.comparison](r.to_numpy(float), t.threshold)].sort_values(kind="stable") if ok_row else r.iloc[:0]
+        names.append(", ".join(map(str, bad.index)))
+    base["operators_below"] = names
+
+
 def _details(inputs: ScoreInputs) -> dict[str, pd.DataFrame]:
     """Supporting lists: unreached hamlets, data-centre pairs, communes without a staffed point."""
     details: dict[str, pd.DataFrame] = {}
@@ -298,6 +352,7 @@ def evaluate(plan: Plan, inputs: ScoreInputs, /) -> Scorecard:
     zones = _zones(inputs)
     key = pd.MultiIndex.from_frame(zones[["level", "zone_code"]])
     results: dict[str, tuple[str, Any]] = {}
+    per_op: dict[str, pd.DataFrame | None] = {}
     timings: dict[str, float] = {}
     frames = []
     for t in plan.targets:
@@ -316,6 +371,10 @@ def evaluate(plan: Plan, inputs: ScoreInputs, /) -> Scorecard:
             continue
         r = res.reindex(key)
         _judge(t, base, _table_values(t, base, r) if kind_of == "table" else _indicator_values(_registered(t), base, r))
+        if t.indicator in _PER_OPERATOR:
+            if t.indicator not in per_op:
+                per_op[t.indicator] = _operator_values(inputs, t.indicator, zones)
+            _operators_below(t, base, per_op[t.indicator])
     table = pd.concat(frames, ignore_index=True)[_COLUMNS]
     return Scorecard(table=table, plan=plan, communes=inputs.communes, details=_details(inputs),
                      meta={"province": inputs.province_name, "indicator_s": timings, "missing": dict(inputs.missing)})
@@ -327,7 +386,9 @@ class Scorecard:
 
     ``table`` columns: ``target_id, year, theme, level, zone_code, zone_name,
     district_code, district_name, indicator, value, unit, comparison, threshold, status,
-    gap, gap_unit, numerator, denominator, target_level, reason, detail``.
+    gap, gap_unit, numerator, denominator, target_level, reason, detail, measure, definition,
+    operators_below`` (M1, M2, M3/X2: the operators whose own figure misses the target, lowest
+    first, on the judged rows).
     ``details`` holds supporting lists (unreached hamlets with their missing metres,
     communes without a staffed postal point, data-centre pairs).
     """
@@ -380,7 +441,8 @@ class Scorecard:
                                ).reset_index(drop=True) if out is not None else pd.DataFrame()
 
     def wide(self, level: str = "commune") -> pd.DataFrame:
-        """One row per zone of ``level``: ``<id>_value``, ``<id>_status``, ``<id>_gap`` per target."""
+        """One row per zone of ``level``: ``<id>_value``, ``<id>_status``, ``<id>_gap`` per target
+        (and ``<id>_operators_below`` for the per-operator targets M1, M2, M3/X2)."""
         t = self.table[self.table["level"] == level]
         base = t.drop_duplicates("zone_code")[["zone_code", "zone_name", "district_code", "district_name"]]
         base = base.set_index("zone_code")
@@ -389,6 +451,8 @@ class Scorecard:
             base[f"{tid}_value"] = s["value"]
             base[f"{tid}_status"] = s["status"]
             base[f"{tid}_gap"] = s["gap"]
+            if self.plan[tid].indicator in _PER_OPERATOR:
+                base[f"{tid}_operators_below"] = s["operators_below"]
         return base.reset_index()
 
     def to_markdown(self, *, max_communes: int = 25) -> str:

@@ -54,7 +54,8 @@ def _md_province(sc: Scorecard) -> list[str]:
         r = prov.loc[t.id]
         thr = "–" if t.threshold is None else f"{t.comparison} {_fmt(t.threshold, t.unit)}"
         gap = "" if pd.isna(r["gap"]) else f"{_fmt(r['gap'])} {r['gap_unit']}"
-        why = "; ".join(s for s in (str(r["reason"]), str(r["detail"])) if s and s != "nan")
+        below = f"operators below the target: {r['operators_below']}" if r.get("operators_below") else ""
+        why = "; ".join(s for s in (str(r["reason"]), str(r["detail"]), below) if s and s != "nan")
         lines.append(f"| {t.id} | {t.year} | {t.text_en} | {_fmt(r['value'], t.unit)} | {thr} | {_ICON[r['status']]} "
                      f"| {gap} | {why} |")
     return lines
