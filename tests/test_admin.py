@@ -22,6 +22,7 @@ from shapely.geometry import box
 from ictplan import admin, targets
 from ictplan.admin import studies
 from ictplan.cli import admin as _cli_admin  # noqa: F401  (registers `units` and `crosswalk`)
+from ictplan.cli import scorecard as _cli_scorecard  # noqa: F401  (registers `scorecard`)
 from ictplan.cli import cli
 from ictplan.errors import AmbiguousNameError, InputValidationError, UnitLookupError
 from ictplan.grid import Grid, Population
@@ -580,3 +581,168 @@ def test_real_new_units_name_the_same_old_units_whole_or_in_part(shared_data):
             assert (kind == "full") == (n_new[(c, str(r.ma_xa))] == 1), (r.ma_xa, part)
             seen.add((c, str(r.ma_xa)))
     assert seen | {("32011", "32002")} == set(n_new.index)
+
+
+# ============================================================================ studies in either unit set, the new province of parts
+# Real old codes that make whole new units (no split commune): old Cà Mau's 32068+32069+32074 → Xã Biển Bạch (32069),
+# 32071+32072+32080 → Xã Trí Phải (32071); old Bạc Liêu's 31819+31834 → Phường Vĩnh Trạch (31834),
+# 31843+31852+31855 → Xã Hồng Dân (31843) (data/admin/admin_2025_old_to_new.csv).
+PART_A = [("32068", "Xã", "Biển Bạch"), ("32069", "Xã", "Tân Bằng"), ("32074", "Xã", "Biển Bạch Đông"),
+          ("32071", "Xã", "Trí Phải"), ("32072", "Xã", "Trí Lực"), ("32080", "Xã", "Tân Phú")]
+PART_B = [("31819", "Phường", "5"), ("31834", "Xã", "Vĩnh Trạch"), ("31843", "Thị trấn", "Ngan Dừa"),
+          ("31852", "Xã", "Ninh Hòa"), ("31855", "Xã", "Lộc Ninh")]
+NEW_OF = {"32068": "32069", "32069": "32069", "32074": "32069", "32071": "32071", "32072": "32071", "32080": "32071",
+          "31819": "31834", "31834": "31834", "31843": "31843", "31852": "31843", "31855": "31843"}
+
+
+def _part_frame(units) -> gpd.GeoDataFrame:
+    from ._studydata import SIZE, X0 as SX0, Y0 as SY0
+
+    w = 3 * SIZE / len(units)
+    return gpd.GeoDataFrame({"ma_xa": [u[0] for u in units], "loai_xa": [u[1] for u in units],
+                             "ten_xa": [u[2] for u in units], "dan_so": [1000 * (i + 1) for i in range(len(units))]},
+                            geometry=[box(SX0 + i * w, SY0, SX0 + (i + 1) * w, SY0 + SIZE) for i in range(len(units))],
+                            crs="EPSG:32648")
+
+
+@pytest.fixture(scope="module")
+def two_parts(tmp_path_factory):
+    """Two small made-up studies of real old communes (one per old province) and the new province made of them."""
+    from ._studydata import TARGETS, small_study
+
+    root = tmp_path_factory.mktemp("newprov")
+    small_study(root / "a", communes=_part_frame(PART_A))
+    small_study(root / "b", communes=_part_frame(PART_B))
+    (root / "np").mkdir()
+    (root / "np" / "study.toml").write_text(
+        f'[study]\nname = "Tỉnh mới"\nprovince = "Cà Mau"\nunits = "2025"\nparts = ["../a", "../b"]\n\n'
+        f'[targets]\npath = "{TARGETS}"\n', encoding="utf-8")
+    return root
+
+
+def test_study_units_switch_is_read_and_checked(two_parts):
+    from ictplan import study
+    from ictplan.errors import ConfigError, MissingFileError
+
+    assert study.load(two_parts / "a").units == study.DEFAULT_UNITS == "2019"
+    s = study.load(two_parts / "np")
+    assert s.units == "2025" and s.unit_set == "new" and s.parts == ((two_parts / "a").resolve(), (two_parts / "b").resolve())
+    assert s.layer_specs == {}
+    text = (two_parts / "np" / "study.toml").read_text(encoding="utf-8")
+    for bad, err, match in ((text.replace('units = "2025"', 'units = "2030"'), ConfigError, "2019"),
+                            (text.replace('units = "2025"\n', ""), ConfigError, 'units = "2025"'),
+                            (text.replace('"../b"', '"../nowhere"'), MissingFileError, "no study.toml")):
+        (two_parts / "np" / "bad.toml").write_text(bad, encoding="utf-8")
+        with pytest.raises(err, match=match):
+            study.load(two_parts / "np" / "bad.toml")
+
+
+def _run(path, **kw):
+    from ictplan import study, workflow
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return workflow.run(study.load(path) if isinstance(path, Path) else path, progress=False, **kw)
+
+
+def test_a_2025_study_is_reported_in_the_new_units(two_parts):
+    import dataclasses
+
+    from ictplan import study
+
+    res = _run(dataclasses.replace(study.load(two_parts / "a"), units="2025"), jobs=("scorecard",))
+    old = res.old_units
+    assert res.units == "2025" and old is not None and old.units == "2019"
+    com = res.study.layer("communes").set_index("commune_code")
+    assert sorted(com.index) == ["32069", "32071"] and "district_name" not in com.columns
+    assert com.loc["32069", "commune_name"] == "Xã Biển Bạch" and com.loc["32071", "commune_type"] == "Xã"
+    # M1 (mean 4G speed): people × Mb/s and people per new unit = the sums over its old communes (whole units, exact)
+    o = old.scorecard.table
+    o = o[(o["target_id"] == "M1") & (o["level"] == "commune")].assign(new=lambda d: d["zone_code"].map(NEW_OF))
+    want = o.groupby("new")[["numerator", "denominator"]].sum()
+    for code in ("32069", "32071"):
+        r = res.scorecard.row("M1", code)
+        assert r["numerator"] == pytest.approx(want.loc[code, "numerator"], rel=1e-9)
+        assert r["value"] == pytest.approx(want.loc[code, "numerator"] / want.loc[code, "denominator"], rel=1e-9)
+    assert res.scorecard.row("M1")["value"] == old.scorecard.row("M1")["value"]  # the same territory
+    assert res.side_by_side["same_total"].all() and (res.side_by_side["units_new"] == 2).all()
+    # coverage: people per new unit on the grid = the old communes' people summed
+    t_old, t_new = old.coverage.table, res.coverage.table
+    sel = lambda t: t[(t["level"] == "communes") & (t["technology"] == "4G") & (t["operator"] == "any")]  # noqa: E731
+    po = sel(t_old).assign(new=lambda d: d["zone_code"].map(NEW_OF)).groupby("new")["population"].sum()
+    pn = sel(t_new).set_index("zone_code")["population"]
+    assert np.allclose(pn.reindex(po.index), po, rtol=1e-9)
+
+
+def test_the_new_province_as_a_study_of_two_parts(two_parts):
+    res = _run(two_parts / "np", jobs=("scorecard",))
+    assert res.units == "2025" and len(res.parts) == 2
+    sc = res.scorecard
+    com = sc.table[sc.table["level"] == "commune"]
+    assert sorted(com["zone_code"].unique()) == ["31834", "31843", "32069", "32071"]
+    prov = sc.row("M1")
+    parts_old = [p.old_units.scorecard.row("M1") for p in res.parts]
+    assert prov["numerator"] == pytest.approx(sum(p["numerator"] for p in parts_old), rel=1e-12)
+    assert prov["denominator"] == pytest.approx(sum(p["denominator"] for p in parts_old), rel=1e-12)
+    assert prov["value"] == pytest.approx(prov["numerator"] / prov["denominator"], rel=1e-12)
+    assert prov["detail"] == studies.NEW_PROVINCE and not sc.meta["complete"]
+    assert sorted(res.study.layer("communes")["commune_code"]) == ["31834", "31843", "32069", "32071"]
+    cov = res.coverage.table
+    p4 = cov[(cov["level"] == "province") & (cov["technology"] == "4G") & (cov["operator"] == "any")].iloc[0]
+    parts_pop = sum(float(p.coverage.table.query("level == 'province' and technology == '4G' and operator == 'any'")
+                          ["population"].iloc[0]) for p in res.parts)
+    assert p4["population"] == pytest.approx(parts_pop, rel=1e-12)
+    assert p4["pct_covered"] == pytest.approx(100 * p4["pop_covered"] / p4["population"], rel=1e-12)
+    from ictplan.admin.inunits import territory
+
+    assert territory(res, "vi").startswith("Toàn tỉnh Cà Mau mới (từ 1/7/2025)")
+    assert "4 commune-level units since 1 July 2025" in territory(res, "en")
+
+
+def test_cli_scorecard_of_the_new_province_writes_the_parts(two_parts, tmp_path):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["scorecard", str(two_parts / "np"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "The whole new Cà Mau province" in r.output
+    whole = pd.read_csv(out / "scorecard.csv", dtype={"zone_code": str})
+    assert sorted(whole.loc[whole["level"] == "commune", "zone_code"].unique()) == ["31834", "31843", "32069", "32071"]
+    for i, codes in ((1, ["32069", "32071"]), (2, ["31834", "31843"])):
+        part = pd.read_csv(out / "parts" / str(i) / "scorecard.csv", dtype={"zone_code": str})
+        assert sorted(part.loc[part["level"] == "commune", "zone_code"].unique()) == codes
+        side = pd.read_csv(out / "parts" / str(i) / "scorecard_units_side_by_side.csv")
+        assert side["same_total"].all()
+        old = pd.read_csv(out / "parts" / str(i) / "units_old" / "scorecard.csv", dtype={"zone_code": str})
+        assert old.loc[old["level"] == "commune", "zone_code"].nunique() == (6 if i == 1 else 5)
+    pm1 = whole[(whole["level"] == "province") & (whole["target_id"] == "M1")].iloc[0]
+    parts = [pd.read_csv(out / "parts" / str(i) / "units_old" / "scorecard.csv") for i in (1, 2)]
+    num = sum(float(p[(p["level"] == "province") & (p["target_id"] == "M1")]["numerator"].iloc[0]) for p in parts)
+    assert pm1["numerator"] == pytest.approx(num, rel=1e-9)
+
+
+def test_report_and_map_of_the_new_units(two_parts):
+    import dataclasses
+
+    from ictplan import maps, report, study
+
+    whole = _run(two_parts / "np")
+    vi = report.build(whole, lang="vi")
+    assert "Địa bàn: Toàn tỉnh Cà Mau mới (từ 1/7/2025)" in vi
+    assert "Chỉ tiêu của quy hoạch tỉnh cũ áp dụng cho tỉnh mới" in vi
+    assert "Theo đơn vị hành chính cấp xã (từ 1/7/2025)" in vi and "Xã Hồng Dân" in vi and "Phường Vĩnh Trạch" in vi
+    en = report.build(whole, lang="en")
+    assert "The old plan&#39;s targets applied to the new province" in en and "Territory: The whole new Cà Mau" in en
+    part = _run(dataclasses.replace(study.load(two_parts / "a"), units="2025"))
+    vi = report.build(part, lang="vi")
+    assert "Cùng chỉ tiêu theo xã cũ và theo đơn vị mới" in vi and "theo 6 xã, phường, thị trấn trước 1/7/2025" in vi
+    assert "Địa bàn: Tỉnh Cà Mau cũ (địa giới trước 1/7/2025), báo cáo theo 2 đơn vị" in vi
+    page = maps.to_html(maps.results_map(whole, lang="vi"))
+    names = {f["properties"].get("commune_name") for fc in _geojsons(page) for f in fc["features"]}
+    assert {"Xã Biển Bạch", "Xã Trí Phải", "Xã Hồng Dân", "Phường Vĩnh Trạch"} <= names
+
+
+def _geojsons(page: str) -> list[dict]:
+    import json
+    import re
+
+    return [json.loads(m.group(1)) for m in
+            re.finditer(r"_add\((\{\"features\": .*?\"type\": \"FeatureCollection\"\})\);", page)]

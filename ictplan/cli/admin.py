@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..coverage import CoverageResult
     from ..study import Study
     from ..targets import Scorecard
+    from ..workflow import Results
 
 _RATIO = re.compile(r"^\s*([^=]+?)\s*=\s*([^/]+?)\s*/\s*([^*]+?)\s*(?:\*\s*([0-9.eE+-]+))?\s*$")
 
@@ -158,3 +159,33 @@ def write_fiber_in_new_units(s: Study, communes: object, out: Path) -> Path:
     path = io.write_table(tab, out / "units_new" / "fiber_communes.csv", overwrite=True)
     echo(f"\nIn the {len(tab)} new units (since 1 July 2025; crosswalk, {cw.weight}): {path}")
     return path
+
+
+def write_study_units(res: Results, out: Path) -> dict[str, Path]:
+    """For a study reported in the new units (``[study] units = "2025"``): the territory, the
+    side-by-side table and the crosswalk's weights; the scorecard in the old units
+    (``units_old/``); for a study of parts, each part's scorecard in the new units (``parts/<n>/``)."""
+    from .. import io
+    from .. import targets as _targets
+    from ..admin.inunits import territory
+
+    paths: dict[str, Path] = {}
+    echo(f"\n{territory(res, 'en')}.")
+    if res.side_by_side is not None:
+        side = res.side_by_side
+        paths["units_side_by_side"] = io.write_table(side, out / "scorecard_units_side_by_side.csv", overwrite=True)
+        echo(f"Old communes → new units: {int(side['communes_old'].iloc[0])} → {int(side['units_new'].iloc[0])}; "
+             f"{int(side['same_total'].sum())} of {len(side)} targets keep their totals exactly.")
+    if res.crosswalk is not None:
+        paths["crosswalk_weights"] = io.write_table(res.crosswalk.pairs, out / "crosswalk_weights.csv", overwrite=True)
+    if res.old_units is not None and res.old_units.scorecard is not None:
+        old = _targets.write_scorecard(res.old_units.scorecard, out / "units_old", overwrite=True)
+        paths.update({f"old_{k}": v for k, v in old.items()})
+    for i, part in enumerate(res.parts, 1):
+        if part.scorecard is None:
+            continue
+        sub = out / "parts" / f"{i}"
+        paths.update({f"part{i}_{k}": v for k, v in _targets.write_scorecard(part.scorecard, sub, overwrite=True).items()})
+        paths.update({f"part{i}_{k}": v for k, v in write_study_units(part, sub).items()})
+        echo(f"  part {i}: {part.old_units.study.name if part.old_units is not None else part.study.name} → {sub}")
+    return paths

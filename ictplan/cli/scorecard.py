@@ -70,16 +70,25 @@ def _what_if(variant: Path, sc: Scorecard, base_name: str, out: Path, overrides:
               help="Targets file (default: the study's [targets] path).")
 @drop_limit_opt
 @hamlet_threshold_opt
-@click.option("--units", "units", type=click.Choice(["old", "new"]), default="old", show_default=True,
-              help="new: also report in the units since 1 July 2025 (crosswalk of the old communes; units_new/).")
+@click.option("--units", "units", type=click.Choice(["old", "new"]), default=None,
+              help="old: the communes before 1 July 2025; new: also the units since then (crosswalk; units_new/). "
+                   "Default: the study's [study] units (\"2025\": the scorecard itself in the new units).")
 def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, targets_path: Path | None,
-              drop_limit_m: float | None, hamlet_threshold: float | None, units: str = "old") -> None:
+              drop_limit_m: float | None, hamlet_threshold: float | None, units: str | None = None) -> None:
     """Every target of the plan for the province, each district and each commune."""
+    import dataclasses
+
     from .. import study as _study
     from .. import targets as _targets
 
     t0 = time.perf_counter()
     s = _study.load(study)
+    if units == "old" and s.unit_set == "new":
+        if s.parts:
+            raise click.UsageError("a study made of parts is reported in the new units only; score each part for the old.")
+        s = dataclasses.replace(s, units="2019")
+    elif units == "new" and s.unit_set == "new":
+        units = None  # the study is reported in the new units already
     plan = _targets.load_targets(targets_path) if targets_path else None
     out = out_dir(out, overwrite)
     overrides: dict[str, Any] = {"fiber": {"drop_limit_m": drop_limit_m, "hamlet_threshold_frac": hamlet_threshold}}
@@ -87,6 +96,10 @@ def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, tar
     sc = res.require("scorecard")
     paths = _targets.write_scorecard(sc, out, overwrite=True)
     _print_province(s.name, sc)
+    if res.units == "2025":
+        from .admin import write_study_units
+
+        paths.update(write_study_units(res, out))
     if variant is not None:
         paths.update(_what_if(variant, sc, s.name, out, overrides))
     if units == "new":
