@@ -22,8 +22,8 @@ from shapely.geometry import box
 from ictplan import admin, targets
 from ictplan.admin import studies
 from ictplan.cli import admin as _cli_admin  # noqa: F401  (registers `units` and `crosswalk`)
-from ictplan.cli import scorecard as _cli_scorecard  # noqa: F401  (registers `scorecard`)
 from ictplan.cli import cli
+from ictplan.cli import scorecard as _cli_scorecard  # noqa: F401  (registers `scorecard`)
 from ictplan.errors import AmbiguousNameError, InputValidationError, UnitLookupError
 from ictplan.grid import Grid, Population
 
@@ -596,7 +596,9 @@ NEW_OF = {"32068": "32069", "32069": "32069", "32074": "32069", "32071": "32071"
 
 
 def _part_frame(units) -> gpd.GeoDataFrame:
-    from ._studydata import SIZE, X0 as SX0, Y0 as SY0
+    from ._studydata import SIZE
+    from ._studydata import X0 as SX0
+    from ._studydata import Y0 as SY0
 
     w = 3 * SIZE / len(units)
     return gpd.GeoDataFrame({"ma_xa": [u[0] for u in units], "loai_xa": [u[1] for u in units],
