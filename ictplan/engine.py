@@ -458,28 +458,18 @@ def check_clutter(clutter: np.ndarray, grid: Grid) -> np.ndarray:
 def clutter_loss_db(landcover: np.ndarray, profiles: Mapping[str, Any], /) -> np.ndarray:
     """Per-cell clutter loss (dB, float32) from a land-cover code raster on the grid.
 
-    Codes map to classes via the profiles' ``[clutter_classes]`` and classes to losses
-    via ``[clutter_loss_db]`` (e.g. water 0, mangrove 12, urban 10, rural 3 dB).
+    Thin delegation to :func:`ictplan.radio.clutter.clutter_loss_db` (plain per-class values:
+    ESA WorldCover codes via the profiles' ``[clutter_classes]`` and ``[clutter_loss_db]``;
+    the P.2108-derived excess over open rural land, see :mod:`ictplan.radio.clutter`).
 
     Raises
     ------
     InputValidationError
-        The raster holds codes the profiles do not map (listed); nodata must be mapped too
-        (e.g. ``0 = "water"``) or set to a mapped code.
+        The raster holds codes the profiles do not map (listed with their cell counts).
     """
-    lc = np.asarray(landcover)
-    classes = profiles.get("clutter_classes", {})
-    losses = profiles.get("clutter_loss_db", {})
-    codes = np.unique(lc)
-    unknown = [int(c) for c in codes if int(c) not in classes]
-    if unknown:
-        raise InputValidationError(
-            f"the land-cover raster holds code(s) {unknown[:10]} with no class in [clutter_classes] of "
-            f"{profiles.get('source', 'the profiles')} (mapped: {classes}). Add them."
-        )
-    lut_codes = np.array(sorted(classes), dtype=np.int64)
-    lut_loss = np.array([losses[classes[c]] for c in lut_codes], dtype=np.float32)
-    return lut_loss[np.searchsorted(lut_codes, lc.astype(np.int64))]
+    from .radio import clutter as _clutter
+
+    return _clutter.clutter_loss_db(landcover, profiles)
 
 
 def _require_metric_grid(grid: Grid) -> None:
