@@ -33,9 +33,12 @@ bench-small: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) scripts/bench.py --scale small --out $(OUT)/bench/results-small.json
 
-## sample: rebuild data/camau from ../shared/data (developers only)
+## sample: rebuild data/camau and data/baclieu from ../shared/data (developers only)
 sample: $(VENV)/.installed
 	$(PY) scripts/build_camau_sample.py
+	$(PY) scripts/build_camau_sample.py --province "Bạc Liêu"
+	$(PY) scripts/build_landcover.py data/baclieu --outside-land all --forest-communes "" --mangrove-districts "" \
+		--aquaculture-districts "Huyện Đông Hải,Huyện Hoà Bình,Thị xã Giá Rai"
 
 ## lint: ruff (with complexity rules), mypy on the package, module and function sizes
 lint: $(VENV)/.installed

@@ -646,7 +646,7 @@ def border_point(camau, baclieu, lon: float, lat: float) -> np.ndarray:
 
 
 QL1_BORDER_LONLAT = (105.36, 9.27)  # Quốc lộ 1 crosses the border nearest this point
-QLPH_BORDER_LONLAT = (105.25, 9.31)  # the Quản Lộ – Phụng Hiệp road, likewise
+QLPH_BORDER_LONLAT = (105.26, 9.345)  # the Quản Lộ – Phụng Hiệp road, likewise
 
 
 def street_grids(net: Net, main: list[int], centres, outline, rng) -> None:
@@ -767,8 +767,8 @@ def main_roads_baclieu(net: Net, pts, outline, camau, rng):
 
     road([outline_point_near(outline, 105.80, 9.395), utm(105.762, 9.368), T["chauhung"],
           utm(105.735, 9.315), city, utm(105.68, 9.283), T["hoabinh"], utm(105.57, 9.276), T["langtron"],
-          T["giarai"], T["hophong"], utm(105.36, 9.235), utm(105.30, 9.255), ql1_cm], "national", "Quốc lộ 1")
-    road([qlph_cm, utm(105.303, 9.322), utm(105.343, 9.350), utm(105.40, 9.40), T["phuoclong"],
+          T["giarai"], T["hophong"], utm(105.345, 9.245), ql1_cm], "national", "Quốc lộ 1")
+    road([qlph_cm, utm(105.31, 9.362), utm(105.36, 9.385), utm(105.41, 9.415), T["phuoclong"],
           utm(105.51, 9.48), outline_point_near(outline, 105.56, 9.52)], "national", "Đường Quản Lộ – Phụng Hiệp")
     prov = [
         ([city, nhamat], "Đường Bạc Liêu – Nhà Mát"),
@@ -792,8 +792,8 @@ def main_roads_baclieu(net: Net, pts, outline, camau, rng):
         ("Kênh xáng Bạc Liêu – Cà Mau", [utm(105.735, 9.272), utm(105.63, 9.268), utm(105.51, 9.262),
                                           utm(105.465, 9.232), utm(105.42, 9.220), utm(105.33, 9.212),
                                           utm(105.22, 9.21)]),
-        ("Kênh Quản Lộ – Phụng Hiệp", [utm(105.24, 9.305), utm(105.305, 9.317), utm(105.345, 9.345),
-                                        utm(105.40, 9.395), utm(105.46, 9.444), utm(105.51, 9.475),
+        ("Kênh Quản Lộ – Phụng Hiệp", [utm(105.24, 9.335), utm(105.31, 9.355), utm(105.36, 9.378),
+                                        utm(105.41, 9.408), utm(105.46, 9.444), utm(105.51, 9.475),
                                         utm(105.57, 9.515)]),
     ]
     for name, wps in canals:
