@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,8 @@ class ServeOptions:
     high_loss_share_rural: float = 0.0
     high_loss_share_urban: float = 0.2
     mbps_per_user: float = 0.0
+    load_interferers: int = 2
+    urban_model: str = "38901_uma"
 
     @classmethod
     def from_parameters(cls, prm: Any, dem: _demand.Demand) -> ServeOptions:
@@ -49,7 +51,8 @@ class ServeOptions:
                    rank_sinr_db=tuple(float(v) for v in prm.rank_sinr_db),
                    high_loss_share_rural=float(prm.high_loss_building_share_rural),
                    high_loss_share_urban=float(prm.high_loss_building_share_urban),
-                   mbps_per_user=dem.mbps_per_subscriber)
+                   mbps_per_user=dem.mbps_per_subscriber, load_interferers=int(prm.load_interferers),
+                   urban_model=str(prm.urban_model))
 
 
 @dataclass
@@ -79,6 +82,35 @@ def _margin(prof: radio.TechProfile, p: float, extra_sigma_db: float = 0.0) -> f
     return radio.location_margin_db(p, math.hypot(prof.shadow_sigma_db, extra_sigma_db))
 
 
+def urban_profile(prof: radio.TechProfile, opts: ServeOptions, urban: np.ndarray | None) -> radio.TechProfile | None:
+    """The profile of a carrier's urban cells: its TR 38.901 RMa becomes ``opts.urban_model``
+    (UMa by default); ``None`` when there are no urban cells, no urban model, or the carrier
+    uses another model (kept everywhere)."""
+    if urban is None or not opts.urban_model or prof.model != "38901_rma" or not urban.any():
+        return None
+    return replace(prof, model=opts.urban_model)
+
+
+def _envs(prof: radio.TechProfile, uprof: radio.TechProfile | None,
+          urban: np.ndarray | None) -> list[tuple[radio.TechProfile, np.ndarray | None]]:
+    """(profile, flat mask of its cells or None = all) per environment of a carrier."""
+    if uprof is None or urban is None:
+        return [(prof, None)]
+    u = urban.reshape(-1)
+    return [(prof, ~u), (uprof, u)]
+
+
+def _covered(rsrp: np.ndarray, prof: radio.TechProfile, uprof: radio.TechProfile | None,
+             urban: np.ndarray | None, p: float) -> np.ndarray:
+    """RSRP − z·σ ≥ threshold per cell, σ of the cell's model (TR 38.901 Table 7.4.1-1)."""
+    with np.errstate(invalid="ignore"):
+        out = rsrp >= prof.rsrp_threshold_dbm + _margin(prof, p)
+        if uprof is not None and urban is not None:
+            u = urban.reshape(-1)
+            out[u] = rsrp[u] >= uprof.rsrp_threshold_dbm + _margin(uprof, p)
+    return out
+
+
 def _indoor(rsrp: np.ndarray, prof: radio.TechProfile, opts: ServeOptions) -> np.ndarray:
     """Percent of indoor users covered per cell (uint8): Σ over building kinds of 100 × share ×
     1(indoor RSRP − z·√(σ_SF² + σ_P²) ≥ threshold) (TR 38.901 §7.4.3.1)."""
@@ -91,6 +123,15 @@ def _indoor(rsrp: np.ndarray, prof: radio.TechProfile, opts: ServeOptions) -> np
         m = _margin(prof, opts.location_probability, radio.O2I_SIGMA_DB[kind])
         with np.errstate(invalid="ignore"):
             out += np.uint8(round(100 * share)) * (rsrp >= prof.rsrp_threshold_dbm + loss + m).astype(np.uint8)
+    return out
+
+
+def _indoor_cells(rsrp: np.ndarray, prof: radio.TechProfile, uprof: radio.TechProfile | None,
+                  urban: np.ndarray | None, opts: ServeOptions) -> np.ndarray:
+    out = _indoor(rsrp, prof, opts)
+    if uprof is not None and urban is not None:
+        u = urban.reshape(-1)
+        out[u] = _indoor(rsrp[u], uprof, opts)
     return out
 
 
@@ -117,10 +158,36 @@ def _validity(carrier: pd.DataFrame, srv: np.ndarray, cells: np.ndarray, grid: G
 def _run_bands(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, engine_kw: dict[str, Any],
                eta: list[np.ndarray | None], plans: list[dict[str, Any]],
                outs: list[Any] | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    kw = {k: v for k, v in engine_kw.items() if k != "out"}
+    kw = {k: v for k, v in engine_kw.items() if k not in ("out", "uprofs")}
     return [_eng.run_carrier(c.reset_index(drop=True), grid, prof, utilisation=e, plans=pl,
-                             out=None if outs is None else outs[k], **kw)
-            for k, ((c, prof), e, pl) in enumerate(zip(bands, eta, plans, strict=True))]
+                             out=None if outs is None else outs[k], urban_prof=up, **kw)
+            for k, ((c, prof), e, pl, up) in enumerate(zip(bands, eta, plans, engine_kw["uprofs"], strict=True))]
+
+
+def _first_pass(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, engine_kw: dict[str, Any],
+                opts: ServeOptions) -> tuple[list[Any], list[_eng.Interference] | None, list[dict[str, Any]]]:
+    """The engine once per band at the profiles' load factor; with load iterations and
+    ``load_interferers`` > 0, also the interference split that later passes reuse."""
+    plans: list[dict[str, Any]] = [{} for _ in bands]
+    if opts.load_iterations > 0 and opts.load_interferers > 0:
+        kw = {k: v for k, v in engine_kw.items() if k not in ("out", "uprofs")}
+        tracked = [_eng.run_carrier_tracked(c.reset_index(drop=True), grid, prof, interferers=opts.load_interferers,
+                                            urban_prof=up, **kw) for (c, prof), up in zip(bands, engine_kw["uprofs"],
+                                                                                           strict=True)]
+        return [t[:3] for t in tracked], [t[3] for t in tracked], plans
+    return _run_bands(bands, grid, engine_kw, [None] * len(bands), plans), None, plans
+
+
+def _bands_of_cells(bands: list[tuple[pd.DataFrame, radio.TechProfile]], runs: list[Any], served: np.ndarray,
+                    opts: ServeOptions) -> list[np.ndarray]:
+    """The served cells of each band: each on the band with the highest peak rate."""
+    if len(bands) == 1:
+        return [np.flatnonzero(served)]
+    peaks = [np.where(r[0].reshape(-1) >= p.rsrp_threshold_dbm, _peak(r[2].reshape(-1), p, opts), np.float32(-1))
+             for r, (_, p) in zip(runs, bands, strict=True)]
+    assign = np.argmax(np.stack(peaks), axis=0)
+    del peaks
+    return [np.flatnonzero(served & (assign == k)) for k in range(len(bands))]
 
 
 def serve(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, counts: np.ndarray,
@@ -130,52 +197,73 @@ def serve(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, count
 
     ``eligible_users`` (per cell) are the subscribers who would use this technology where it
     covers them; ``counts`` the people per cell (for the validity counts).
+
+    Load passes: the engine runs once (path loss, RSRP, best server); each load iteration
+    then recomputes only the SINR of the served cells from the stored interference split
+    (:class:`ictplan.engine.Interference`, ``opts.load_interferers`` strongest interferers
+    exact, the rest at the carrier's mean utilisation). ``load_interferers = 0`` reruns the
+    whole engine per iteration instead (exact, slow).
     """
-    plans: list[dict[str, Any]] = [{} for _ in bands]  # engine plans kept through the load iterations
-    runs = _run_bands(bands, grid, engine_kw, [None] * len(bands), plans)
+    urban = engine_kw.get("urban")
+    engine_kw = {**engine_kw, "uprofs": [urban_profile(p, opts, urban) for _, p in bands]}
+    runs, inters, plans = _first_pass(bands, grid, engine_kw, opts)
     # served (load, speed): the median signal reaches the threshold; covered (reported): at the
-    # location probability, RSRP − z·σ ≥ threshold
-    cov_b = [(r[0].reshape(-1) >= p.rsrp_threshold_dbm) for r, (_, p) in zip(runs, bands, strict=True)]
-    covered = np.logical_or.reduce([(r[0].reshape(-1) - _margin(p, opts.location_probability) >= p.rsrp_threshold_dbm)
-                                    for r, (_, p) in zip(runs, bands, strict=True)])
-    served = np.logical_or.reduce(cov_b)
-    if len(bands) == 1:
-        cells_b = [np.flatnonzero(served)]
-    else:  # each served cell on the band with the highest peak rate
-        peaks = [np.where(cv, _peak(r[2].reshape(-1), p, opts), np.float32(-1)) for r, cv, (_, p) in
-                 zip(runs, cov_b, bands, strict=True)]
-        assign = np.argmax(np.stack(peaks), axis=0)
-        del peaks
-        cells_b = [np.flatnonzero(served & (assign == k)) for k in range(len(bands))]
-    del cov_b
-    eta: list[np.ndarray | None] = [np.full(len(c), p.load_factor) for c, p in bands]
-    it, delta = 0, 0.0
+    # location probability, RSRP − z·σ ≥ threshold (σ of the cell's model)
+    covered = np.logical_or.reduce([_covered(r[0].reshape(-1), p, up, urban, opts.location_probability)
+                                    for r, (_, p), up in zip(runs, bands, engine_kw["uprofs"], strict=True)])
+    served = np.logical_or.reduce([r[0].reshape(-1) >= p.rsrp_threshold_dbm for r, (_, p) in zip(runs, bands, strict=True)])
+    cells_b = _bands_of_cells(bands, runs, served, opts)
+    sinr_c = [r[2].reshape(-1)[cells] for r, cells in zip(runs, cells_b, strict=True)]
+    eta: list[np.ndarray] = [np.full(len(c), p.load_factor) for c, p in bands]
+    it, delta, history = 0, 0.0, []
     while True:
         rhos, tputs = [], []
         for k, ((c, p), r) in enumerate(zip(bands, runs, strict=True)):
             cells = cells_b[k]
-            pk = _peak(r[2].reshape(-1)[cells], p, opts)
-            t, rho = _demand.processor_sharing(pk, eligible_users[cells], r[1].reshape(-1)[cells], len(c),
-                                               opts.mbps_per_user)
+            t, rho = _demand.processor_sharing(_peak(sinr_c[k], p, opts), eligible_users[cells],
+                                               r[1].reshape(-1)[cells], len(c), opts.mbps_per_user)
             rhos.append(rho)
             tputs.append(t)
         new = [_demand.utilisation_step(rho, min_utilisation=opts.min_utilisation) for rho in rhos]
-        delta = max((float(np.abs(a - b).max(initial=0.0)) for a, b in zip(new, eta, strict=True) if b is not None),
-                    default=0.0)
+        delta = max((float(np.abs(a - b).max(initial=0.0)) for a, b in zip(new, eta, strict=True)), default=0.0)
+        history.append(round(delta, 4))
         if it >= opts.load_iterations or delta < opts.load_tolerance:
             break
         eta = list(new)
         it += 1
-        # rerun into the same buffers: RSRP and server come out the same, the SINR changes
-        _run_bands(bands, grid, {**engine_kw, "out": None}, eta, plans, outs=runs)
-    return _assemble(bands, runs, cells_b, tputs, rhos, eta, covered, served, counts, eligible_users, grid, opts,
-                     keep_rasters=keep_rasters, iterations=it, delta=delta)
+        if inters is not None:  # interference only: no path loss, no engine
+            sinr_c = [inter.sinr_db(r[0].reshape(-1)[cells], cells, e)
+                      for inter, r, cells, e in zip(inters, runs, cells_b, eta, strict=True)]
+        else:  # rerun into the same buffers: RSRP and server come out the same, the SINR changes
+            _run_bands(bands, grid, {**engine_kw, "out": None}, list(eta), plans, outs=runs)
+            sinr_c = [r[2].reshape(-1)[cells] for r, cells in zip(runs, cells_b, strict=True)]
+    if inters is not None and it > 0:
+        _update_sinr_rasters(runs, inters, cells_b, sinr_c, eta, keep_rasters=keep_rasters)
+    out = _assemble(bands, runs, cells_b, tputs, rhos, eta, covered, served, counts, eligible_users, grid, opts,
+                    keep_rasters=keep_rasters, iterations=it, delta=delta, urban=urban, uprofs=engine_kw["uprofs"])
+    for row in out.load:
+        row["load_deltas"] = history
+    return out
+
+
+def _update_sinr_rasters(runs: list[Any], inters: list[_eng.Interference], cells_b: list[np.ndarray],
+                         sinr_c: list[np.ndarray], eta: list[np.ndarray], *, keep_rasters: bool) -> None:
+    """The SINR rasters at the final utilisations: the served cells from the load pass; with
+    rasters kept, every other cell with a signal too."""
+    for r, inter, cells, s, e in zip(runs, inters, cells_b, sinr_c, eta, strict=True):
+        flat = r[2].reshape(-1)
+        flat[cells] = s
+        if keep_rasters:
+            rest = np.flatnonzero(r[1].reshape(-1) >= 0)
+            rest = np.setdiff1d(rest, cells, assume_unique=True)
+            flat[rest] = inter.sinr_db(r[0].reshape(-1)[rest], rest, e)
 
 
 def _assemble(bands: list[tuple[pd.DataFrame, radio.TechProfile]], runs: list[Any], cells_b: list[np.ndarray],
               tputs: list[np.ndarray], rhos: list[np.ndarray], eta: list[Any], covered: np.ndarray,
               served_mask: np.ndarray, counts: np.ndarray, eligible: np.ndarray, grid: Grid, opts: ServeOptions, *, keep_rasters: bool,
-              iterations: int, delta: float) -> TechServed:
+              iterations: int, delta: float, urban: np.ndarray | None,
+              uprofs: list[radio.TechProfile | None]) -> TechServed:
     n = counts.size
     tput = np.zeros(n, dtype=np.float32)
     indoor = np.zeros(n, dtype=np.uint8)
@@ -194,7 +282,7 @@ def _assemble(bands: list[tuple[pd.DataFrame, radio.TechProfile]], runs: list[An
         cells = cells_b[k]
         tput[cells] = tputs[k]
         rsrp = r[0].reshape(-1)
-        np.maximum(indoor, _indoor(rsrp, p, opts), out=indoor)
+        np.maximum(indoor, _indoor_cells(rsrp, p, uprofs[k], urban, opts), out=indoor)
         srv = r[1].reshape(-1)
         rows = c.index.to_numpy()
         if keep_rasters:
@@ -211,7 +299,8 @@ def _assemble(bands: list[tuple[pd.DataFrame, radio.TechProfile]], runs: list[An
                      "users_congested": float(users[cong].sum()), "mean_utilisation": float(rho[users > 0].mean())
                      if (users > 0).any() else 0.0, "load_iterations": iterations, "last_change": delta,
                      "converged": bool(delta < opts.load_tolerance), "mbps_per_user": opts.mbps_per_user})
-        validity.append(_validity(c, srv, cells, grid, p, counts))
+        for prof, mask in _envs(p, uprofs[k], urban):
+            validity.append(_validity(c, srv, cells if mask is None else cells[mask[cells]], grid, prof, counts))
     shape = grid.shape
     return TechServed(covered=covered.reshape(shape), served=served_mask.reshape(shape),
                       covered_indoor=indoor.reshape(shape),

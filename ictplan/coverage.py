@@ -72,6 +72,7 @@ __all__ = [
     "clutter_loss_db",
     "disc_coverage",
     "population_covered",
+    "urban_mask",
     "run",
     "write_outputs",
     "ANY_OPERATOR",
@@ -363,6 +364,7 @@ def compute(
     n_jobs: int = 1,
     progress: bool | None = None,
     parameters: Any = None,
+    urban: np.ndarray | None = None,
 ) -> CoverageResult:
     """Best-server coverage of every operator × technology, plus ``"any"`` operator per technology.
 
@@ -384,6 +386,10 @@ def compute(
     progress
         Show a progress bar over the carriers (tqdm, on standard error); ``None`` shows it
         when standard error is a terminal.
+    urban
+        Boolean per cell (the grid's shape): the cells whose path loss is the urban model
+        (``parameters.urban_model``, TR 38.901 UMa) instead of the profiles' RMa, with its
+        shadow-fading σ and O2I; see :func:`urban_mask`. ``None``: the profiles' model everywhere.
 
     Returns
     -------
@@ -445,7 +451,8 @@ def compute(
         progress = sys.stderr.isatty()
     bar = tqdm(total=int(sec.groupby(["operator", "technology", "band"]).ngroups), desc="coverage", unit="carrier",
                disable=not progress, file=sys.stderr)
-    engine_kw = {"clutter": clutter_loss, "margin_db": margin_db, "window_rows": window_rows, "n_jobs": n_jobs}
+    engine_kw = {"clutter": clutter_loss, "margin_db": margin_db, "window_rows": window_rows, "n_jobs": n_jobs,
+                 "urban": _check_urban(urban, grid)}
     for op, opsec in sec.groupby("operator", sort=True):
         subs = counts * (dem.subscribers_per_person * shares[str(op)])
         covered_5g: np.ndarray | None = None
@@ -479,6 +486,16 @@ def compute(
     _warn_validity(val)
     return CoverageResult(grid=grid, sectors=sec, layers=layers, timings_s=timings, load=pd.DataFrame(load),
                           validity=val, demand=dem, location_probability=opts.location_probability)
+
+
+def _check_urban(urban: np.ndarray | None, grid: Grid) -> np.ndarray | None:
+    if urban is None:
+        return None
+    u = np.asarray(urban, dtype=bool)
+    if u.shape != grid.shape:
+        raise InputValidationError(f"the urban mask has shape {u.shape} but the grid is {grid.shape}; "
+                                   "build it on the population grid (coverage.urban_mask).")
+    return u
 
 
 def _warn_validity(val: pd.DataFrame) -> None:
@@ -555,8 +572,10 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> C
     population = study.population
     landcover = study.landcover  # the study's land-cover raster, when it names one
     clutter = clutter_loss_db(landcover, profiles) if landcover is not None else None
+    urban = _study_urban(study, population, prm)
     result = compute(study.layer("sites"), population, profiles, clutter_loss=clutter, margin_db=prm.margin_db,
-                     keep_rasters=prm.keep_rasters, n_jobs=prm.n_jobs, progress=progress, parameters=prm)
+                     keep_rasters=prm.keep_rasters, n_jobs=prm.n_jobs, progress=progress, parameters=prm,
+                     urban=urban)
     t1 = time.perf_counter()
     weights = _study_weights(study, tuple(prm.levels), prm.method)
     result.table = population_covered(result, population, weights, method=prm.method)
@@ -568,6 +587,53 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> C
     logger.info("coverage: %d sectors, %d layers, table of %d rows in %.2f s", len(result.sectors),
                 len(result.layers), len(result.table), result.timings_s["total_s"])
     return result
+
+
+def urban_mask(population: Population, /, *, density_per_km2: float, window_m: float = 1000.0,
+               urban_share: np.ndarray | None = None) -> np.ndarray:
+    """Urban cells: in an urban ward or town, or dense.
+
+    A cell is urban when ``urban_share`` (the share of the cell inside communes of an urban
+    type, e.g. from the commune zone weights) is ≥ 0.5, or when the population density over
+    the ``window_m`` square around it (a moving mean over whole cells, as the 1 km² grid of
+    the GHSL degree of urbanisation) exceeds ``density_per_km2``. Nodata cells count as
+    empty. Returns a boolean array of the grid's shape.
+    """
+    from scipy.ndimage import uniform_filter
+
+    grid = population.grid
+    counts = np.where(population.nodata_mask, 0.0, population.counts).astype(np.float32)
+    a_m, e_m = abs(grid.transform.a), abs(grid.transform.e)
+    if grid.crs.is_geographic:  # cell sides in metres at each row's latitude
+        lat = grid.transform.f + grid.transform.e * (np.arange(grid.height) + 0.5)
+        kx, ky = _eng.metres_per_degree(lat)
+        area_km2 = (a_m * kx * e_m * ky / 1e6)[:, None]
+        side_m = float(np.median(e_m * ky))
+    else:
+        area_km2 = np.float32(a_m * e_m / 1e6)
+        side_m = float(e_m)
+    size = max(1, int(round(window_m / side_m)))
+    dens = uniform_filter(counts / area_km2, size=size, mode="constant")
+    out = dens > density_per_km2
+    if urban_share is not None:
+        out |= np.asarray(urban_share).reshape(grid.shape) >= 0.5
+    return out
+
+
+def _study_urban(study: Study, population: Population, prm: Any) -> np.ndarray | None:
+    """The study's urban cells (:func:`urban_mask`): communes of ``prm.urban_commune_types``
+    (their ``commune_type`` column) and the density rule; ``None`` without an urban model."""
+    if not prm.urban_model:
+        return None
+    share = None
+    if study.has("communes"):
+        communes = study.layer("communes")
+        if "commune_type" in communes.columns and len(communes):
+            zw = _zones.for_study(study, "communes", method=prm.method)
+            types = communes["commune_type"].astype(str).str.strip().to_numpy()[zw.index]
+            is_urban = np.isin(types, list(prm.urban_commune_types)).astype(np.float64)
+            share = zw.matrix.T @ is_urban
+    return urban_mask(population, density_per_km2=float(prm.urban_density_per_km2), urban_share=share)
 
 
 def _study_weights(study: Study, levels: Sequence[str], method: str) -> dict[str, _zones.ZoneWeights]:

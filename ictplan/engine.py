@@ -34,7 +34,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from multiprocessing import shared_memory
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -44,10 +44,11 @@ from . import crs as _crs
 from . import radio
 from ._errors import GeographicCRSError, InputValidationError
 from .grid import Grid
+from .radio.beams import interference_offset_db
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["START_METHOD", "run_carrier", "metres_per_degree", "check_clutter", "clutter_loss_db", "disc_coverage"]
+__all__ = ["START_METHOD", "Interference", "run_carrier", "run_carrier_tracked", "metres_per_degree", "check_clutter", "clutter_loss_db", "disc_coverage"]
 
 START_METHOD: str | None = None
 """Start method of the worker processes (``None``: ``fork`` on Linux, else ``spawn``)."""
@@ -73,6 +74,8 @@ def metres_per_degree(lat_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class _Tables:
     pl: dict[float, np.ndarray] = field(default_factory=dict)
     av: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
+    pl_u: dict[float, np.ndarray] = field(default_factory=dict)  # the urban model's loss (urban cells)
+    reach: dict[float, np.ndarray] = field(default_factory=dict)  # min of both: bounds reach and boxes
 
 
 _BINS_M = np.power(10.0, (np.arange(_NBINS) + 0.5) / _LOG_K)
@@ -85,8 +88,9 @@ def _bins_m() -> np.ndarray:
     return _BINS_M
 
 
-def _pl_table(prof: radio.TechProfile, h_bs: float, tables: _Tables) -> np.ndarray:
-    tab = tables.pl.get(h_bs)
+def _pl_table(prof: radio.TechProfile, h_bs: float, tables: _Tables, *, urban: bool = False) -> np.ndarray:
+    cache = tables.pl_u if urban else tables.pl
+    tab = cache.get(h_bs)
     if tab is None:
         tab = radio.path_loss_db(_bins_m(), model=prof.model, freq_mhz=prof.freq_mhz, h_bs_m=h_bs,
                                  h_ut_m=prof.ue_height_m, environment=prof.environment, los=prof.los,
@@ -94,7 +98,19 @@ def _pl_table(prof: radio.TechProfile, h_bs: float, tables: _Tables) -> np.ndarr
                                  street_width_m=prof.street_width_m).astype(np.float32)
         # guard: the engine relies on a non-decreasing loss curve for the reach
         tab = np.maximum.accumulate(tab)
-        tables.pl[h_bs] = tab
+        cache[h_bs] = tab
+    return tab
+
+
+def _reach_table(prof: radio.TechProfile, uprof: radio.TechProfile | None, h_bs: float, tables: _Tables) -> np.ndarray:
+    """The loss table that bounds a sector's reach: its model's, or the smaller of the rural
+    and urban models' where some cells use the urban one (so no box cuts an urban signal)."""
+    tab = tables.reach.get(h_bs)
+    if tab is None:
+        tab = _pl_table(prof, h_bs, tables)
+        if uprof is not None:
+            tab = np.minimum(tab, _pl_table(uprof, h_bs, tables, urban=True))
+        tables.reach[h_bs] = tab
     return tab
 
 
@@ -114,7 +130,7 @@ def _reach_m(offset_db: np.ndarray, h: np.ndarray, cutoff_dbm: float, prof: radi
     out = np.empty(offset_db.size)
     for hv in np.unique(h):
         sel = h == hv
-        tab = _pl_table(prof, float(hv), tables)
+        tab = tables.reach[float(hv)]
         # bins 0..k-1 have a loss that still allows RSRP ≥ cutoff: they end at 10^(k/K)
         k = np.searchsorted(tab, offset_db[sel] - cutoff_dbm, side="right")
         out[sel] = np.power(10.0, k / _LOG_K)
@@ -146,7 +162,7 @@ def _sector_boxes(offset_db: np.ndarray, h: np.ndarray, az: np.ndarray, cutoff_d
     reach = np.empty_like(need)
     for hv in np.unique(h):
         sel = h == hv
-        k = np.searchsorted(_pl_table(prof, float(hv), tables), need[sel], side="right")
+        k = np.searchsorted(tables.reach[float(hv)], need[sel], side="right")
         reach[sel] = np.where(k > 0, np.power(10.0, k / _LOG_K), 0.0)
     rad = np.radians(bearings)
     sx, sy = np.sin(rad), np.cos(rad)
@@ -184,11 +200,18 @@ class _Plan:
     cutoff: float
     window_rows: int
     tables: _Tables = field(default_factory=_Tables)
+    urban_any: np.ndarray | None = None  # per sector: its box holds urban cells (urban model there)
+    interferers: int = 0  # K: keep the K strongest interferers per cell (incremental load passes)
+    iscale: float = 1.0  # interference at the time-average beam gain (radio.beams.interference_offset_db)
 
 
 def _plan(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, margin_db: float, window_rows: int,
-          utilisation: np.ndarray | None = None) -> _Plan:
-    """Per-sector arrays, reaches, tables and evaluation boxes (cells) of one carrier."""
+          utilisation: np.ndarray | None = None, urban: np.ndarray | None = None,
+          urban_prof: radio.TechProfile | None = None) -> _Plan:
+    """Per-sector arrays, reaches, tables and evaluation boxes (cells) of one carrier
+    (``urban_prof``: the profile used in the cells where ``urban`` is true)."""
+    if urban is None:
+        urban_prof = None
     h = np.round(sec["height_m"].to_numpy(float), 1)  # tables per 0.1 m of height
     tilt = np.round(sec["tilt_deg"].to_numpy(float), 2)
     x = sec["x"].to_numpy(float)
@@ -199,12 +222,12 @@ def _plan(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, margin_db: flo
                                   feeder_loss_db=prof.feeder_loss_db) - prof.extra_loss_db
     cutoff = prof.rsrp_threshold_dbm - margin_db
     tables = _Tables()
+    for hv in np.unique(h).tolist():
+        _reach_table(prof, urban_prof, hv, tables)
     reach = _reach_m(offset, h, cutoff, prof, tables)
     omni = (prof.pattern == "omni") | ~np.isfinite(az)
     for hv, tv in set(zip(h[~omni].tolist(), tilt[~omni].tolist(), strict=True)):
         _av_table(prof, hv, tv, tables)
-    for hv in np.unique(h).tolist():
-        _pl_table(prof, hv, tables)
     # box of cells that can see the sector above the cutoff, relative to it (m)
     ex0, ex1, ey0, ey1 = -reach, reach, -reach, reach
     if (~omni).any():
@@ -233,8 +256,41 @@ def _plan(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, margin_db: flo
     return _Plan(prof=prof, shape=(H, W), xc=t.c + t.a * (np.arange(W) + 0.5), yc=t.f + t.e * (np.arange(H) + 0.5),
                  x=x, y=y, h=h, tilt=tilt, offset=offset, omni=omni,
                  az_rad=np.radians(np.where(np.isfinite(az), az, 0.0)), kx=kx, ky=ky, c0=c0, c1=c1, r0=r0, r1=r1,
-                 active=active, eta=_eta(utilisation, len(sec), prof), cutoff=float(cutoff),
-                 window_rows=window_rows, tables=tables)
+                 active=active, eta=_eta(utilisation, len(sec), prof) * np.float32(_iscale(prof)), cutoff=float(cutoff),
+                 window_rows=window_rows, tables=tables,
+                 urban_any=None if urban_prof is None else _boxes_touch(urban, r0, r1, c0, c1))
+
+
+_BLOCK = 16  # cells per side of the blocks of the urban-box test
+
+
+def _boxes_touch(mask: np.ndarray | None, r0: np.ndarray, r1: np.ndarray, c0: np.ndarray,
+                 c1: np.ndarray) -> np.ndarray:
+    """Per box: does it hold a true cell of ``mask``? Tested on 16 × 16-cell blocks (a
+    superset: a box flagged may hold none, then the urban lookup finds nothing to do)."""
+    assert mask is not None
+    H, W = mask.shape
+    hb, wb = -(-H // _BLOCK), -(-W // _BLOCK)
+    pad = np.zeros((hb * _BLOCK, wb * _BLOCK), dtype=bool)
+    pad[:H, :W] = mask
+    blocks = pad.reshape(hb, _BLOCK, wb, _BLOCK).any(axis=(1, 3))
+    sat = np.zeros((hb + 1, wb + 1), dtype=np.int64)  # summed-area table of the urban blocks
+    sat[1:, 1:] = blocks.cumsum(0).cumsum(1)
+    b0, b1 = r0 // _BLOCK, -(-r1 // _BLOCK)
+    a0, a1 = c0 // _BLOCK, -(-c1 // _BLOCK)
+    return (sat[b1, a1] - sat[b0, a1] - sat[b1, a0] + sat[b0, a0]) > 0
+
+
+class _Cells(NamedTuple):
+    """Per-cell rasters a window reads: clutter loss (dB) and the urban mask (either None)."""
+
+    clutter: np.ndarray | None
+    urban: np.ndarray | None
+
+
+def _iscale(prof: radio.TechProfile) -> float:
+    """Interference weight of the carrier's beams: ``10^(−offset/10)`` (:mod:`ictplan.radio.beams`)."""
+    return float(10.0 ** (-interference_offset_db(prof) / 10.0))
 
 
 def _eta(utilisation: np.ndarray | None, n: int, prof: radio.TechProfile) -> np.ndarray:
@@ -247,7 +303,7 @@ def _eta(utilisation: np.ndarray | None, n: int, prof: radio.TechProfile) -> np.
     return u
 
 
-def _sector_signal(p: _Plan, s: int, ra: int, rb: int, clutter: np.ndarray | None) -> np.ndarray:
+def _sector_signal(p: _Plan, s: int, ra: int, rb: int, cells: _Cells) -> np.ndarray:
     """RSRP (dBm, float32) of sector ``s`` over rows ``ra:rb`` of its box."""
     prof = p.prof
     ca, cb = p.c0[s], p.c1[s]
@@ -260,6 +316,9 @@ def _sector_signal(p: _Plan, s: int, ra: int, rb: int, clutter: np.ndarray | Non
     bi = u.astype(np.int32)
     np.minimum(bi, _NBINS - 1, out=bi)
     loss = p.tables.pl[float(p.h[s])][bi]
+    if p.urban_any is not None and p.urban_any[s] and cells.urban is not None:
+        m = cells.urban[ra:rb, ca:cb]  # the urban model only where the cells are urban
+        loss[m] = p.tables.pl_u[float(p.h[s])][bi[m]]
     if not p.omni[s]:
         sa, ca_ = np.float32(math.sin(p.az_rad[s])), np.float32(math.cos(p.az_rad[s]))
         # angle off boresight: atan2(cross, dot) with the boresight (sin az, cos az)
@@ -269,36 +328,29 @@ def _sector_signal(p: _Plan, s: int, ra: int, rb: int, clutter: np.ndarray | Non
         phi += p.tables.av[(float(p.h[s]), float(p.tilt[s]))][bi]
         np.minimum(phi, np.float32(prof.front_to_back_db), out=phi)  # min(A_H + A_V, A_m) caps both
         loss += phi
-    if clutter is not None:
-        loss += clutter[ra:rb, ca:cb]
+    if cells.clutter is not None:
+        loss += cells.clutter[ra:rb, ca:cb]
     return np.float32(p.offset[s]) - loss
 
 
-def _window(p: _Plan, w0: int, w1: int, outs: tuple[np.ndarray, np.ndarray, np.ndarray],
-            clutter: np.ndarray | None, bufs: dict[str, np.ndarray], order: np.ndarray, r0s: np.ndarray) -> int:
+def _window(p: _Plan, w0: int, w1: int, outs: tuple[np.ndarray, ...], cells: _Cells,
+            bufs: dict[str, np.ndarray], order: np.ndarray, r0s: np.ndarray) -> int:
     """Best server, RSRP and SINR of rows ``w0:w1`` into ``outs``; returns the evaluations."""
-    rsrp, server, sinr = outs
-    cand = order[:np.searchsorted(r0s, w1, side="left")]
-    cand = cand[p.active[cand] & (p.r1[cand] > w0)]
+    if p.interferers:
+        return _window_tracked(p, w0, w1, outs, cells, bufs, order, r0s)
+    rsrp, server, sinr = outs[:3]
+    cand = _candidates(p, w0, w1, order, r0s)
     if cand.size == 0:
         rsrp[w0:w1], server[w0:w1], sinr[w0:w1] = np.nan, -1, np.nan
         return 0
-    if not bufs:  # window buffers, allocated once per process
-        shape = (min(p.window_rows, p.shape[0]), p.shape[1])
-        bufs.update(best=np.empty(shape, np.float32), idx=np.empty(shape, np.int32),
-                    best_lin=np.empty(shape, np.float32), others=np.empty(shape, np.float64))
     nr = w1 - w0
-    best, idx, best_lin, others = (bufs[k][:nr] for k in ("best", "idx", "best_lin", "others"))
-    best.fill(p.cutoff)
-    idx.fill(-1)
-    best_lin.fill(0.0)
-    others.fill(0.0)
+    best, idx, best_lin, others = _bufs(p, bufs, nr)
     evals = 0
     with np.errstate(divide="ignore", invalid="ignore"):
         for s in cand.tolist():
             ra, rb = max(p.r0[s], w0), min(p.r1[s], w1)
             ca, cb = p.c0[s], p.c1[s]
-            sig = _sector_signal(p, s, ra, rb, clutter)
+            sig = _sector_signal(p, s, ra, rb, cells)
             lw0, lw1 = ra - w0, rb - w0
             lin = np.exp(sig * np.float32(math.log(10.0) / 10.0))
             lin *= sig > np.float32(p.cutoff)
@@ -311,6 +363,39 @@ def _window(p: _Plan, w0: int, w1: int, outs: tuple[np.ndarray, np.ndarray, np.n
             np.copyto(blv, lin, where=upd)
             np.copyto(idx[lw0:lw1, ca:cb], s, where=upd)
             evals += sig.size
+    _finish(p, w0, w1, outs, best, idx, others)
+    return evals
+
+
+def _candidates(p: _Plan, w0: int, w1: int, order: np.ndarray, r0s: np.ndarray) -> np.ndarray:
+    cand = order[:np.searchsorted(r0s, w1, side="left")]
+    return cand[p.active[cand] & (p.r1[cand] > w0)]
+
+
+def _bufs(p: _Plan, bufs: dict[str, np.ndarray], nr: int) -> list[np.ndarray]:
+    """The window buffers (allocated once per process), reset: best RSRP, server, best power, others."""
+    if not bufs:
+        shape = (min(p.window_rows, p.shape[0]), p.shape[1])
+        bufs.update(best=np.empty(shape, np.float32), idx=np.empty(shape, np.int32),
+                    best_lin=np.empty(shape, np.float32), others=np.empty(shape, np.float64))
+        for k in range(p.interferers):
+            bufs[f"tid{k}"] = np.empty(shape, np.int32)
+            bufs[f"tp{k}"] = np.empty(shape, np.float32)
+    out = [bufs[k][:nr] for k in ("best", "idx", "best_lin", "others")]
+    out[0].fill(p.cutoff)
+    out[1].fill(-1)
+    out[2].fill(0.0)
+    out[3].fill(0.0)
+    for k in range(p.interferers):
+        bufs[f"tid{k}"][:nr].fill(-1)
+        bufs[f"tp{k}"][:nr].fill(0.0)
+    return out
+
+
+def _finish(p: _Plan, w0: int, w1: int, outs: tuple[np.ndarray, ...], best: np.ndarray, idx: np.ndarray,
+            others: np.ndarray) -> None:
+    """SINR (dB) from the best and the (weighted) others, written with RSRP and server into ``outs``."""
+    rsrp, server, sinr = outs[:3]
     none = idx < 0
     others += 10.0 ** (p.prof.noise_re_dbm / 10.0)
     np.log10(others, out=others)
@@ -321,6 +406,56 @@ def _window(p: _Plan, w0: int, w1: int, outs: tuple[np.ndarray, np.ndarray, np.n
     best[none] = np.nan
     rsrp[w0:w1] = best
     server[w0:w1] = idx
+
+
+def _window_tracked(p: _Plan, w0: int, w1: int, outs: tuple[np.ndarray, ...], cells: _Cells,
+                    bufs: dict[str, np.ndarray], order: np.ndarray, r0s: np.ndarray) -> int:
+    """As :func:`_window` at one uniform utilisation ``η₀``, keeping per cell the K strongest
+    interferers (id, unweighted power) and the unweighted rest: the SINR at any other
+    utilisations is then :meth:`Interference.sinr_db`, without path loss."""
+    K = p.interferers
+    tids, tps, rest = outs[3:3 + K], outs[3 + K:3 + 2 * K], outs[3 + 2 * K]
+    cand = _candidates(p, w0, w1, order, r0s)
+    if cand.size == 0:
+        outs[0][w0:w1], outs[1][w0:w1], outs[2][w0:w1] = np.nan, -1, np.nan
+        for k in range(K):
+            tids[k][w0:w1], tps[k][w0:w1] = -1, 0.0
+        rest[w0:w1] = 0.0
+        return 0
+    nr = w1 - w0
+    best, idx, best_lin, others = _bufs(p, bufs, nr)
+    ti = [bufs[f"tid{k}"][:nr] for k in range(K)]
+    tp = [bufs[f"tp{k}"][:nr] for k in range(K)]
+    evals = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for s in cand.tolist():
+            ra, rb = max(p.r0[s], w0), min(p.r1[s], w1)
+            box = (slice(ra - w0, rb - w0), slice(p.c0[s], p.c1[s]))
+            sig = _sector_signal(p, s, ra, rb, cells)
+            lin = np.exp(sig * np.float32(math.log(10.0) / 10.0))
+            lin *= sig > np.float32(p.cutoff)
+            bv, blv, bix = best[box], best_lin[box], idx[box]
+            upd = sig > bv
+            c_p = np.where(upd, blv, lin)  # the new interferer: a dethroned best, else this sector
+            c_i = np.where(upd, bix, np.int32(s))
+            others[box] += c_p
+            np.copyto(bv, sig, where=upd)
+            np.copyto(blv, lin, where=upd)
+            np.copyto(bix, s, where=upd)
+            for k in range(K):  # insertion into the sorted K strongest
+                pk, ik = tp[k][box], ti[k][box]
+                m = c_p > pk
+                c_p, pk[...] = np.where(m, pk, c_p), np.where(m, c_p, pk)
+                c_i, ik[...] = np.where(m, ik, c_i), np.where(m, c_i, ik)
+            evals += sig.size
+    top = np.zeros(others.shape, dtype=np.float64)
+    for k in range(K):
+        tids[k][w0:w1] = ti[k]
+        tps[k][w0:w1] = tp[k]
+        top += tp[k]
+    rest[w0:w1] = np.maximum(others - top, 0.0)
+    others *= float(p.eta[0])  # uniform η₀: the weighted interference
+    _finish(p, w0, w1, outs, best, idx, others)
     return evals
 
 
@@ -329,39 +464,46 @@ def _windows(p: _Plan) -> list[tuple[int, int]]:
     return [(w0, min(w0 + p.window_rows, H)) for w0 in range(0, H, p.window_rows)]
 
 
-def _serial(p: _Plan, outs: tuple[np.ndarray, np.ndarray, np.ndarray], clutter: np.ndarray | None) -> int:
+def _serial(p: _Plan, outs: tuple[np.ndarray, ...], cells: _Cells) -> int:
     order = np.argsort(p.r0, kind="stable")
     bufs: dict[str, np.ndarray] = {}
-    return sum(_window(p, a, b, outs, clutter, bufs, order, p.r0[order]) for a, b in _windows(p))
+    return sum(_window(p, a, b, outs, cells, bufs, order, p.r0[order]) for a, b in _windows(p))
 
 
 # ============================================================================ workers
-_OUT_SPECS = ((np.float32, np.nan), (np.int32, -1), (np.float32, np.nan))
+def _out_specs(interferers: int) -> tuple[tuple[Any, Any], ...]:
+    """dtype and fill of each output: RSRP, server, SINR [, K ids, K powers, rest]."""
+    base = ((np.float32, np.nan), (np.int32, -1), (np.float32, np.nan))
+    return base + ((np.int32, -1),) * interferers + ((np.float32, 0.0),) * interferers + (
+        ((np.float32, 0.0),) if interferers else ())
 
 
-def _worker(p: _Plan, j: int, n_jobs: int, names: list[str], clutter_name: str | None, queue: Any) -> None:
+def _worker(p: _Plan, j: int, n_jobs: int, names: list[str], cell_names: tuple[str | None, str | None],
+            queue: Any) -> None:
     """One worker: every ``n_jobs``-th window, written into the named shared blocks."""
     shms = [shared_memory.SharedMemory(name=nm) for nm in names]
-    cl_shm = shared_memory.SharedMemory(name=clutter_name) if clutter_name else None
+    cshm = [shared_memory.SharedMemory(name=nm) if nm else None for nm in cell_names]
     try:
-        evals = _worker_windows(p, j, n_jobs, shms, cl_shm)
+        evals = _worker_windows(p, j, n_jobs, shms, cshm)
     finally:
-        for shm in shms + ([cl_shm] if cl_shm else []):
+        for shm in shms + [c for c in cshm if c is not None]:
             shm.close()
     queue.put(evals)
 
 
 def _worker_windows(p: _Plan, j: int, n_jobs: int, shms: list[shared_memory.SharedMemory],
-                    cl_shm: shared_memory.SharedMemory | None) -> int:
+                    cshm: list[shared_memory.SharedMemory | None]) -> int:
     # the views on the shared blocks live only in this frame, so the blocks can close after it
-    outs = tuple(np.ndarray(p.shape, dtype=dt, buffer=shm.buf) for shm, (dt, _) in zip(shms, _OUT_SPECS, strict=True))
-    clutter = np.ndarray(p.shape, dtype=np.float32, buffer=cl_shm.buf) if cl_shm else None
+    outs = tuple(np.ndarray(p.shape, dtype=dt, buffer=shm.buf)
+                 for shm, (dt, _) in zip(shms, _out_specs(p.interferers), strict=True))
+    cells = _Cells(*(np.ndarray(p.shape, dtype=dt, buffer=c.buf) if c is not None else None
+                     for c, dt in zip(cshm, (np.float32, np.bool_), strict=True)))
     order = np.argsort(p.r0, kind="stable")
     bufs: dict[str, np.ndarray] = {}
     evals = 0
     for i, (a, b) in enumerate(_windows(p)):
         if i % n_jobs == j:
-            evals += _window(p, a, b, outs, clutter, bufs, order, p.r0[order])  # type: ignore[arg-type]
+            evals += _window(p, a, b, outs, cells, bufs, order, p.r0[order])
     return evals
 
 
@@ -380,10 +522,10 @@ def _shared(shape: tuple[int, int], dtype: Any, fill: Any, owned: list[shared_me
     return shm.name
 
 
-def _launch(p: _Plan, n_jobs: int, names: list[str], clutter_name: str | None) -> int:
+def _launch(p: _Plan, n_jobs: int, names: list[str], cell_names: tuple[str | None, str | None]) -> int:
     ctx = _context()
     queue = ctx.SimpleQueue()
-    procs = [ctx.Process(target=_worker, args=(p, j, n_jobs, names, clutter_name, queue)) for j in range(n_jobs)]
+    procs = [ctx.Process(target=_worker, args=(p, j, n_jobs, names, cell_names, queue)) for j in range(n_jobs)]
     for proc in procs:
         proc.start()
     for proc in procs:
@@ -393,15 +535,16 @@ def _launch(p: _Plan, n_jobs: int, names: list[str], clutter_name: str | None) -
     return int(sum(queue.get() for _ in procs))
 
 
-def _parallel(p: _Plan, outs: tuple[np.ndarray, np.ndarray, np.ndarray], clutter: np.ndarray | None,
-              n_jobs: int) -> int:
+def _parallel(p: _Plan, outs: tuple[np.ndarray, ...], cells: _Cells, n_jobs: int) -> int:
     """The windows over ``n_jobs`` processes on shared blocks; results copied into ``outs``."""
     owned: list[shared_memory.SharedMemory] = []
+    specs = _out_specs(p.interferers)
     try:
-        names = [_shared(p.shape, dt, fill, owned) for dt, fill in _OUT_SPECS]
-        clutter_name = _shared(p.shape, np.float32, clutter, owned) if clutter is not None else None
-        evals = _launch(p, n_jobs, names, clutter_name)
-        for dst, shm, (dt, _) in zip(outs, owned[:3], _OUT_SPECS, strict=True):
+        names = [_shared(p.shape, dt, fill, owned) for dt, fill in specs]
+        cell_names = tuple(_shared(p.shape, dt, arr, owned) if arr is not None else None
+                           for arr, dt in zip(cells, (np.float32, np.bool_), strict=True))
+        evals = _launch(p, n_jobs, names, cell_names)  # type: ignore[arg-type]
+        for dst, shm, (dt, _) in zip(outs, owned[:len(specs)], specs, strict=True):
             dst[...] = np.ndarray(p.shape, dtype=dt, buffer=shm.buf)
         return evals
     finally:
@@ -410,11 +553,80 @@ def _parallel(p: _Plan, outs: tuple[np.ndarray, np.ndarray, np.ndarray], clutter
             shm.unlink()
 
 
+@dataclass
+class Interference:
+    """Per cell, the K strongest interferers of a carrier and the rest, at no utilisation
+    weight: received power per RE (mW, float32) above the engine's cutoff.
+
+    The SINR at utilisations ``η`` is ``S / (Σ_k η[id_k]·p_k + η̄·rest + N)``
+    (:meth:`sinr_db`): exact where a cell has at most K interferers (``rest = 0``) or where
+    the rest's sectors are loaded like the carrier's mean ``η̄``; else an approximation
+    (the rest is the sum of many weaker sectors, whose mean load tends to the carrier's).
+    :meth:`sinr_bounds_db` gives the range the exact SINR lies in (rest at 1 and at ``min η``).
+    """
+
+    ids: list[np.ndarray]  # K arrays of the grid's shape, int32 (sector row, −1: none)
+    p_mw: list[np.ndarray]  # K arrays, float32, strongest first
+    rest_mw: np.ndarray  # float32: every other interferer above the cutoff
+    noise_mw: float
+    scale: float = 1.0  # interference at the time-average beam gain (radio.beams)
+
+    def _parts(self, cells: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.float32]:
+        """(Σ_k η[id_k] p_k + N, rest, the carrier's mean η) at flat cell indices."""
+        e = np.append(np.asarray(eta, np.float32) * np.float32(self.scale), np.float32(0.0))  # id −1 → weight 0
+        top = np.full(cells.size, np.float32(self.noise_mw), dtype=np.float32)
+        for ids, pw in zip(self.ids, self.p_mw, strict=True):
+            top += e[ids.reshape(-1)[cells]] * pw.reshape(-1)[cells]
+        return top, self.rest_mw.reshape(-1)[cells], np.float32(e[:-1].mean() if e.size > 1 else 1.0)
+
+    def sinr_db(self, rsrp_dbm: np.ndarray, cells: np.ndarray, eta: np.ndarray) -> np.ndarray:
+        """SINR (dB, float32) at flat ``cells`` (RSRP ``rsrp_dbm`` there) at utilisations ``eta``."""
+        top, rest, mean = self._parts(cells, eta)
+        top += mean * rest
+        return (np.asarray(rsrp_dbm, np.float32) - np.float32(10.0) * np.log10(top)).astype(np.float32)
+
+    def sinr_bounds_db(self, rsrp_dbm: np.ndarray, cells: np.ndarray, eta: np.ndarray,
+                       min_eta: float) -> tuple[np.ndarray, np.ndarray]:
+        """The exact SINR's range at ``cells``: the rest weighted by 1 (low) and ``min_eta`` (high)."""
+        top, rest, _ = self._parts(cells, eta)
+        r = np.asarray(rsrp_dbm, np.float32)
+        sc = np.float32(self.scale)
+        return r - 10.0 * np.log10(top + sc * rest), r - 10.0 * np.log10(top + sc * np.float32(min_eta) * rest)
+
+
+def _prepare(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, kw: dict[str, Any],
+             utilisation: np.ndarray | None, plans: dict[str, Any] | None, interferers: int) -> _Plan:
+    if plans is not None and "plan" in plans:
+        p = plans["plan"]
+        p.eta = _eta(utilisation, len(sec), prof) * np.float32(p.iscale)
+    else:
+        p = _plan(sec, grid, prof, kw["margin_db"], kw["window_rows"], utilisation, kw.get("urban"),
+                  kw.get("urban_prof"))
+        p.iscale = _iscale(prof)
+        if plans is not None:
+            plans["plan"] = p
+    p.interferers = interferers
+    return p
+
+
+def _execute(p: _Plan, outs: tuple[np.ndarray, ...], kw: dict[str, Any]) -> None:
+    cells = _Cells(kw.get("clutter"), kw.get("urban") if p.urban_any is not None else None)
+    t0 = time.perf_counter()
+    if kw["n_jobs"] <= 1 or len(_windows(p)) < 2:
+        evals = _serial(p, outs, cells)
+    else:
+        evals = _parallel(p, outs, cells, kw["n_jobs"])
+    prof = p.prof
+    logger.info("carrier %s/%s/%s: %d sectors, %.3g cell-sector evaluations in %.2f s",
+                prof.operator, prof.technology, prof.band, p.x.size, evals, time.perf_counter() - t0)
+
+
 def run_carrier(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, *, clutter: np.ndarray | None,
                 margin_db: float, window_rows: int, n_jobs: int,
                 out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                 utilisation: np.ndarray | None = None,
-                plans: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                plans: dict[str, Any] | None = None, urban: np.ndarray | None = None,
+                urban_prof: radio.TechProfile | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RSRP (dBm, NaN none), server (row of ``sec``, −1 none), SINR (dB) for one carrier.
 
     ``sec`` is :func:`ictplan.coverage.prepare_sectors` output of one carrier. ``out``
@@ -423,25 +635,39 @@ def run_carrier(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, *, clutt
     arrays is slow on some VMs: every page is faulted in). ``utilisation`` (one value in
     [0, 1] per sector) weights each sector's interference (load-coupled SINR); ``None``
     weights every sector by the profile's ``load_factor``. ``plans`` (a dict kept by the
-    caller) caches the carrier's plan between calls that only change ``utilisation``."""
-    if plans is not None and "plan" in plans:
-        p = plans["plan"]
-        p.eta = _eta(utilisation, len(sec), prof)
-    else:
-        p = _plan(sec, grid, prof, margin_db, window_rows, utilisation)
-        if plans is not None:
-            plans["plan"] = p
+    caller) caches the carrier's plan between calls that only change ``utilisation``.
+    ``urban`` (bool, the grid's shape) with ``urban_prof``: the cells where the path loss
+    is ``urban_prof``'s model (e.g. TR 38.901 UMa) instead of ``prof``'s; the urban table
+    is looked up only for urban cells of sectors whose box holds some."""
+    kw = {"clutter": clutter, "margin_db": margin_db, "window_rows": window_rows, "n_jobs": n_jobs,
+          "urban": urban, "urban_prof": urban_prof}
+    p = _prepare(sec, grid, prof, kw, utilisation, plans, 0)
     if out is None:
-        out = tuple(np.full(grid.shape, fill, dtype=dt) for dt, fill in _OUT_SPECS)  # type: ignore[assignment]
+        out = tuple(np.full(grid.shape, fill, dtype=dt) for dt, fill in _out_specs(0))  # type: ignore[assignment]
     assert out is not None
-    t0 = time.perf_counter()
-    if n_jobs <= 1 or len(_windows(p)) < 2:
-        evals = _serial(p, out, clutter)
-    else:
-        evals = _parallel(p, out, clutter, n_jobs)
-    logger.info("carrier %s/%s/%s: %d sectors, %.3g cell-sector evaluations in %.2f s",
-                prof.operator, prof.technology, prof.band, len(sec), evals, time.perf_counter() - t0)
+    _execute(p, out, kw)
     return out
+
+
+def run_carrier_tracked(sec: pd.DataFrame, grid: Grid, prof: radio.TechProfile, *, interferers: int,
+                        clutter: np.ndarray | None, margin_db: float, window_rows: int, n_jobs: int,
+                        urban: np.ndarray | None = None, urban_prof: radio.TechProfile | None = None,
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Interference]:
+    """:func:`run_carrier` at the uniform utilisation ``prof.load_factor``, plus the
+    :class:`Interference` of every cell (``interferers`` ≥ 1 strongest kept): later load
+    passes recompute only the SINR from it (:meth:`Interference.sinr_db`). Memory: 8 bytes
+    per cell per interferer kept plus 4 for the rest, on top of :func:`run_carrier`'s 12."""
+    if interferers < 1:
+        raise InputValidationError(f"interferers must be ≥ 1, got {interferers}.")
+    kw = {"clutter": clutter, "margin_db": margin_db, "window_rows": window_rows, "n_jobs": n_jobs,
+          "urban": urban, "urban_prof": urban_prof}
+    p = _prepare(sec, grid, prof, kw, None, None, int(interferers))
+    outs = tuple(np.full(grid.shape, fill, dtype=dt) for dt, fill in _out_specs(p.interferers))
+    _execute(p, outs, kw)
+    K = p.interferers
+    inter = Interference(ids=list(outs[3:3 + K]), p_mw=list(outs[3 + K:3 + 2 * K]), rest_mw=outs[3 + 2 * K],
+                         noise_mw=float(10.0 ** (prof.noise_re_dbm / 10.0)), scale=p.iscale)
+    return outs[0], outs[1], outs[2], inter
 
 
 # ============================================================================ clutter

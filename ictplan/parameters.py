@@ -56,6 +56,11 @@ class CoverageParameters:
     load_tolerance: float = 0.05  # stop when no sector's utilisation moves by more than this
     min_utilisation: float = 0.1  # interference floor of an idle neighbour (reference signals always on)
     rank_sinr_db: tuple[float, ...] = (5.0, 12.0, 18.0)  # SINR from which 2, 3, 4 MIMO layers are used
+    load_interferers: int = 2  # strongest interferers kept per cell for the load passes (0: rerun the engine, exact)
+    # --- environment per cell (ictplan.coverage.urban_mask): TR 38.901 UMa in urban cells, the profile's RMa elsewhere
+    urban_model: str = "38901_uma"  # "" keeps the profiles' model everywhere
+    urban_commune_types: tuple[str, ...] = ("Phường", "Thị trấn")  # commune_type of urban wards and towns
+    urban_density_per_km2: float = 1500.0  # or people per km² over 1 km² around the cell (GHSL urban-centre density)
     # --- market shares per commune (ictplan.demand.commune_market_shares): a CSV (commune_code,
     # share_<operator>...) relative to the study folder, else share_<operator> columns on the communes
     # layer, else the profiles' [<Operator>] market_share (the province default)
@@ -85,6 +90,11 @@ class FiberParameters:
     plan_mix_2025: tuple[tuple[float, float], ...] = ((150.0, 0.3), (300.0, 0.5), (1000.0, 0.2))  # (Mb/s, share)
     plan_mix_2030: tuple[tuple[float, float], ...] = ((300.0, 0.3), (1000.0, 0.5), (2000.0, 0.2))
     port_rounds: int = 4  # passes of the port assignment (refused households try the next free access point)
+    # OLT uplink (ictplan.fiber_capacity): an access point without an `olt_uplink_mbps` column sits on an OLT
+    # whose uplink is shared by pons_per_olt PONs as loaded as its own (assumption: one 10GE uplink per
+    # 8 PON ports, 1.25 Gb/s per PON; replace with the operators' OLT data via olt_id / olt_uplink_mbps columns)
+    olt_uplink_mbps: float = 10000.0
+    pons_per_olt: int = 8
     organisation_1gbps: str = "dedicated_fiber"  # F4: "dedicated_fiber" (any fiber cable in reach) or "xgs_pon"
 
 

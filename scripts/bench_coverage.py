@@ -11,7 +11,9 @@
     and without the load iterations, with a brute-force spot check of coverage on random cells.
 
 Every workload runs in a fresh process (spawn) so ``ru_maxrss`` is its own peak.
-Run: ``python scripts/bench_coverage.py [full|small]``.
+Run: ``python scripts/bench_coverage.py [full|medium|small] [--national-only]``; the national
+records also go to ``out/bench/coverage_national_<scale>.json`` and a side-by-side table of the
+runs with and without load iterations is printed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ sys.path.insert(0, str(REPO))
 SCALES = {
     "full": {"prov_n": 750, "communes": 100, "sites": 1500, "nat_n": 5745, "sectors": 100_000},
     "small": {"prov_n": 200, "communes": 20, "sites": 120, "nat_n": 500, "sectors": 760},
+    # the national density (sectors per cell) on a smaller grid: 4 M cells, 12,120 sectors
+    "medium": {"prov_n": 400, "communes": 40, "sites": 500, "nat_n": 2000, "sectors": 12_120},
 }
 
 
@@ -198,6 +202,7 @@ def _national(n: int, n_sectors: int, seed: int = 11, load_iterations: int | Non
                                                                                    load_iterations=load_iterations)
     res = coverage.compute(sites, pop, profiles, keep_rasters=False, parameters=prm)
     t_radio = time.perf_counter() - t0
+    peak_radio_mb = _peak_mb()
     # zone figures: 64 "provinces" (8 × 8 blocks), exact weights, per operator × technology
     import shapely
 
@@ -247,11 +252,14 @@ def _national(n: int, n_sectors: int, seed: int = 11, load_iterations: int | Non
     any5 = prov.loc[("5G", "any")]
     any4 = prov.loc[("4G", "any")]
     zs = zone_sums(zone_weights(zones, grid), counts).sum()
-    return {"t_radio": t_radio, "t_zones": t_zones, "total_s": total_s, "t_build": t_build, "peak_mb": _peak_mb(),
+    return {"t_radio": t_radio, "peak_radio_mb": peak_radio_mb, "t_zones": t_zones, "total_s": total_s, "t_build": t_build, "peak_mb": _peak_mb(),
             "cpu_s": cpu_s, "load": load,
             "agree": agree, "checked": int(clear.sum()), "pct4": float(any4.pct_covered),
             "pct5": float(any5.pct_covered), "zones_sum_rel_err": float(abs(zs - counts.sum()) / counts.sum()),
             "timings": {k: round(v, 2) for k, v in res.timings_s.items()},
+            "load_deltas": res.load["load_deltas"].tolist() if "load_deltas" in res.load else [],
+            "mean_tput": {f"{op}/{t}": round(float((lay.tput_mbps * counts).sum() / counts.sum()), 2)
+                          for (op, t), lay in res.layers.items()},
             "load_iterations": prm.load_iterations, "congested": int(res.load["congested_sectors"].sum()),
             "iterations_used": res.load["load_iterations"].tolist()}
 
@@ -262,9 +270,17 @@ def _in_fresh_process(fn, *args) -> dict:
         return pool.apply(fn, args)
 
 
-def main(scale: str = "full") -> list[dict]:
+def main(scale: str = "full", national_only: bool = False) -> list[dict]:
     """Run the coverage benchmarks; one record per workload (see the shared rules)."""
     cfg = SCALES[scale]
+    recs: list[dict] = []
+    if not national_only:
+        recs += _circle_records(scale, cfg)
+    recs += _national_records(scale, cfg)
+    return recs
+
+
+def _circle_records(scale: str, cfg: dict) -> list[dict]:
     recs: list[dict] = []
     a_args = (cfg["prov_n"], cfg["communes"], cfg["sites"])
     conv = _in_fresh_process(_circle_conventional, *a_args)
@@ -300,8 +316,15 @@ def main(scale: str = "full") -> list[dict]:
                  f"on the pieces is fractional on both edges. ictplan time includes exact weights "
                  f"({ict['t_we']:.3f} s); conventional time excludes the overlay (already built)",
     })
+    return recs
+
+
+def _national_records(scale: str, cfg: dict) -> list[dict]:
+    recs: list[dict] = []
+    nats = []
     for iters in (None, 0):  # the defaults (demand, load iterations, 90 % location probability), then no iterations
         nat = _in_fresh_process(_national, cfg["nat_n"], cfg["sectors"], 11, iters)
+        nats.append(nat)
         ok = nat["total_s"] < 300 and nat["peak_mb"] < 4096
         recs.append({
             "workload": f"best-server model, national grid {cfg['nat_n']}² cells, {cfg['sectors']:,} sectors, "
@@ -316,11 +339,32 @@ def main(scale: str = "full") -> list[dict]:
                      f"{'met' if ok else 'NOT met'}; {nat['checked']} cells checked; 4G any {nat['pct4']:.1f}% / "
                      f"5G any {nat['pct5']:.1f}% covered; {nat['congested']} congested sectors; load iterations used "
                      f"per carrier {nat['iterations_used']}; zones sum rel err {nat['zones_sum_rel_err']:.1e}; "
-                     f"per carrier s: {nat['timings']}",
+                     f"per carrier s: {nat['timings']}; load changes per pass {nat['load_deltas']}",
         })
+    _table(scale, cfg, nats)
     return recs
 
 
+def _table(scale: str, cfg: dict, nats: list[dict]) -> None:
+    """Side by side on standard error (stdout stays JSON lines), and into out/bench/."""
+    rows = [("total wall (s)", "total_s", "%.1f"), ("radio (s)", "t_radio", "%.1f"), ("zone tables (s)", "t_zones", "%.1f"),
+            ("CPU (s)", "cpu_s", "%.0f"), ("peak memory (MB)", "peak_mb", "%.0f"), ("peak after radio (MB)", "peak_radio_mb", "%.0f"), ("1-min load average", "load", "%.1f"),
+            ("4G any covered (%)", "pct4", "%.2f"), ("5G any covered (%)", "pct5", "%.2f"),
+            ("congested sectors", "congested", "%d")]
+    head = f"national best-server, scale {scale}: {cfg['nat_n']}² cells, {cfg['sectors']:,} sectors"
+    lines = [head, f"{'':<22}{'with load iterations':>24}{'without':>14}"]
+    for label, key, fmt in rows:
+        lines.append(f"{label:<22}{fmt % nats[0][key]:>24}{fmt % nats[1][key]:>14}")
+    lines.append(f"load iterations used per carrier: {nats[0]['iterations_used']}; changes per pass: {nats[0]['load_deltas']}")
+    lines.append("population-mean throughput (Mb/s, all people; with / without iterations): " + ", ".join(
+        f"{k} {v:.1f}/{nats[1]['mean_tput'].get(k, float('nan')):.1f}" for k, v in nats[0]["mean_tput"].items()))
+    print("\n".join(lines), file=sys.stderr)
+    out = REPO / "out" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"coverage_national_{scale}.json").write_text(json.dumps({"table": lines, "runs": nats}, indent=1, default=float))
+
+
 if __name__ == "__main__":
-    for rec in main(sys.argv[1] if len(sys.argv) > 1 else "full"):
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    for rec in main(args[0] if args else "full", national_only="--national-only" in sys.argv):
         print(json.dumps(rec, ensure_ascii=False))
