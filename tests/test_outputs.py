@@ -89,12 +89,14 @@ def test_headline_figures_are_the_province_rows_of_the_csvs(demo):
     for key, value in expect.items():
         shown, raw = tiles[key]
         assert raw == pytest.approx(value, abs=0.006), key  # the CSVs round shares to 0.01
-        assert shown == (f"{raw:,.0f}" if abs(raw) >= 100 else f"{raw:,.1f}")
+        en = f"{raw:,.0f}" if abs(raw) >= 100 else f"{raw:,.1f}"
+        assert shown == en.translate(str.maketrans({",": ".", ".": ","}))  # Vietnamese: 1.194.476 and 19,7
     st = sc[sc["level"] == "province"]["status"]
     met, judged = int((st == "met").sum()), int(st.isin(["met", "not met", "no data"]).sum())
     assert tiles["targets_met"][0] == f"{met} / {judged}"
     prov_pop = pd.read_csv(demo / "district_summary.csv").set_index("district_name").iloc[-1]["pop2019"]
     assert tiles["pop2019"][1] == prov_pop  # the census sum, the demo's own province row
+    assert tiles["pop2019"][0] == f"{int(prov_pop):,d}".replace(",", ".")  # "1.194.476" (people, 2019 census)
 
 
 # English a Vietnamese reader must not meet; the table of source files keeps its identifiers

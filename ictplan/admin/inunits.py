@@ -211,12 +211,12 @@ def run_parts(study: Study, /, *, jobs: Iterable[str] | str, progress: Any = Non
 
 # ============================================================================ which territory
 _TERRITORY = {
-    "vi": {"parts": "Toàn tỉnh {p} mới (từ 1/7/2025), gồm {names}",
+    "vi": {"parts": "Toàn tỉnh {p} mới (từ 1/7/2025), gồm địa bàn tỉnh {names} cũ",
            "old": "Tỉnh {p} cũ (địa giới trước 1/7/2025)",
            "units_old": "báo cáo theo {n} xã, phường, thị trấn trước 1/7/2025",
            "units_new": "báo cáo theo {n} đơn vị hành chính cấp xã từ 1/7/2025",
            "of_new": " ({n} trong {total} đơn vị của tỉnh mới)"},
-    "en": {"parts": "The whole new {p} province (since 1 July 2025), made of {names}",
+    "en": {"parts": "The whole new {p} province (since 1 July 2025), made of the old {names} provinces",
            "old": "The old {p} province (boundaries before 1 July 2025)",
            "units_old": "reported in its {n} communes before 1 July 2025",
            "units_new": "reported in {n} commune-level units since 1 July 2025",
@@ -238,8 +238,9 @@ def territory(results: Results, /, lang: str = "en") -> str:
         n = 0
     parts = getattr(results, "parts", None) or []
     if parts:
-        head = W["parts"].format(p=p, names=", ".join(r.old_units.study.name if r.old_units is not None else r.study.name
-                                                      for r in parts))
+        names = [str(r.study.province or r.study.name) for r in parts]
+        joined = (", ".join(names[:-1]) + (" và " if lang == "vi" else " and ") + names[-1]) if len(names) > 1 else names[0]
+        head = W["parts"].format(p=p, names=joined)
     else:
         head = W["old"].format(p=p)
     if getattr(results, "units", "2019") == "2025":
