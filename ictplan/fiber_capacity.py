@@ -32,8 +32,15 @@ Model
    counts households with ``busy_hour_mbps ≥ 200`` under the 2025 assumptions, X1 those
    with ``> 1000`` under the 2030 assumptions.
 
-Downstream only (the targets are download speeds); the OLT's uplink is not modelled
-(assumed not to be the bottleneck).
+5. **OLT uplink.** The PON's OLT has an uplink (``olt_uplink_mbps``, per access point or
+   the parameter) shared by its PONs. With an ``olt_id`` column the access points of one
+   OLT share it, each counting for ``ports / split_ratio`` of a PON (its share of its
+   PON); without, the OLT carries ``pons_per_olt`` PONs as loaded as this one. The
+   water-filling then has two levels (max-min fair on a tree): a PON's level is the
+   smaller of its own (step 3) and its OLT's, the largest level ``L_o`` at which the OLT's
+   PONs, each at ``min(L_o, its own level)``, fit in the uplink (:func:`olt_limited_mbps`).
+
+Downstream only (the targets are download speeds).
 """
 
 from __future__ import annotations
@@ -50,7 +57,8 @@ from . import network as _nw
 from ._errors import InputValidationError
 from .fiber_reach import SPEEDS_MBPS
 
-__all__ = ["PON_LINE_RATE_MBPS", "Demand", "demand", "busy_hour_mbps", "assign_ports", "PortAssignment"]
+__all__ = ["PON_LINE_RATE_MBPS", "Demand", "demand", "busy_hour_mbps", "pon_load_mbps", "olt_limited_mbps",
+           "assign_ports", "PortAssignment"]
 
 #: PON line rates (downstream, upstream) in Mb/s: ITU-T G.984 (GPON) and G.9807.1 (XGS-PON).
 PON_LINE_RATE_MBPS: dict[str, tuple[float, float]] = {
@@ -154,6 +162,67 @@ def busy_hour_mbps(technology: str, subscribers: np.ndarray | float, *, active_f
     return out
 
 
+def _others(subscribers: np.ndarray, active_frac: float) -> np.ndarray:
+    """Active users besides the household itself: ``max(1, active_frac × subscribers) − 1``."""
+    return np.maximum(1.0, float(active_frac) * np.asarray(subscribers, np.float64)) - 1.0
+
+
+def pon_load_mbps(level_mbps: np.ndarray, others: np.ndarray, *, plan_mbps: Sequence[float] | np.ndarray,
+                  plan_share: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Busy-hour traffic (Mb/s) of a PON at water level ``L``: ``others × Σ_k share_k min(plan_k, L) + L``
+    (the other active users on their plans, the household at ``L``; ``L`` ≤ the top plan)."""
+    lv = np.asarray(level_mbps, np.float64)
+    s, f = np.asarray(plan_mbps, np.float64), np.asarray(plan_share, np.float64)
+    return np.asarray(others, np.float64) * (f[None, :] * np.minimum(s[None, :], lv[:, None])).sum(axis=1) + lv
+
+
+def olt_limited_mbps(pon_mbps: np.ndarray, others: np.ndarray, *, group: np.ndarray, weight: np.ndarray,
+                     uplink_mbps: np.ndarray, plan_mbps: Sequence[float] | np.ndarray,
+                     plan_share: Sequence[float] | np.ndarray, iterations: int = 64) -> np.ndarray:
+    """The PONs' busy-hour levels capped by their OLT's uplink (two-level water-filling).
+
+    Parameters
+    ----------
+    pon_mbps
+        Each PON's own level (:func:`busy_hour_mbps`), ``others`` its other active users.
+    group
+        The OLT of each PON (any labels); ``weight`` how many PONs each stands for on it;
+        ``uplink_mbps`` the OLT's uplink (per PON; the first of each OLT is used).
+    plan_mbps, plan_share
+        The plan mix (as :func:`busy_hour_mbps`).
+    iterations
+        Bisection steps on each binding OLT's level.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``min(pon_mbps, L_o)``, ``L_o`` the largest level with ``Σ weight × load(min(L_o,
+        pon_mbps)) ≤ uplink`` (:func:`pon_load_mbps`); ``L_o = ∞`` where the uplink does not bind.
+    """
+    pon = np.asarray(pon_mbps, np.float64)
+    oth, w = np.asarray(others, np.float64), np.asarray(weight, np.float64)
+    _, first, inv = np.unique(np.asarray(group), return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    cap = np.asarray(uplink_mbps, np.float64)[first]
+    m = len(first)
+
+    def load(level: np.ndarray) -> np.ndarray:
+        lv = np.minimum(level[inv], pon)
+        return np.bincount(inv, weights=w * pon_load_mbps(lv, oth, plan_mbps=plan_mbps, plan_share=plan_share),
+                           minlength=m)
+
+    hi = np.zeros(m)
+    np.maximum.at(hi, inv, np.where(np.isfinite(pon), pon, 0.0))
+    binding = load(hi) > cap + 1e-9
+    lo = np.zeros(m)
+    for _ in range(int(iterations)):
+        mid = 0.5 * (lo + hi)
+        fits = load(mid) <= cap
+        lo, hi = np.where(fits, mid, lo), np.where(fits, hi, mid)
+    level = np.where(binding, lo, np.inf)
+    return np.minimum(pon, level[inv])
+
+
 @dataclass
 class PortAssignment:
     """Which access point serves the households of each row, and who is left without a port.
@@ -249,14 +318,47 @@ def _per_ap(values: pd.Series | None, default: float, n: int, name: str) -> np.n
     return v
 
 
-def _speeds(tech: np.ndarray, pon_subs: np.ndarray, d: Demand, efficiency: float) -> np.ndarray:
-    out = np.full(len(tech), np.nan)
+def _speeds(tech: np.ndarray, pon_subs: np.ndarray, d: Demand, efficiency: float,
+            olt: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Busy-hour speed per PON under the PON and its OLT's uplink, and the PON-only speed.
+    ``olt`` = (OLT label, PONs each stands for, uplink Mb/s) per PON."""
+    pon = np.full(len(tech), np.nan)
     for t in PON_LINE_RATE_MBPS:
         m = tech == t
         if m.any():
-            out[m] = busy_hour_mbps(t, pon_subs[m], active_frac=d.active_frac, plan_mbps=d.plan_mbps,
+            pon[m] = busy_hour_mbps(t, pon_subs[m], active_frac=d.active_frac, plan_mbps=d.plan_mbps,
                                     plan_share=d.plan_share, efficiency_frac=efficiency)
-    return out
+    ok = np.isfinite(pon)
+    out = pon.copy()
+    if ok.any():
+        group, weight, uplink = olt
+        out[ok] = olt_limited_mbps(pon[ok], _others(pon_subs[ok], d.active_frac), group=group[ok],
+                                   weight=weight[ok], uplink_mbps=uplink[ok], plan_mbps=d.plan_mbps,
+                                   plan_share=d.plan_share)
+    return out, pon
+
+
+def _olt_of_access_points(sources: pd.DataFrame, ports: np.ndarray, split: np.ndarray,
+                          prm: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(OLT label, PONs each access point stands for, uplink) per access point: with an
+    ``olt_id``, the OLT's access points share it, each ``ports / split_ratio`` of a PON;
+    without (or where missing), its own OLT of ``pons_per_olt`` PONs like it."""
+    k = len(sources)
+    n_pons = int(prm.pons_per_olt)
+    if n_pons < 1:
+        raise InputValidationError(f"pons_per_olt must be >= 1, got {n_pons!r}.")
+    uplink = _per_ap(sources.get("olt_uplink_mbps"), prm.olt_uplink_mbps, k, "olt_uplink_mbps")
+    if (uplink <= 0).any():
+        raise InputValidationError("the OLT uplink (olt_uplink_mbps) must be > 0 Mb/s; fix the access points' "
+                                   "olt_uplink_mbps column or [parameters.fiber] olt_uplink_mbps.")
+    own = np.array([f"ap:{i}" for i in range(k)], dtype=object)
+    weight = np.full(k, float(n_pons))
+    if "olt_id" in sources:
+        ids = sources["olt_id"].astype("string")
+        has = ids.notna().to_numpy()
+        own[has] = ("olt:" + ids[has]).to_numpy(dtype=object)
+        weight[has] = np.divide(ports[has], split[has], out=np.zeros(int(has.sum())), where=split[has] > 0)
+    return own, weight, uplink
 
 
 def household_capacity(network: _nw.EdgeNetwork, snap: dict[str, np.ndarray], households: np.ndarray,
@@ -290,7 +392,7 @@ def household_capacity(network: _nw.EdgeNetwork, snap: dict[str, np.ndarray], ho
             fill = np.divide(pa.subscribers, ports, out=np.zeros(k), where=ports > 0)
             pon_subs = sr * fill
             tech = sources["technology"].astype(str).to_numpy()
-            v = _speeds(tech, pon_subs, d, eff)
+            v, v_pon = _speeds(tech, pon_subs, d, eff, _olt_of_access_points(sources, ports, sr, prm))
             served_row = np.asarray(pa.served.sum(axis=1)).reshape(-1)
             ge = np.asarray(pa.served @ (v >= 200.0 - 1e-9).astype(np.float64)).reshape(-1)
             gt = np.asarray(pa.served @ (v > 1000.0 + 1e-9).astype(np.float64)).reshape(-1)
@@ -300,13 +402,15 @@ def household_capacity(network: _nw.EdgeNetwork, snap: dict[str, np.ndarray], ho
             ap_table[f"subscribers_{year}"] = pa.subscribers
             ap_table[f"pon_subscribers_{year}"] = pon_subs
             ap_table[f"busy_hour_mbps_{year}"] = v
+            ap_table[f"uplink_limited_{year}"] = v < v_pon - 1e-9
             if year == 2025:
                 ap_table.insert(0, "technology", tech)
                 ap_table.insert(1, "ports", ports)
                 ap_table.insert(2, "split_ratio", sr)
         else:
             tech = np.asarray(offer_tech, dtype=object).astype(str)
-            v = _speeds(tech, np.full(n, split * d.take_up_frac), d, eff)
+            olt = (np.arange(n), np.full(n, float(prm.pons_per_olt)), np.full(n, float(prm.olt_uplink_mbps)))
+            v, _ = _speeds(tech, np.full(n, split * d.take_up_frac), d, eff, olt)
             served_row = np.where(reachable, hh, 0.0)
             ok = np.isfinite(v) & reachable
             ge = np.where(ok & (v >= 200.0 - 1e-9), hh, 0.0)

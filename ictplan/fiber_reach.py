@@ -145,9 +145,11 @@ def _from_access_points(network: _nw.EdgeNetwork, access_points: gpd.GeoDataFram
         )
     src = pd.DataFrame({"edge_id": snap["edge_id"], "start_m": snap["along_m"], "end_m": snap["along_m"],
                         "offset_m": snap["drop_m"], "technology": tech, "ap_id": ids, "x": xy[ok, 0], "y": xy[ok, 1]})
-    for col in ("ports", "split_ratio"):  # PON capacity (ictplan.fiber_capacity); NaN: the parameter's default
+    for col in ("ports", "split_ratio", "olt_uplink_mbps"):  # PON and OLT capacity (ictplan.fiber_capacity)
         src[col] = (pd.to_numeric(access_points[col], errors="coerce").to_numpy(np.float64)[ok] if col in access_points
-                    else np.nan)
+                    else np.nan)  # NaN: the parameter's default
+    if "olt_id" in access_points:  # access points of one OLT share its uplink
+        src["olt_id"] = access_points["olt_id"].astype("string").to_numpy()[ok]
     return src, diag
 
 

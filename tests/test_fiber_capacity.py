@@ -136,7 +136,8 @@ def test_port_limited_households_count_in_f2_and_speed_follows_the_fill():
     # 8 subscribers; 10 % active -> max(1, 0.8) = 1: the household alone gets its top plan.
     net = _net([shapely.LineString([(0, 0), (1000, 0)])])
     communes = _communes((-10, -50, 1010, 50))
-    prm = dataclasses.replace(parameters.FIBER, take_up_2025_frac=0.5, busy_hour_active_2025_frac=1.0)
+    prm = dataclasses.replace(parameters.FIBER, take_up_2025_frac=0.5, busy_hour_active_2025_frac=1.0,
+                              olt_uplink_mbps=1e12)  # the PON alone (the uplink: test_olt_uplink_*)
     hh = fiber.households_from_points(_hh([(50, 0)], [20]), communes)
     res = fiber.analyse(net, hh, communes=communes, access_points=_aps([(0, 0)], ports=[8], split=[8]), capacity=prm)
     p = res.province.iloc[0]
@@ -158,9 +159,9 @@ def test_routes_only_pon_of_split_ratio_homes():
     routes = gpd.GeoDataFrame({"route_id": ["r"], "operator": ["VNPT"], "technology": ["XGS-PON"],
                                "placement": ["aerial"]}, geometry=[shapely.LineString([(0, 0), (500, 0)])], crs=CRS)
     hh = fiber.households_from_points(_hh([(100, 5), (900, 5)], [1, 1]), communes)
-    res = fiber.analyse(net, hh, communes=communes, fiber_routes=routes)
+    f = dataclasses.replace(parameters.FIBER, olt_uplink_mbps=1e12)  # the PON alone
+    res = fiber.analyse(net, hh, communes=communes, fiber_routes=routes, capacity=f)
     h = res.households
-    f = parameters.FIBER
     mix = np.array(f.plan_mix_2030)
     want = fc.busy_hour_mbps("XGS-PON", f.split_ratio * f.take_up_2030_frac, active_frac=f.busy_hour_active_2030_frac,
                              plan_mbps=mix[:, 0], plan_share=mix[:, 1], efficiency_frac=f.pon_efficiency_frac)[0]
@@ -168,6 +169,67 @@ def test_routes_only_pon_of_split_ratio_homes():
     assert np.isnan(h["busy_hour_mbps_2030"].iloc[1])  # 400 m from fiber: no service
     assert h["gt_1gbps"].tolist() == [float(want > 1000), 0.0]
     assert res.province["households_port_limited"].iloc[0] == 0
+
+
+# --------------------------------------------------------------------------- OLT uplink
+def test_olt_uplink_binds_by_hand():
+    # a GPON PON with 40 subscribers, 10 % active: the household and 3 others on 300 Mb/s.
+    # PON alone: 3 x 300 + L = 2289.25 -> L = 1389 > the 1 Gb/s top plan: 1000.
+    # Its OLT: 10 Gb/s for 8 PONs like it -> 1250 per PON: 3 x min(300, L) + L = 1250 -> L = 350.
+    pon = fc.busy_hour_mbps("GPON", 40, active_frac=0.1, plan_mbps=[300], plan_share=[1.0], efficiency_frac=0.92)
+    assert pon[0] == pytest.approx(1000.0)
+    got = fc.olt_limited_mbps(pon, np.array([3.0]), group=np.array([0]), weight=np.array([8.0]),
+                              uplink_mbps=np.array([10000.0]), plan_mbps=[300], plan_share=[1.0])
+    assert got[0] == pytest.approx(350.0, abs=1e-6)
+    # a 20 Gb/s uplink does not bind: 8 x (900 + 1000) = 15.2 Gb/s
+    got = fc.olt_limited_mbps(pon, np.array([3.0]), group=np.array([0]), weight=np.array([8.0]),
+                              uplink_mbps=np.array([20000.0]), plan_mbps=[300], plan_share=[1.0])
+    assert got[0] == pytest.approx(1000.0)
+
+
+def test_olt_uplink_shared_by_its_access_points_by_hand():
+    # two access points on one OLT, each a quarter of a PON (16 ports of a 1:64 PON), 500 Mb/s uplink.
+    # A: 3 others, own level 1000; B: 1 other, own level 1000.
+    # 0.25 (3 min(300, L) + L) + 0.25 (min(300, L) + L) = 500 -> for L > 300: 0.25 (1200 + 2 L) = 500 -> L = 400
+    kw = dict(group=np.array(["o", "o"]), weight=np.array([0.25, 0.25]), uplink_mbps=np.array([500.0, 500.0]),
+              plan_mbps=[300], plan_share=[1.0])
+    got = fc.olt_limited_mbps(np.array([1000.0, 1000.0]), np.array([3.0, 1.0]), **kw)
+    assert got == pytest.approx([400.0, 400.0], abs=1e-6)
+    # B limited to 100 by its own PON: 0.25 (900 + L) + 0.25 (100 + 100) = 500 -> L = 900 for A, B keeps 100
+    got = fc.olt_limited_mbps(np.array([1000.0, 100.0]), np.array([3.0, 1.0]), **kw)
+    assert got == pytest.approx([900.0, 100.0], abs=1e-6)
+    # on two separate OLTs each has the whole 500 Mb/s (x 4 PONs' worth): 0.25 (3 min(300,L) + L) = 500 -> L = 1100 -> 1000
+    got = fc.olt_limited_mbps(np.array([1000.0, 1000.0]), np.array([3.0, 1.0]), **{**kw, "group": np.array(["a", "b"])})
+    assert got == pytest.approx([1000.0, 1000.0])
+
+
+def test_olt_uplink_caps_the_busy_hour_speed_in_the_analysis():
+    # one access point, 8 ports at 1:8 (the whole PON), 20 households at take-up 0.5 -> 8 subscribers,
+    # all active: 7 others on the 2025 mix (150: 0.3, 300: 0.5, 1000: 0.2).
+    # PON: 7 (195 + 0.2 L) + L = 2289.25 -> L = 385.1. OLT: 2 Gb/s for 2 such PONs -> 1000 per PON:
+    # 7 g(L) + L = 1000 with g(L) = L below 150 -> 8 L = 1000 -> L = 125: below F3's 200 Mb/s.
+    net = _net([shapely.LineString([(0, 0), (1000, 0)])])
+    communes = _communes((-10, -50, 1010, 50))
+    hh = fiber.households_from_points(_hh([(50, 0)], [20]), communes)
+    aps = _aps([(0, 0)], ports=[8], split=[8])
+    base = dict(take_up_2025_frac=0.5, busy_hour_active_2025_frac=1.0, pons_per_olt=2)
+    for uplink, want, ge200 in ((2000.0, 125.0, 0.0), (1e12, (GPON_CAP - 1365) / 2.4, 16.0)):
+        prm = dataclasses.replace(parameters.FIBER, olt_uplink_mbps=uplink, **base)
+        res = fiber.analyse(net, hh, communes=communes, access_points=aps, capacity=prm)
+        ap = res.diagnostics["access_point_capacity"]
+        assert ap["busy_hour_mbps_2025"].iloc[0] == pytest.approx(want, abs=1e-6)
+        assert bool(ap["uplink_limited_2025"].iloc[0]) == (uplink < 1e6)
+        assert res.province["households_ge_200mbps"].iloc[0] == pytest.approx(ge200)
+    # the access points' own olt_id / olt_uplink_mbps columns: two such PONs on one 2 Gb/s OLT, each
+    # a whole PON (8 ports / 1:8): the same 125 Mb/s. On 4 Gb/s, 2000 per PON:
+    # 7 (45 + 0.7 L) + L = 2000 (150 < L < 300) -> L = 285.6; on 5 Gb/s (> 2 x 2289) the PONs' own 385.1
+    two = _aps([(0, 0), (1000, 0)], ports=[8, 8], split=[8, 8])
+    hh2 = fiber.households_from_points(_hh([(50, 0), (950, 0)], [20, 20]), communes)
+    for uplink, want in ((2000.0, 125.0), (4000.0, (2000 - 315) / 5.9), (5000.0, (GPON_CAP - 1365) / 2.4)):
+        two["olt_id"], two["olt_uplink_mbps"] = ["OLT-1", "OLT-1"], [uplink, uplink]
+        prm = dataclasses.replace(parameters.FIBER, **base)
+        res = fiber.analyse(net, hh2, communes=communes, access_points=two, capacity=prm)
+        assert res.diagnostics["access_point_capacity"]["busy_hour_mbps_2025"].tolist() == pytest.approx([want, want])
 
 
 # --------------------------------------------------------------------------- nearest source
