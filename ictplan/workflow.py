@@ -39,21 +39,29 @@ from . import validation as _validation
 from ._errors import ConfigError, IctplanError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from .coverage import CoverageResult
     from .fiber import FiberResult
     from .sharing import SharingResult
     from .study import Study
     from .targets import Plan, Scorecard
 
-__all__ = ["JOBS", "NEEDS", "USES", "Results", "run", "jobs_for"]
+__all__ = ["JOBS", "OPTIONAL_JOBS", "NEEDS", "USES", "Results", "run", "jobs_for"]
 
 log = logging.getLogger(__name__)
 
 #: Every job, in dependency order.
 JOBS: tuple[str, ...] = ("coverage", "fiber", "sharing", "scorecard")
 
+#: Jobs run only when asked for (not in the default set): ``"sensitivity"`` reruns coverage
+#: per assumption (:mod:`ictplan.sensitivity`).
+OPTIONAL_JOBS: tuple[str, ...] = ("sensitivity",)
+_ALL: tuple[str, ...] = JOBS + OPTIONAL_JOBS
+
 #: Results a job needs: asking for the job runs these first (it still runs if they are skipped).
-NEEDS: dict[str, tuple[str, ...]] = {"coverage": (), "fiber": (), "sharing": (), "scorecard": ("coverage", "fiber")}
+NEEDS: dict[str, tuple[str, ...]] = {"coverage": (), "fiber": (), "sharing": (), "scorecard": ("coverage", "fiber"),
+                                 "sensitivity": ("coverage",)}
 
 #: Results a job uses when they were asked for, without pulling them in.
 USES: dict[str, tuple[str, ...]] = {"scorecard": ("sharing",)}
@@ -78,6 +86,7 @@ class Results:
     fiber: FiberResult | None = None
     sharing: SharingResult | None = None
     scorecard: Scorecard | None = None
+    sensitivity: pd.DataFrame | None = None
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -93,12 +102,12 @@ class Results:
     @property
     def ran(self) -> list[str]:
         """The jobs that produced a result, in dependency order."""
-        return [job for job in JOBS if getattr(self, job) is not None]
+        return [job for job in _ALL if getattr(self, job) is not None]
 
     def get(self, job: str) -> Any:
         """The result of ``job``, or ``None`` when it did not run."""
-        if job not in JOBS:
-            raise KeyError(f"unknown job {job!r}; jobs: {', '.join(JOBS)}")
+        if job not in _ALL:
+            raise KeyError(f"unknown job {job!r}; jobs: {', '.join(_ALL)}")
         return getattr(self, job)
 
     def require(self, job: str) -> Any:
@@ -116,9 +125,9 @@ class Results:
 def jobs_for(jobs: Iterable[str] | str, /) -> list[str]:
     """The jobs to run for ``jobs``, with what they need, in dependency order (each once)."""
     asked = [jobs] if isinstance(jobs, str) else list(jobs)
-    unknown = [j for j in asked if j not in JOBS]
+    unknown = [j for j in asked if j not in _ALL]
     if unknown:
-        raise ConfigError(f"unknown job(s) {', '.join(map(repr, unknown))}; jobs: {', '.join(JOBS)}.")
+        raise ConfigError(f"unknown job(s) {', '.join(map(repr, unknown))}; jobs: {', '.join(_ALL)}.")
     todo: set[str] = set()
     stack = list(asked)
     while stack:
@@ -126,16 +135,16 @@ def jobs_for(jobs: Iterable[str] | str, /) -> list[str]:
         if job not in todo:
             todo.add(job)
             stack.extend(NEEDS[job])
-    return [job for job in JOBS if job in todo]
+    return [job for job in _ALL if job in todo]
 
 
 def _resolve_all(study: Study, order: list[str], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = [k for k in overrides if k not in JOBS]
+    unknown = [k for k in overrides if k not in _ALL]
     if unknown:
-        raise ConfigError(f"unknown job(s) {', '.join(map(repr, unknown))} in the overrides; jobs: {', '.join(JOBS)}. "
+        raise ConfigError(f"unknown job(s) {', '.join(map(repr, unknown))} in the overrides; jobs: {', '.join(_ALL)}. "
                           "Pass one dict per job, e.g. fiber={'drop_limit_m': 500}.")
     out = {}
-    for job in (j for j in JOBS if j in order or j in overrides):  # a typo is refused even for a job not run
+    for job in (j for j in _ALL if j in order or j in overrides):  # a typo is refused even for a job not run
         given = overrides.get(job) or {}
         if not isinstance(given, Mapping):
             raise ConfigError(f"{job}={given!r}: pass the {job} parameters as a dict, e.g. {job}={{'name': value}}.")
@@ -177,8 +186,17 @@ def _run_scorecard(study: Study, res: Results, params: Any, progress: bool | Non
                  sharing=res.sharing, skipped={job: why for job, why in res.skipped.items() if job in uses})
 
 
+def _run_sensitivity(study: Study, res: Results, params: Any, progress: bool | None, plan: Plan | None) -> Any:
+    from . import sensitivity
+
+    if res.coverage is None:
+        raise ConfigError(f"sensitivity needs the coverage result: {res.skipped.get('coverage', 'it did not run')}")
+    return _call(sensitivity.table, study, params, progress, coverage=res.coverage)
+
+
 _RUNNERS: dict[str, Callable[[Study, Results, Any, bool | None, Any], Any]] = {
     "coverage": _run_coverage, "fiber": _run_fiber, "sharing": _run_sharing, "scorecard": _run_scorecard,
+    "sensitivity": _run_sensitivity,
 }
 
 
@@ -189,7 +207,7 @@ def _notify(progress: Any, job: str, event: str, detail: str) -> None:
 
 def _one_job(job: str, results: Results, progress: Any, plan: Plan | None) -> None:
     study = results.study
-    reason = _validation.skip_reason(study, job)
+    reason = _validation.skip_reason(study, "coverage" if job == "sensitivity" else job)
     if reason is not None:
         results.skipped[job] = reason
         log.info("workflow: %s skipped: %s", job, reason)
@@ -221,7 +239,8 @@ def run(study: Study, /, *, jobs: Iterable[str] | str = JOBS, progress: bool | N
     study
         A loaded study (:func:`ictplan.study.load`).
     jobs
-        Job names among :data:`JOBS` (default: all); the ones they need are added.
+        Job names among :data:`JOBS` (default: all of them) and :data:`OPTIONAL_JOBS`
+        (``"sensitivity"``, only when asked for); the ones they need are added.
     progress
         ``True``/``False``/``None``: the analyses' own progress bars (``None``: shown on a
         terminal). Or a callback ``progress(job, event, detail)`` (see
