@@ -6,7 +6,7 @@ PY      = $(VENV)/bin/python
 STUDY  ?= data/camau
 OUT    ?= out
 
-.PHONY: all demo test bench bench-small sample lint screenshot clean coverage fiber sharing scorecard maps report notebooks
+.PHONY: all demo test bench bench-small sample lint screenshot clean coverage fiber sharing scorecard maps report notebooks sensitivity
 
 all: demo
 
@@ -53,8 +53,8 @@ screenshot: $(VENV)/.installed
 clean:
 	rm -rf $(OUT) .pytest_cache .hypothesis
 
-## one target per job (each writes to out/<job>/)
-coverage fiber sharing scorecard report: $(VENV)/.installed
+## one target per job (each writes to out/<job>/); sensitivity: the headline figures vs the assumptions
+coverage fiber sharing scorecard report sensitivity: $(VENV)/.installed
 	$(PY) -m ictplan $@ $(STUDY) --out $(OUT)/$@ --overwrite
 
 maps: $(VENV)/.installed

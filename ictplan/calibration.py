@@ -431,10 +431,10 @@ def modelled_user_mbps(result: CoverageResult, /,
         t5 = l5.tput_mbps.reshape(-1).astype(float) if l5 is not None else np.zeros_like(num)
         if subscribers_per_person is not None and op in subscribers_per_person:
             s: Any = subscribers_per_person[op]
-        else:
-            upp4 = float(l4.users_per_person or 0.0) if l4 is not None else 0.0
-            upp5 = float(l5.users_per_person or 0.0) if l5 is not None else 0.0
-            s = upp4 + upp5 if l5 is not None else (upp4 / (1.0 - u) if u < 1 else 0.0)
+        else:  # users per person of the layers: a number, or an array per cell (market shares per commune)
+            upp4 = np.asarray(l4.users_per_person if l4 is not None and l4.users_per_person is not None else 0.0, float)
+            upp5 = np.asarray(l5.users_per_person if l5 is not None and l5.users_per_person is not None else 0.0, float)
+            s = upp4 + upp5 if l5 is not None else (upp4 / (1.0 - u) if u < 1 else 0.0 * upp4)
         s = np.broadcast_to(np.asarray(s, float).reshape(-1) if np.ndim(s) else float(s), num.shape)
         on5 = (t5 > 0).astype(float)
         w5, w4 = s * u * on5, s * (1.0 - u * on5) * (t4 > 0)

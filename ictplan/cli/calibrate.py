@@ -62,8 +62,8 @@ def _ookla(s: Any, res: Any, raw: Any, out: Path) -> dict[str, Path]:
     tiles = cal.prepare_ookla_tiles(raw)
     per_tile, summary = cal.compare_ookla(res, tiles, s.population)
     r = summary.iloc[0]
-    echo(f"Ookla tiles: {r.n_tiles} on the study's populated cells, {r.n_tiles_compared} compared "
-         f"({r.n_tiles_not_served} where the model serves nobody), {r.tests:,.0f} tests")
+    echo(f"Ookla tiles: {int(r.n_tiles)} on the study's populated cells, {int(r.n_tiles_compared)} compared "
+         f"({int(r.n_tiles_not_served)} where the model serves nobody), {r.tests:,.0f} tests")
     echo(f"  measured {r.mean_measured_mbps:.1f} Mb/s vs modelled {r.mean_modelled_mbps:.1f} Mb/s (test-weighted); "
          f"bias (measured − modelled) {r.bias_mbps:+.1f} Mb/s, RMSE {r.rmse_mbps:.1f} Mb/s, "
          f"Spearman {r.spearman:.2f} (unweighted {r.spearman_unweighted:.2f})")
