@@ -26,6 +26,7 @@ summing their province counts.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +75,10 @@ def _fiber_new(fib: FiberResult | None, cw: Any, polygons: gpd.GeoDataFrame) -> 
         return fib
     tab = studies.fiber_in_new_units(pd.DataFrame(fib.communes), cw)
     names = polygons.set_index("commune_code")["commune_name"]
-    tab.insert(1, "commune_name", tab["commune_code"].map(names).to_numpy())
+    if "commune_name" not in tab.columns:
+        tab.insert(1, "commune_name", tab["commune_code"].map(names).to_numpy())
+    else:
+        tab["commune_name"] = tab["commune_code"].map(names).fillna(tab["commune_name"]).to_numpy()
     return dataclasses.replace(fib, communes=tab, districts=fib.districts.iloc[:0])
 
 
@@ -121,7 +125,8 @@ def combined_study(study: Study, parts: list[Study], /) -> Study:
         frames = [f if f.crs is None or f.crs.equals(study.crs) else f.to_crs(study.crs) for f in frames]
         g = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry=frames[0].geometry.name, crs=study.crs)
         cache[name] = cache[f"{name}@work"] = g
-        specs[name] = {**parts[0].layer_specs[name], "path": str(parts[0].path_of(name))}
+        # the first part's file, relative to the study (no machine path in a report)
+        specs[name] = {**parts[0].layer_specs[name], "path": os.path.relpath(parts[0].path_of(name), study.root)}
     return dataclasses.replace(study, layer_specs=specs, _cache=cache,
                                synthetic=study.synthetic or any(p.synthetic for p in parts))
 

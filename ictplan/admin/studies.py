@@ -267,6 +267,9 @@ def _province_target(t, parts: list[Scorecard], zones: pd.DataFrame) -> pd.DataF
     base = _base_rows(t, zones)
     nodata = [f"{p.meta.get('study', 'a part')}: {r['reason']}" for p, r in zip(parts, prov, strict=True)
               if r["status"] == "no data"]
+    same = {str(r["reason"]) for r in prov if r["status"] == "no data"}
+    if len(nodata) == len(parts) > 1 and len(same) == 1:
+        nodata = [f"every part: {same.pop()}"]  # one reason, said once
     kind = INDICATORS[t.indicator].kind if t.indicator in INDICATORS else ""
     if t.is_policy or t.table_column is not None or nodata or kind == "pairs":
         base = base.set_index("zone_code")
