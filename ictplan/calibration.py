@@ -211,13 +211,17 @@ def calibrate_rsrp(result: CoverageResult, points: gpd.GeoDataFrame, /,
         the model), ``bias_db`` (the same, measured − modelled), ``rmse_db``, ``sigma_db``
         (residual standard deviation, ddof 1), ``model_sigma_db`` (TR 38.901's for the
         carrier's profile; NaN without ``profiles``), and where the points carry them
-        ``sinr_bias_db``, ``dl_bias_mbps`` (measured − modelled means).
+        ``sinr_bias_db``, ``dl_bias_mbps`` (measured − modelled means). An operator ×
+        technology where the model has no signal at any point (e.g. no such sites in the
+        study) is one row with ``band`` empty, ``n`` 0 and the figures NaN.
     """
     res = rsrp_residuals(result, points)
     extra = [c for c in ("sinr_residual_db", "dl_residual_mbps") if c in res.columns]
     rows = []
     for (op, tech), part in res.groupby(["operator", "technology"], sort=True):
         no_signal = int(part["residual_db"].isna().sum())
+        if no_signal == len(part):  # e.g. 5G points of an operator without 5G sites in the study: said, not dropped
+            rows.append({"operator": op, "technology": tech, "band": "", "n": 0, "n_no_signal": no_signal})
         for band, bp in part.dropna(subset=["residual_db"]).groupby("band", sort=True):
             r = bp["residual_db"].to_numpy(float)
             sig = float("nan")

@@ -229,6 +229,31 @@ def test_calibrate_command_recovers_the_offset_and_writes_profiles_to_adopt(tmp_
     assert r2.n <= 1500 and abs(r2.bias_db) < 0.3
 
 
+def test_points_without_a_modelled_layer_are_reported_not_dropped():
+    g, pop, gdf = _case(w=40, h=30)
+    res = coverage.compute(gdf, pop, radio_profiles(), parameters=QUIET)
+    xc, yc = g.cell_centres()
+    pts = gpd.GeoDataFrame({"operator": ["Viettel", "Viettel", "MobiFone"], "technology": ["4G", "4G", "4G"],
+                            "rsrp_dbm": [-90.0, -95.0, -99.0]},
+                           geometry=gpd.points_from_xy(xc[10, 10:13], yc[10, 10:13]), crs=g.crs)
+    fit = cal.calibrate_rsrp(res, pts).set_index(["operator", "technology"])
+    assert fit.loc[("MobiFone", "4G"), "n"] == 0 and fit.loc[("MobiFone", "4G"), "n_no_signal"] == 1
+    assert fit.loc[("Viettel", "4G"), "n"] == 2
+
+
+def test_read_table_file_keeps_codes_as_text(tmp_path):
+    (tmp_path / "shares.csv").write_text("commune_code,share_viettel\n00001,0.5\n", encoding="utf-8")
+    t = io.read_table_file(tmp_path / "shares.csv")
+    assert t["commune_code"].tolist() == ["00001"] and not isinstance(t, gpd.GeoDataFrame)
+    (tmp_path / "pts.csv").write_text("lon,lat,operator\n105.1,9.1,VNPT\n", encoding="utf-8")
+    p = io.read_table_file(tmp_path / "pts.csv")
+    assert isinstance(p, gpd.GeoDataFrame) and p.crs.to_epsg() == 4326 and p.geometry.x.iloc[0] == 105.1
+    from ictplan._errors import MissingFileError
+
+    with pytest.raises(MissingFileError):
+        io.read_table_file(tmp_path / "nope.parquet")
+
+
 def test_calibrate_command_errors_are_one_line(tmp_path, capsys):
     root = small_study(tmp_path / "s")
     pd.DataFrame({"lon": [105.0], "lat": [9.0], "operator": ["Viettel"], "technology": ["4G"]}).to_csv(

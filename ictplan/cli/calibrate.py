@@ -35,6 +35,10 @@ def _points(s: Any, res: Any, raw: Any, out: Path, min_points: int | None) -> di
     echo(f"  {'operator':<10} {'tech':<4} {'band':<5} {'n':>6} {'no sig':>6} {'bias dB':>8} {'RMSE dB':>8} "
          f"{'σ dB':>6} {'model σ':>7}")
     for r in fit.itertuples():
+        if r.n == 0:
+            echo(f"  {r.operator:<10} {r.technology:<4} {'–':<5} {0:>6} {r.n_no_signal:>6}  no modelled signal at "
+                 "any point (are this operator's sites of this technology in the study?)")
+            continue
         echo(f"  {r.operator:<10} {r.technology:<4} {r.band:<5} {r.n:>6} {r.n_no_signal:>6} {r.bias_db:>8.2f} "
              f"{r.rmse_db:>8.2f} {r.sigma_db:>6.2f} {r.model_sigma_db:>7.2f}")
     overrides = cal.calibrated_overrides(fit, profiles, min_points=prm.min_points)
