@@ -33,7 +33,7 @@ Model
    with ``> 1000`` under the 2030 assumptions.
 
 5. **OLT uplink.** The PON's OLT has an uplink (``olt_uplink_mbps``, per access point or
-   the parameter) shared by its PONs. With an ``olt_id`` column the access points of one
+   the parameter per technology) shared by its PONs. With an ``olt_id`` column the access points of one
    OLT share it, each counting for ``ports / split_ratio`` of a PON (its share of its
    PON); without, the OLT carries ``pons_per_olt`` PONs as loaded as this one. The
    water-filling then has two levels (max-min fair on a tree): a PON's level is the
@@ -338,6 +338,22 @@ def _speeds(tech: np.ndarray, pon_subs: np.ndarray, d: Demand, efficiency: float
     return out, pon
 
 
+def _uplink_by_technology(prm: Any, tech: np.ndarray) -> np.ndarray:
+    """``[parameters.fiber] olt_uplink_mbps`` ((technology, Mb/s) pairs, or one number for all) per PON."""
+    val = prm.olt_uplink_mbps
+    if isinstance(val, (int, float)) and not isinstance(val, bool):
+        return np.full(len(tech), float(val))
+    try:
+        table = {str(t): float(m) for t, m in val}
+    except (TypeError, ValueError):
+        raise InputValidationError(f"olt_uplink_mbps must be [[technology, Mb/s], ...] or a number, got {val!r}.") from None
+    missing = sorted(set(tech) - set(table) - {"nan", "None"})
+    if any(t in PON_LINE_RATE_MBPS for t in missing):
+        raise InputValidationError(f"olt_uplink_mbps has no uplink for {', '.join(missing)}; add [\"{missing[0]}\", "
+                                   "Mb/s] to [parameters.fiber] olt_uplink_mbps.")
+    return np.array([table.get(t, np.inf) for t in tech], np.float64)
+
+
 def _olt_of_access_points(sources: pd.DataFrame, ports: np.ndarray, split: np.ndarray,
                           prm: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(OLT label, PONs each access point stands for, uplink) per access point: with an
@@ -347,7 +363,10 @@ def _olt_of_access_points(sources: pd.DataFrame, ports: np.ndarray, split: np.nd
     n_pons = int(prm.pons_per_olt)
     if n_pons < 1:
         raise InputValidationError(f"pons_per_olt must be >= 1, got {n_pons!r}.")
-    uplink = _per_ap(sources.get("olt_uplink_mbps"), prm.olt_uplink_mbps, k, "olt_uplink_mbps")
+    default = _uplink_by_technology(prm, sources["technology"].astype(str).to_numpy())
+    col = sources.get("olt_uplink_mbps")
+    uplink = default if col is None else np.where(np.isfinite(v := pd.to_numeric(col, errors="coerce").to_numpy(
+        np.float64)), v, default)
     if (uplink <= 0).any():
         raise InputValidationError("the OLT uplink (olt_uplink_mbps) must be > 0 Mb/s; fix the access points' "
                                    "olt_uplink_mbps column or [parameters.fiber] olt_uplink_mbps.")
@@ -409,7 +428,7 @@ def household_capacity(network: _nw.EdgeNetwork, snap: dict[str, np.ndarray], ho
                 ap_table.insert(2, "split_ratio", sr)
         else:
             tech = np.asarray(offer_tech, dtype=object).astype(str)
-            olt = (np.arange(n), np.full(n, float(prm.pons_per_olt)), np.full(n, float(prm.olt_uplink_mbps)))
+            olt = (np.arange(n), np.full(n, float(prm.pons_per_olt)), _uplink_by_technology(prm, tech))
             v, _ = _speeds(tech, np.full(n, split * d.take_up_frac), d, eff, olt)
             served_row = np.where(reachable, hh, 0.0)
             ok = np.isfinite(v) & reachable

@@ -187,6 +187,7 @@ def _from_routes(network: _nw.EdgeNetwork, routes: gpd.GeoDataFrame, corridor_m:
     parts_a = [np.zeros(int(covered.sum()))]
     parts_b = [network.length_m[ei[covered]]]
     parts_t = [tech_all[ri[covered]]]
+    parts_r = [ri[covered]]
     pr = ~covered
     if pr.any():
         inter = shapely.intersection(egeom[pr], buf[ri[pr]])
@@ -201,9 +202,25 @@ def _from_routes(network: _nw.EdgeNetwork, routes: gpd.GeoDataFrame, corridor_m:
             parts_a.append(np.minimum(s, t))
             parts_b.append(np.maximum(s, t))
             parts_t.append(tech_all[ri[pr]][pidx])
-    src = pd.DataFrame({"edge_id": np.concatenate(parts_e), "start_m": np.concatenate(parts_a),
-                        "end_m": np.concatenate(parts_b), "offset_m": 0.0, "technology": np.concatenate(parts_t)})
+            parts_r.append(ri[pr][pidx])
+    e_all, a_all, b_all = np.concatenate(parts_e), np.concatenate(parts_a), np.concatenate(parts_b)
+    keep = _same_side(network, e_all, a_all, b_all, rgeom[np.concatenate(parts_r)])
+    diag["route_parts_across_water"] = int((~keep).sum())
+    src = pd.DataFrame({"edge_id": e_all[keep], "start_m": a_all[keep], "end_m": b_all[keep], "offset_m": 0.0,
+                        "technology": np.concatenate(parts_t)[keep]})
     return src, diag
+
+
+def _same_side(network: _nw.EdgeNetwork, edge: np.ndarray, a: np.ndarray, b: np.ndarray,
+               route: np.ndarray) -> np.ndarray:
+    """Keep an edge stretch in a route's corridor only where the route lies on the same side
+    of the water (:func:`ictplan.network.same_bank`, tested at the stretch's middle)."""
+    if len(edge) == 0 or len(network.water) == 0:
+        return np.ones(len(edge), bool)
+    mid = shapely.line_interpolate_point(network.geometry[edge], 0.5 * (a + b))
+    q = shapely.get_point(shapely.shortest_line(mid, shapely.force_2d(route)), 1)
+    m_xy, q_xy = shapely.get_coordinates(mid), shapely.get_coordinates(q)
+    return _nw.same_bank(network, m_xy[:, 0], m_xy[:, 1], q_xy[:, 0], q_xy[:, 1])
 
 
 # =========================================================================== F1's access-point reading

@@ -91,10 +91,12 @@ class FiberParameters:
     plan_mix_2030: tuple[tuple[float, float], ...] = ((300.0, 0.3), (1000.0, 0.5), (2000.0, 0.2))
     port_rounds: int = 4  # passes of the port assignment (refused households try the next free access point)
     # OLT uplink (ictplan.fiber_capacity): an access point without an `olt_uplink_mbps` column sits on an OLT
-    # whose uplink is shared by pons_per_olt PONs as loaded as its own (assumption: one 10GE uplink per
-    # 8 PON ports, 1.25 Gb/s per PON; replace with the operators' OLT data via olt_id / olt_uplink_mbps columns)
-    olt_uplink_mbps: float = 10000.0
+    # of its technology whose uplink is shared by pons_per_olt PONs as loaded as its own (assumption: 8 PON
+    # ports per 10GE uplink on GPON, per 4 x 10GE on XGS-PON, i.e. 1.25 / 5 Gb/s per PON; replace with the
+    # operators' OLT data via olt_id / olt_uplink_mbps columns)
+    olt_uplink_mbps: tuple[tuple[str, float], ...] = (("GPON", 10000.0), ("XGS-PON", 40000.0))
     pons_per_olt: int = 8
+    canal_half_width_m: float = 5.0  # a canal line's two banks lie this far to its left and right (assumption; 0: one line)
     organisation_1gbps: str = "dedicated_fiber"  # F4: "dedicated_fiber" (any fiber cable in reach) or "xgs_pon"
 
 

@@ -137,7 +137,7 @@ def test_port_limited_households_count_in_f2_and_speed_follows_the_fill():
     net = _net([shapely.LineString([(0, 0), (1000, 0)])])
     communes = _communes((-10, -50, 1010, 50))
     prm = dataclasses.replace(parameters.FIBER, take_up_2025_frac=0.5, busy_hour_active_2025_frac=1.0,
-                              olt_uplink_mbps=1e12)  # the PON alone (the uplink: test_olt_uplink_*)
+                              olt_uplink_mbps=(('GPON', 1e12), ('XGS-PON', 1e12)))  # the PON alone (the uplink: test_olt_uplink_*)
     hh = fiber.households_from_points(_hh([(50, 0)], [20]), communes)
     res = fiber.analyse(net, hh, communes=communes, access_points=_aps([(0, 0)], ports=[8], split=[8]), capacity=prm)
     p = res.province.iloc[0]
@@ -159,7 +159,7 @@ def test_routes_only_pon_of_split_ratio_homes():
     routes = gpd.GeoDataFrame({"route_id": ["r"], "operator": ["VNPT"], "technology": ["XGS-PON"],
                                "placement": ["aerial"]}, geometry=[shapely.LineString([(0, 0), (500, 0)])], crs=CRS)
     hh = fiber.households_from_points(_hh([(100, 5), (900, 5)], [1, 1]), communes)
-    f = dataclasses.replace(parameters.FIBER, olt_uplink_mbps=1e12)  # the PON alone
+    f = dataclasses.replace(parameters.FIBER, olt_uplink_mbps=(('GPON', 1e12), ('XGS-PON', 1e12)))  # the PON alone
     res = fiber.analyse(net, hh, communes=communes, fiber_routes=routes, capacity=f)
     h = res.households
     mix = np.array(f.plan_mix_2030)
@@ -214,7 +214,7 @@ def test_olt_uplink_caps_the_busy_hour_speed_in_the_analysis():
     aps = _aps([(0, 0)], ports=[8], split=[8])
     base = dict(take_up_2025_frac=0.5, busy_hour_active_2025_frac=1.0, pons_per_olt=2)
     for uplink, want, ge200 in ((2000.0, 125.0, 0.0), (1e12, (GPON_CAP - 1365) / 2.4, 16.0)):
-        prm = dataclasses.replace(parameters.FIBER, olt_uplink_mbps=uplink, **base)
+        prm = dataclasses.replace(parameters.FIBER, olt_uplink_mbps=(("GPON", uplink),), **base)
         res = fiber.analyse(net, hh, communes=communes, access_points=aps, capacity=prm)
         ap = res.diagnostics["access_point_capacity"]
         assert ap["busy_hour_mbps_2025"].iloc[0] == pytest.approx(want, abs=1e-6)

@@ -82,26 +82,27 @@ def _routes(line):
 
 
 def test_household_across_a_canal_is_reached_over_the_bridge_only():
-    # road A along y=0 carries fiber; a canal along y=20; road B along y=40 on the far bank.
-    # A household at (1000, 30) is 10 m from road B and 30 m from road A across the canal.
+    # road A along y=0 carries fiber; a canal along y=20 (banks at y=15 and y=25, 5 m each side);
+    # road B along y=40 on the far bank. A household at (1000, 30) is 5 m from its bank, 10 m
+    # from road B and 30 m from road A across the canal.
     road_a = shapely.LineString([(0, 0), (3000, 0)])
     road_b = shapely.LineString([(0, 40), (3000, 40)])
     canal = shapely.LineString([(-50, 20), (3050, 20)])
     hh_pts = gpd.GeoDataFrame(geometry=[shapely.Point(1000, 30)], crs=CRS)
     communes = _communes()
     hh = fiber.households_from_points(hh_pts, communes)
-    # no bridge: the household's only dry drop is onto road B, which never meets road A
+    # no bridge: the household's dry drops are onto its own bank (5 m) or road B, which never meet road A
     net = _build([road_a, road_b, canal], ["road", "road", "canal"])
     res = fiber.analyse(net, hh, communes=communes, fiber_routes=_routes(road_a), corridor_m=5.0)
     h = res.households.iloc[0]
-    assert h["drop_m"] == pytest.approx(10.0)  # onto road B, not 30 m across the canal to road A
+    assert h["drop_m"] == pytest.approx(5.0)  # onto its bank (y = 25), not 30 m across the canal to road A
     assert not h["reachable"]
-    # a bridge at x=1100 joins the banks: 10 (drop) + 100 (along B) + 40 (bridge) = 150 m
+    # a bridge at x=1100 joins the banks: 5 (drop) + 100 (along the bank) + 25 - 5 (bridge to A's corridor)
     bridge = shapely.LineString([(1100, 0), (1100, 40)])
     net = _build([road_a, road_b, canal, bridge], ["road", "road", "canal", "bridge"])
     res = fiber.analyse(net, hh, communes=communes, fiber_routes=_routes(road_a), corridor_m=5.0)
     h = res.households.iloc[0]
-    assert h["reachable"] and h["dist_to_fiber_m"] == pytest.approx(10 + 100 + 35, abs=1e-6)  # corridor 5 m
+    assert h["reachable"] and h["dist_to_fiber_m"] == pytest.approx(5 + 100 + 20, abs=1e-6)  # corridor 5 m
 
 
 def test_ferry_crossing_cost_stays_out_of_the_missing_metres():

@@ -77,7 +77,7 @@ def test_repairs_are_counted():
         kinds=["road", "canal", "road", "road", "road", "river", "road"],
     )
     with pytest.warns(RepairWarning, match="lines_with_z_dropped_z=1"):
-        net = nw.build_edges(lines, snap_tolerance_m=1.0)
+        net = nw.build_edges(lines, snap_tolerance_m=1.0, canal_half_width_m=0.0)  # the canal as one line here
     r = net.repairs
     assert r["lines_with_z_dropped_z"] == 1
     assert r["multilines_exploded"] == 1
@@ -522,3 +522,145 @@ def test_datacentre_redundancy_two_separate_roads_are_redundant():
     # no road carries fiber: no path at all
     far = _routes([[(0, 5000), (2000, 5000)]])
     assert nw.datacentre_redundancy(far, _dcs([(5, 0), (1995, 0)]), roads=roads)["disjoint_paths"].tolist() == [0]
+
+
+def test_datacentre_redundancy_reads_the_corridor_width():
+    # the towns of the previous test, the southern cable drawn 12 m off its road: with a 15 m
+    # trench (the default, [parameters.sharing] corridor_m) it runs along the road; with 10 m not
+    roads = _roads([[(0, 0), (1000, 500), (2000, 0)], [(0, 0), (1000, -500), (2000, 0)], [(-500, 0), (0, 0)],
+                    [(2000, 0), (2500, 0)]])
+    cables = _routes([[(0, 3), (1000, 503), (2000, 3)], [(0, -12), (1000, -512), (2000, -12)]])
+    dcs = _dcs([(5, 0), (1995, 0)])
+    assert nw.datacentre_redundancy(cables, dcs, roads=roads)["disjoint_paths"].tolist() == [2]
+    assert nw.datacentre_redundancy(cables, dcs, roads=roads, corridor_m=15.0)["disjoint_paths"].tolist() == [2]
+    assert nw.datacentre_redundancy(cables, dcs, roads=roads, corridor_m=10.0)["disjoint_paths"].tolist() == [1]
+
+
+def test_datacentre_redundancy_a_canal_cable_is_one_bank():
+    # two towns joined by a canal (y = 0) and nothing else; one cable along the canal's line:
+    # the canal's two banks are two edges, but the cable is on one of them: one path, not two
+    canal = gpd.GeoDataFrame({"kind": ["canal", "road", "road"]},
+                             geometry=[shapely.LineString([(0, 0), (2000, 0)]), shapely.LineString([(0, -50), (0, 50)]),
+                                       shapely.LineString([(2000, -50), (2000, 50)])], crs=CRS)
+    cable = _routes([[(0, 0), (2000, 0)]])
+    r = nw.datacentre_redundancy(cable, _dcs([(5, 20), (1995, 20)]), roads=canal)
+    assert r["disjoint_paths"].tolist() == [1]
+    # with the canal read as one line for both banks, as before, also one path
+    net = quiet_build(canal, canal_half_width_m=0.0)
+    assert nw.datacentre_redundancy(cable, _dcs([(5, 20), (1995, 20)]), roads=net)["disjoint_paths"].tolist() == [1]
+
+
+# --------------------------------------------------------------------------- canal banks
+def _canal_t_junctions(half_width=5.0, crossing=True):
+    # a canal drawn west -> east along y = 0; road N ends on it from the north at x = 300,
+    # road S from the south at x = 320 (two roads ending at one point would be one road
+    # crossing the canal); road X crosses it at x = 700 (its bridge)
+    lines = [shapely.LineString([(0, 0), (1000, 0)]), shapely.LineString([(300, 100), (300, 0)]),
+             shapely.LineString([(320, -100), (320, 0)])]
+    kinds = ["canal", "road", "road"]
+    if crossing:
+        lines.append(shapely.LineString([(700, 100), (700, -100)]))
+        kinds.append("road")
+    return quiet_build(gdf(lines, kinds), canal_half_width_m=half_width)
+
+
+def _node(net, xy):
+    return int(np.flatnonzero(np.all(np.isclose(net.node_xy, xy), axis=1))[0])
+
+
+def _dist(net, a, b):
+    """Shortest length between the nodes at a and b, by networkx on the converted graph."""
+    G = nw.to_networkx(net)
+    node = {(round(d["x"], 6), round(d["y"], 6)): n for n, d in G.nodes(data=True)}
+    try:
+        return nx.shortest_path_length(G, node[a], node[b], weight="length_m")
+    except nx.NetworkXNoPath:
+        return np.inf
+
+
+def test_canal_is_two_banks_joined_only_where_a_line_crosses_it():
+    net = _canal_t_junctions(crossing=False)
+    side = net.bank_side
+    assert sorted(set(side.tolist())) == [-1, 0, 1]
+    left = shapely.union_all(net.geometry[side == 1])
+    right = shapely.union_all(net.geometry[side == -1])
+    assert left.distance(shapely.Point(500, 5)) < 1e-9 and right.distance(shapely.Point(500, -5)) < 1e-9  # left = north
+    assert shapely.length(left) == pytest.approx(1000) and shapely.length(right) == pytest.approx(1000)
+    n, s = _node(net, (300, 100)), _node(net, (320, -100))
+    # road N reaches the north bank, road S the south bank; nothing joins them (the old
+    # reading, one canal line for both banks, joined them along the canal for free)
+    assert net.node_component[n] != net.node_component[s]
+    old = _canal_t_junctions(half_width=0.0, crossing=False)
+    assert _dist(old, (300, 100), (320, -100)) == pytest.approx(100 + 20 + 100)
+    assert _dist(net, (300, 100), (320, -100)) == np.inf
+    # a road that crosses the canal (its bridge, at x = 700) joins the banks there:
+    # 95 (N to its bank) + 400 + 10 (across) + 380 + 95 = 980 m
+    net = _canal_t_junctions(crossing=True)
+    assert _dist(net, (300, 100), (320, -100)) == pytest.approx(95 + 400 + 10 + 380 + 95)
+
+
+def test_a_cable_serves_its_own_bank_only():
+    from ictplan import fiber
+
+    canal = gdf([shapely.LineString([(0, 0), (1000, 0)])], ["canal"])
+    communes = gpd.GeoDataFrame({"commune_code": ["C0"], "commune_name": ["Xã 0"]},
+                                geometry=[shapely.box(-100, -300, 1100, 300)], crs=CRS)
+    hh = fiber.households_from_points(gpd.GeoDataFrame(geometry=[shapely.Point(500, 20), shapely.Point(500, -20)],
+                                                       crs=CRS), communes)
+
+    def reach(net, cable):
+        routes = gpd.GeoDataFrame({"route_id": ["r"], "operator": ["VNPT"], "technology": ["GPON"],
+                                   "placement": ["aerial"]}, geometry=[cable], crs=CRS)
+        return fiber.analyse(net, hh, communes=communes, fiber_routes=routes, corridor_m=20.0).households
+
+    net = quiet_build(canal)
+    # a cable on the canal's own line lies on its left (north) bank; one on the south bank serves the south
+    on_line = reach(net, shapely.LineString([(0, 0), (1000, 0)]))
+    assert on_line["reachable"].tolist() == [True, False]
+    assert on_line["drop_m"].tolist() == pytest.approx([15.0, 15.0])  # each onto its own bank, never across
+    south = reach(net, shapely.LineString([(0, -6), (1000, -6)]))
+    assert south["reachable"].tolist() == [False, True]
+    # a bridge at x = 600 joins the banks: the south household goes 15 + 100 m to the bridge, whose
+    # span over the water (10 m, in the cable's corridor) counts as the cable's side: 115 m
+    bridge = gdf([shapely.LineString([(0, 0), (1000, 0)]), shapely.LineString([(600, 40), (600, -40)])],
+                 ["canal", "bridge"])
+    b = reach(quiet_build(bridge), shapely.LineString([(0, 0), (1000, 0)]))
+    assert b["reachable"].tolist() == [True, True]
+    assert b["dist_to_fiber_m"].iloc[1] == pytest.approx(15 + 100)
+    # the old reading (one line for both banks) served both from the same cable
+    old = reach(quiet_build(canal, canal_half_width_m=0.0), shapely.LineString([(0, 0), (1000, 0)]))
+    assert old["reachable"].tolist() == [True, True]
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 100_000))
+def test_no_cable_serves_the_other_bank_of_a_random_canal(seed):
+    """A random canal across a square, a cable on its north side, roads that end on the
+    canal from both sides (no crossing): no household south of the canal is reachable."""
+    from ictplan import fiber
+
+    rng = np.random.default_rng(seed)
+    ya, yb = rng.uniform(400, 600, 2)
+    canal = shapely.LineString([(-10, ya), (500, rng.uniform(400, 600)), (1010, yb)])
+    roads = []
+    def on_canal(x):  # where the vertical line at x meets the canal
+        return float(canal.intersection(shapely.LineString([(x, -1), (x, 1001)])).y)
+
+    for x in np.sort(rng.uniform(50, 950, 4)):  # roads end on the canal's line from the north and the south
+        roads += [shapely.LineString([(x, 1000), (x, on_canal(x))]),
+                  shapely.LineString([(x + 15, 0), (x + 15, on_canal(x + 15))])]
+    net = quiet_build(gdf([canal, *roads], ["canal"] + ["road"] * len(roads)))
+    cable = shapely.LineString([(0, 990), (1000, 990)])
+    communes = gpd.GeoDataFrame({"commune_code": ["C0"], "commune_name": ["Xã 0"]},
+                                geometry=[shapely.box(-100, -100, 1100, 1100)], crs=CRS)
+    px, py = rng.uniform(0, 1000, 80), rng.uniform(0, 1000, 80)
+    hh = fiber.households_from_points(gpd.GeoDataFrame(geometry=shapely.points(px, py), crs=CRS), communes)
+    routes = gpd.GeoDataFrame({"route_id": ["r"], "operator": ["VNPT"], "technology": ["GPON"],
+                               "placement": ["aerial"]}, geometry=[cable], crs=CRS)
+    h = fiber.analyse(net, hh, communes=communes, fiber_routes=routes, corridor_m=20.0,
+                      drop_limit_m=3000.0).households
+    south = np.array([shapely.Point(x, y).distance(canal) > 6 and y < canal.interpolate(canal.project(
+        shapely.Point(x, y))).y for x, y in zip(px, py, strict=True)])
+    assert south.any()
+    assert not h["reachable"].to_numpy()[south].any()
+    assert h["reachable"].to_numpy()[~south].any()  # the north side is served (the test can fail both ways)

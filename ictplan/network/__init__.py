@@ -19,8 +19,12 @@ edge), ``cost_m = length_m + crossing_cost_m`` (the default search weight), ``ki
 Rules of the build (each repair is counted in ``repairs``):
 
 * ``river`` lines are not traversable along their length (they are what bridges and
-  ferries cross) and are left out; ``road``, ``canal`` (canal banks), ``bridge`` and
-  ``ferry`` lines are edges.
+  ferries cross) and are left out; ``road``, ``bridge`` and ``ferry`` lines are edges.
+* A ``canal`` line stands for two banks: it becomes two edges offset ``canal_half_width_m``
+  to its left and right (``side`` +1 / −1), noded like the other lines, so only a line
+  that crosses the canal (a road's bridge, a ``bridge`` or ``ferry``) joins the banks; the
+  canal line itself is water. A cable serves a bank only from its own side
+  (:func:`same_bank`; a cable drawn on the canal's line is on its left bank).
 * MultiLineStrings are exploded, Z values dropped, empty and zero-length parts removed.
 * Lines are noded where they cross or where one line's end lies on another's interior
   (a bucketed numpy segment test picks the pairs, GEOS intersects only those, and one
@@ -55,7 +59,7 @@ from .noding import _noding_pairs as _noding_pairs
 from .paths import distance_to_nearest, nearest_source, node_distances
 from .redundancy import datacentre_redundancy
 from .snapping import _point_xy as _point_xy
-from .snapping import snap_points, snap_xy
+from .snapping import same_bank, snap_points, snap_xy
 from .table import TRAVERSABLE_KINDS, EdgeNetwork
 from .table import _components as _components
 from .table import _csr as _csr
@@ -71,6 +75,7 @@ __all__ = [
     "to_gdfs",
     "snap_points",
     "snap_xy",
+    "same_bank",
     "distance_to_nearest",
     "nearest_source",
     "node_distances",

@@ -72,6 +72,7 @@ def build_edges(
     snap_tolerance_m: float = FIBER.snap_tolerance_m,
     crossing_cost_column: str | None = "crossing_cost_m",
     working_crs: Any = None,
+    canal_half_width_m: float = FIBER.canal_half_width_m,
 ) -> EdgeNetwork:
     """Build the noded network table from road and canal-bank lines.
 
@@ -88,6 +89,12 @@ def build_edges(
     working_crs
         Metric CRS to measure in; the lines are reprojected to it. ``None``: the lines'
         own CRS, which must then be projected.
+    canal_half_width_m
+        A ``canal`` line stands for two banks: it becomes two bank lines offset this far to
+        its left and right (``side`` +1 / −1), noded like any line, so a road that crosses
+        the canal (a bridge) joins both banks while a road that ends at it joins its own
+        bank only; the canal line stays water that drops may not cross. 0: one line for
+        both banks (the old reading).
 
     Returns
     -------
@@ -132,11 +139,13 @@ def build_edges(
     water = _water_lines(np.asarray(gdf.geometry.values, dtype=object), kinds)
     keep, parts, pidx, line_len = _traversable_parts(np.asarray(gdf.geometry.values, dtype=object), kinds, repairs)
     kinds, cost, rows = kinds[keep], cost[keep], np.flatnonzero(keep)
+    parts, pidx, part_side = _canal_banks(parts, pidx, kinds, float(canal_half_width_m), repairs)
     # repeated consecutive vertices do no harm; node the lines
     pieces, pline, n_split = _node_lines(parts, 1e-9)
     repairs["split_points_inserted"] = n_split
     repairs["lines_split"] = int(len(pieces) - len(parts))
     src_part = pidx[pline]
+    piece_side = part_side[pline]
     piece_len = shapely.length(pieces)
     piece_cost = cost[src_part] * np.divide(piece_len, line_len[src_part], out=np.zeros_like(piece_len), where=line_len[src_part] > 0)
     r = max(float(snap_tolerance_m), 1e-9)
@@ -144,6 +153,7 @@ def build_edges(
     keep = _distinct_edges(pieces, piece_len, u, v, r, repairs)
     pieces, u, v, piece_len, piece_cost = pieces[keep], u[keep], v[keep], piece_len[keep], piece_cost[keep]
     ekind = kinds[src_part][keep]
+    eside = piece_side[keep]
     esrc = labels[rows[src_part]][keep]
     if len(pieces) == 0:
         raise EmptyLayerError(f"every line collapsed within snap_tolerance_m={snap_tolerance_m} m; lower the tolerance.")
@@ -153,7 +163,8 @@ def build_edges(
     u, v = inv[: len(u)], inv[len(u):]
     comp = _components(len(node_xy), u, v)
     repairs = {k: int(val) for k, val in repairs.items()}
-    n_fixed = sum(val for k, val in repairs.items() if k not in ("river_lines_excluded", "split_points_inserted", "lines_split"))
+    n_fixed = sum(val for k, val in repairs.items()
+                  if k not in ("river_lines_excluded", "split_points_inserted", "lines_split", "canal_lines_as_two_banks"))
     if n_fixed:
         details = ", ".join(f"{k}={val}" for k, val in repairs.items() if val)
         warnings.warn(f"the road/canal network was repaired: {details}.", RepairWarning, stacklevel=2)
@@ -161,7 +172,32 @@ def build_edges(
         node_xy=node_xy, u=u.astype(np.int64), v=v.astype(np.int64), length_m=piece_len.astype(np.float64),
         crossing_cost_m=piece_cost.astype(np.float64), geometry=pieces, kind=ekind.astype(str),
         source_index=esrc, node_component=comp, crs=wcrs, repairs=repairs, water=water,
+        side=eside.astype(np.int8),
     )
+
+
+def _canal_banks(parts: np.ndarray, pidx: np.ndarray, kinds: np.ndarray, half_width_m: float,
+                 repairs: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each canal part as its two banks: offset curves ``+w`` (left, side +1) and ``−w``
+    (right, side −1), mitred joins; other parts unchanged (side 0). Returns the parts, their
+    line index and their side."""
+    side = np.zeros(len(parts), np.int8)
+    canal = kinds[pidx] == "canal"
+    repairs["canal_lines_as_two_banks"] = int(canal.sum()) if half_width_m > 0 else 0
+    if half_width_m <= 0 or not canal.any():
+        return parts, pidx, side
+    ci = np.flatnonzero(canal)
+    banks, bidx, bside = [], [], []
+    for sgn in (1, -1):
+        off = shapely.offset_curve(parts[ci], sgn * half_width_m, join_style="mitre", mitre_limit=2.0)
+        got, k = shapely.get_parts(off, return_index=True)
+        ok = shapely.length(got) > 0
+        banks.append(got[ok])
+        bidx.append(pidx[ci][k[ok]])
+        bside.append(np.full(int(ok.sum()), sgn, np.int8))
+    rest = ~canal
+    return (np.concatenate([parts[rest], *banks]), np.concatenate([pidx[rest], *bidx]),
+            np.concatenate([side[rest], *bside]))
 
 
 def _water_lines(geoms: np.ndarray, kinds: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from ..crs import check_same_crs
 from ..parameters import FIBER, SHARING
 from ..services import _require
 from .build import build_edges
-from .snapping import snap_xy
+from .snapping import same_bank, snap_xy
 from .table import EdgeNetwork
 
 _COLUMNS = ["a", "b", "disjoint_paths", "redundant"]
@@ -124,10 +124,14 @@ def _fiber_corridors(roads: gpd.GeoDataFrame | EdgeNetwork, fiber_routes: gpd.Ge
     coords, idx = shapely.get_coordinates(shapely.get_parts(np.asarray(fiber_routes.geometry.values, dtype=object)),
                                           return_index=True)
     j = np.flatnonzero(idx[:-1] == idx[1:])
-    tree = shapely.STRtree(shapely.linestrings(np.stack([coords[j], coords[j + 1]], axis=1)))
-    hit, _ = tree.query(pts, predicate="dwithin", distance=max(float(corridor_m), 1e-6))
+    segs = shapely.linestrings(np.stack([coords[j], coords[j + 1]], axis=1))
+    hit, si = shapely.STRtree(segs).query(pts, predicate="dwithin", distance=max(float(corridor_m), 1e-6))
+    # a route serves an edge only from its own side of the water (a canal's other bank is another corridor)
+    q = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(pts[hit], segs[si]), 1))
+    p_xy = shapely.get_coordinates(pts[hit])
+    dry = same_bank(net, p_xy[:, 0], p_xy[:, 1], q[:, 0], q[:, 1])
     near = np.zeros(len(pts), bool)
-    near[hit] = True
+    near[hit[dry]] = True
     keep = np.bincount(e, weights=near, minlength=net.n_edges) >= 0.5 * n
     if not keep.any():
         return None

@@ -150,6 +150,25 @@ def _crossing(net: EdgeNetwork, x: np.ndarray, y: np.ndarray, sx: np.ndarray, sy
     return out
 
 
+def same_bank(net: EdgeNetwork, mx: np.ndarray, my: np.ndarray, qx: np.ndarray, qy: np.ndarray, /) -> np.ndarray:
+    """Whether a cable at ``(qx, qy)`` serves the network at ``(mx, my)`` from the same side of
+    the water: the straight line between them crosses no river or canal (more than 1 cm
+    from its ends), and a cable drawn on a water line itself (a canal's own line, within
+    1 cm) lies on its left bank (left in the line's drawing direction): it serves points on
+    that side or on the line, not those to its right. Without water lines: always True."""
+    mx, my, qx, qy = (np.asarray(a, np.float64) for a in (mx, my, qx, qy))
+    if len(net.water) == 0 or len(mx) == 0:
+        return np.ones(len(mx), bool)
+    ok = ~_crossing(net, mx, my, qx, qy)
+    qi, wi = net._water_tree.query_nearest(shapely.points(qx, qy), max_distance=_DRY_EPS_M, all_matches=False)
+    if len(qi):
+        ab = shapely.get_coordinates(net.water[wi]).reshape(-1, 2, 2)  # straight two-point segments
+        d = ab[:, 1] - ab[:, 0]
+        cross = d[:, 0] * (my[qi] - ab[:, 0, 1]) - d[:, 1] * (mx[qi] - ab[:, 0, 0])
+        ok[qi[cross < -1e-9]] = False
+    return ok
+
+
 def _dry_drops(net: EdgeNetwork, x: np.ndarray, y: np.ndarray, out: dict[str, np.ndarray], radius: float,
                with_xy: bool) -> None:
     """Re-snap the points whose drop crosses water to the nearest dry drop (see ``dry``)."""

@@ -37,6 +37,9 @@ class EdgeNetwork:
     repairs : counts of every repair made while building.
     water : river and canal lines (shapely, 2-D) that a household drop may not cross
       (:func:`ictplan.network.snap_xy` with ``dry=True``); empty when unknown.
+    side : (n_edges,) int8 bank of a canal-bank edge: +1 the left bank, −1 the right bank
+      (in the canal line's drawing direction), 0 any other edge; None: all 0
+      (:attr:`bank_side`).
     """
 
     node_xy: np.ndarray
@@ -51,6 +54,7 @@ class EdgeNetwork:
     crs: pyproj.CRS
     repairs: dict[str, int] = field(default_factory=dict)
     water: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    side: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -59,6 +63,11 @@ class EdgeNetwork:
     @property
     def n_edges(self) -> int:
         return int(self.u.shape[0])
+
+    @property
+    def bank_side(self) -> np.ndarray:
+        """Per edge: +1 / −1 on a canal's left / right bank, 0 elsewhere."""
+        return np.zeros(self.n_edges, np.int8) if self.side is None else np.asarray(self.side, np.int8)
 
     @property
     def cost_m(self) -> np.ndarray:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from .. import radio, services, zones
 from ..network import datacentre_redundancy
+from ..parameters import SHARING
 from .inputs import NoData, ScoreInputs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -423,7 +424,9 @@ def datacentre_pairs_redundant_pct(inputs: ScoreInputs) -> pd.DataFrame:
         roads = net  # the fiber run's network: built once
     elif roads is not None and routes.crs is not None and roads.crs is not None and not roads.crs.equals(routes.crs):
         roads = roads.to_crs(routes.crs)
-    pairs = datacentre_redundancy(routes, dcs, attach_distance_m=limit, roads=roads)
+    # the trench width: [parameters.sharing] corridor_m of the study when the inputs carry it
+    corridor_m = float(getattr(inputs, "corridor_m", SHARING.corridor_m))
+    pairs = datacentre_redundancy(routes, dcs, attach_distance_m=limit, roads=roads, corridor_m=corridor_m)
     inputs._cache["datacentre_pairs"] = pairs
     return pd.DataFrame({"level": ["province"], "zone_code": ["province"],
                          "num": [float(pairs["redundant"].sum())], "den": [float(len(pairs))]})
