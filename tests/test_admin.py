@@ -695,6 +695,7 @@ def test_the_new_province_as_a_study_of_two_parts(two_parts):
                           ["population"].iloc[0]) for p in res.parts)
     assert p4["population"] == pytest.approx(parts_pop, rel=1e-12)
     assert p4["pct_covered"] == pytest.approx(100 * p4["pop_covered"] / p4["population"], rel=1e-12)
+    assert p4["mean_user_mbps"] == pytest.approx(prov["value"], rel=1e-9)  # M1: the mean over all users, both ways
     from ictplan.admin.inunits import territory
 
     assert territory(res, "vi").startswith("Toàn tỉnh Cà Mau mới (từ 1/7/2025)")
@@ -738,8 +739,12 @@ def test_report_and_map_of_the_new_units(two_parts):
     assert "Cùng chỉ tiêu theo xã cũ và theo đơn vị mới" in vi and "theo 6 xã, phường, thị trấn trước 1/7/2025" in vi
     assert "Địa bàn: Tỉnh Cà Mau cũ (địa giới trước 1/7/2025), báo cáo theo 2 đơn vị" in vi
     page = maps.to_html(maps.results_map(whole, lang="vi"))
-    names = {f["properties"].get("commune_name") for fc in _geojsons(page) for f in fc["features"]}
-    assert {"Xã Biển Bạch", "Xã Trí Phải", "Xã Hồng Dân", "Phường Vĩnh Trạch"} <= names
+    feats = {f["properties"].get("commune_name"): f["properties"] for fc in _geojsons(page) for f in fc["features"]}
+    assert {"Xã Biển Bạch", "Xã Trí Phải", "Xã Hồng Dân", "Phường Vĩnh Trạch"} <= set(feats)
+    assert feats["Xã Hồng Dân"]["formed_from"] == "31843;31852;31855" and feats["Xã Hồng Dân"]["commune_type"] == "Xã"
+    import json
+
+    assert json.dumps("Hình thành từ (mã các xã cũ)")[1:-1] in page  # the popup's label (GeoJSON escapes non-ASCII)
 
 
 def _geojsons(page: str) -> list[dict]:
@@ -748,3 +753,25 @@ def _geojsons(page: str) -> list[dict]:
 
     return [json.loads(m.group(1)) for m in
             re.finditer(r"_add\((\{\"features\": .*?\"type\": \"FeatureCollection\"\})\);", page)]
+
+
+def test_fiber_result_in_new_units_keeps_names_and_totals(sample_communes, sample_cw):
+    """The fiber result's commune table as the workflow moves it (with its text columns): the new
+    units' names from the registry, households summed exactly, shares re-derived, no districts."""
+    from ictplan.admin.inunits import _fiber_new
+    from ictplan.fiber import FiberResult
+
+    hh = sample_communes["hh2019"].to_numpy(float)
+    tab = pd.DataFrame({"commune_code": sample_communes["commune_code"], "commune_name": sample_communes["commune_name"],
+                        "households": hh, "households_reachable": np.floor(0.6 * hh), "pct_reachable": 60.0})
+    empty = pd.DataFrame()
+    fib = FiberResult(households=empty, hamlets=empty, communes=tab, districts=pd.DataFrame({"district_name": ["x"]}),
+                      province=empty, organisations=empty, organisation_summary=empty, network=None, crs=None)
+    polys = studies.new_unit_polygons(sample_communes)
+    new = _fiber_new(fib, sample_cw, polys)
+    c = new.communes.set_index("commune_code")
+    names = admin.units_table("new").set_index("code")["name"]
+    assert (c["commune_name"] == names.reindex(c.index)).all() and len(c) == 39
+    assert c["households"].sum() == pytest.approx(hh.sum(), rel=1e-12)
+    assert np.allclose(c["pct_reachable"], 100 * c["households_reachable"] / c["households"], rtol=1e-12)
+    assert len(new.districts) == 0

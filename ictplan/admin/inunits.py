@@ -143,8 +143,15 @@ def _combined_coverage(parts: list[Results]) -> CoverageResult | None:
     tabs: list[pd.DataFrame] = [c.table for c in covs if c is not None and c.table is not None]
     com = pd.concat([t[t["level"] != "province"] for t in tabs], ignore_index=True)
     com = com[com["zone_code"].astype(str) != "(outside zones)"]
-    prov = _sum_province([t[t["level"] == "province"] for t in tabs], ["level", "zone_code", "technology", "operator"],
-                         ["population", "pop_covered"])
+    ptabs = [t[t["level"] == "province"] for t in tabs]
+    mean_users = all({"users", "mean_user_mbps"} <= set(t.columns) for t in ptabs)
+    if mean_users:  # a mean over users is exact from the users and their summed rates
+        ptabs = [t.assign(_rate=t["users"] * t["mean_user_mbps"]) for t in ptabs]
+    prov = _sum_province(ptabs, ["level", "zone_code", "technology", "operator"],
+                         ["population", "pop_covered"] + (["users", "_rate"] if mean_users else []))
+    if mean_users:
+        prov["mean_user_mbps"] = np.where(prov["users"] > 0, prov["_rate"] / prov["users"].where(prov["users"] > 0, 1.0),
+                                          np.nan)
     prov["zone_name"] = tabs[0].loc[tabs[0]["level"] == "province", "zone_name"].iloc[0] if len(tabs[0]) else ""
     with np.errstate(invalid="ignore", divide="ignore"):
         prov["pct_covered"] = np.where(prov["population"] > 0, 100.0 * prov["pop_covered"] / prov["population"], np.nan)

@@ -44,6 +44,7 @@ _LABELS = {
     "en": {
         "communes": "Communes", "districts": "Districts", "density": "Population density", "per_km2": "people/km²",
         "commune": "Commune", "district": "District", "type": "Type", "code": "Code", "pop": "People (2019)",
+        "formed_from": "Formed from (old communes' codes)",
         "hh": "Households (2019)", "area": "Area (km²)", "sites": "Cell sites", "sectors": "Sectors",
         "operator": "Operator", "technology": "Technology", "band": "Band", "azimuth": "Azimuth (°)",
         "site": "Site", "sector": "Sector", "fiber": "Fiber routes", "route": "Route", "placement": "Placement",
@@ -57,6 +58,7 @@ _LABELS = {
     "vi": {
         "communes": "Xã, phường, thị trấn", "districts": "Huyện, thành phố", "density": "Mật độ dân số", "per_km2": "người/km²",
         "commune": "Xã", "district": "Huyện", "type": "Loại", "code": "Mã", "pop": "Dân số (2019)",
+        "formed_from": "Hình thành từ (mã các xã cũ)",
         "hh": "Số hộ (2019)", "area": "Diện tích (km²)", "sites": "Trạm BTS", "sectors": "Vùng phủ sector",
         "operator": "Nhà mạng", "technology": "Công nghệ", "band": "Băng tần", "azimuth": "Góc phương vị (°)",
         "site": "Trạm", "sector": "Sector", "fiber": "Tuyến cáp quang", "route": "Tuyến", "placement": "Hình thức lắp đặt",
@@ -212,7 +214,7 @@ def _add_communes(m: folium.Map, communes: gpd.GeoDataFrame, column: str, label:
                   simplify_m: float) -> folium.FeatureGroup:
     f, al = _fields(communes, {"commune_name": L["commune"], "district_name": L["district"]})
     pf, pal = _fields(communes, {"commune_name": L["commune"], "commune_type": L["type"], "commune_code": L["code"],
-                                 "district_name": L["district"], "pop2019": L["pop"], "hh2019": L["hh"],
+                                 "formed_from": L["formed_from"], "district_name": L["district"], "pop2019": L["pop"], "hh2019": L["hh"],
                                  RASTER_PEOPLE: L["pop_raster"], "area_km2": L["area"],
                                  "density_per_km2": f"{L['density']} ({L['per_km2']})"})
     for vc in value_cols:
