@@ -365,6 +365,7 @@ def compute(
     progress: bool | None = None,
     parameters: Any = None,
     urban: np.ndarray | None = None,
+    market_shares: Mapping[str, np.ndarray] | None = None,
 ) -> CoverageResult:
     """Best-server coverage of every operator × technology, plus ``"any"`` operator per technology.
 
@@ -454,7 +455,8 @@ def compute(
     engine_kw = {"clutter": clutter_loss, "margin_db": margin_db, "window_rows": window_rows, "n_jobs": n_jobs,
                  "urban": _check_urban(urban, grid)}
     for op, opsec in sec.groupby("operator", sort=True):
-        subs = counts * (dem.subscribers_per_person * shares[str(op)])
+        share = market_shares[str(op)] if market_shares and str(op) in market_shares else shares[str(op)]
+        subs = counts * (dem.subscribers_per_person * share)  # share: a number, or per cell (ictplan.demand)
         covered_5g: np.ndarray | None = None
         for tech in sorted(set(opsec["technology"]), key=lambda t: t != "5G"):  # 5G first: its users leave 4G
             t0 = time.perf_counter()
@@ -477,7 +479,7 @@ def compute(
             layers[(str(op), tech)] = CoverageLayer(
                 str(op), tech, bands[0][1].target_mbps, served.covered, served.tput_mbps, served.rsrp_dbm,
                 served.server, served.sinr_db, covered_indoor=served.covered_indoor,
-                users_per_person=dem.subscribers_per_person * shares[str(op)] * tech_users)
+                users_per_person=dem.subscribers_per_person * share * tech_users)
             timings[f"{op}/{tech}"] = time.perf_counter() - t0
             bar.update(len(bands))
     layers.update(_union_layers(layers, keep_rasters=keep_rasters))
@@ -573,9 +575,14 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> C
     landcover = study.landcover  # the study's land-cover raster, when it names one
     clutter = clutter_loss_db(landcover, profiles) if landcover is not None else None
     urban = _study_urban(study, population, prm)
+    carriers = study.layer("sites")[["operator", "technology", "band"]].astype(str).drop_duplicates()
+    default = {op: radio.profile_for(profiles, op, tech.upper(), band).market_share  # the province default
+               for op, tech, band in carriers.itertuples(index=False)}
+    market = _demand.study_cell_shares(study, sorted(default), default, table=prm.market_shares_table,
+                                       method=prm.method)  # None: no per-commune shares given
     result = compute(study.layer("sites"), population, profiles, clutter_loss=clutter, margin_db=prm.margin_db,
                      keep_rasters=prm.keep_rasters, n_jobs=prm.n_jobs, progress=progress, parameters=prm,
-                     urban=urban)
+                     urban=urban, market_shares=market)
     t1 = time.perf_counter()
     weights = _study_weights(study, tuple(prm.levels), prm.method)
     result.table = population_covered(result, population, weights, method=prm.method)

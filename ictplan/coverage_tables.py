@@ -209,12 +209,16 @@ def _level_table(level: str, codes: list[str], names: list[str], w: Any, w_out: 
         if op == _ANY:
             _any_users(frame, ops.get(tech, []), pop, w_out if w is None else None)
         else:
-            upp = float(lay.users_per_person or 0.0)
-            frame["users"] = pop_z * upp
+            upp = np.broadcast_to(np.asarray(0.0 if lay.users_per_person is None else lay.users_per_person, float).reshape(-1), pop.shape)  # per cell
+            users = pop * upp
+            users_z = zsum(users)
+            frame["users"] = users_z
+            uw = users if float(users.sum()) > 0 else pop  # no user of the technology: over the people, as before
+            uw_z = zsum(uw)
             with np.errstate(invalid="ignore", divide="ignore"):
-                frame["mean_user_mbps"] = np.where(pop_z > 0, zsum(pop * lay.tput_mbps.reshape(-1)) / pop_z, np.nan)
+                frame["mean_user_mbps"] = np.where(uw_z > 0, zsum(uw * lay.tput_mbps.reshape(-1)) / uw_z, np.nan)
                 ge = (lay.tput_mbps.reshape(-1) >= lay.target_mbps) & (lay.tput_mbps.reshape(-1) > 0)
-                frame["pct_users_ge_target"] = np.where(pop_z > 0, 100.0 * zsum(pop * ge) / pop_z, np.nan)
+                frame["pct_users_ge_target"] = np.where(uw_z > 0, 100.0 * zsum(uw * ge) / uw_z, np.nan)
             frame["p10_user_mbps"] = (weighted_quantile([(lay.tput_mbps.reshape(-1), pop * upp * w_out)], 0.1)
                                       if w is None else np.nan)  # the province's (per zone would need a sort)
             ops.setdefault(tech, []).append((lay, frame))
@@ -263,5 +267,6 @@ def _any_users(frame: pd.DataFrame, per_op: list[tuple[CoverageLayer, pd.DataFra
     if w_out is None or not per_op:
         frame["p10_user_mbps"] = np.nan
         return
-    parts = [(lay.tput_mbps.reshape(-1), pop * float(lay.users_per_person or 0.0) * w_out) for lay, _ in per_op]
+    parts = [(lay.tput_mbps.reshape(-1), pop * np.asarray(0.0 if lay.users_per_person is None else lay.users_per_person, float).reshape(-1) * w_out)
+             for lay, _ in per_op]
     frame["p10_user_mbps"] = weighted_quantile(parts, 0.1)
