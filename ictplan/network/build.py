@@ -166,7 +166,7 @@ def build_edges(
     n_fixed = sum(val for k, val in repairs.items()
                   if k not in ("river_lines_excluded", "split_points_inserted", "lines_split", "canal_lines_as_two_banks"))
     if n_fixed:
-        details = ", ".join(f"{k}={val}" for k, val in repairs.items() if val)
+        details = ", ".join(f"{k}={val}" for k, val in repairs.items() if val and k != "canal_lines_as_two_banks")
         warnings.warn(f"the road/canal network was repaired: {details}.", RepairWarning, stacklevel=2)
     return EdgeNetwork(
         node_xy=node_xy, u=u.astype(np.int64), v=v.astype(np.int64), length_m=piece_len.astype(np.float64),
