@@ -646,7 +646,9 @@ def test_no_cable_serves_the_other_bank_of_a_random_canal(seed):
     def on_canal(x):  # where the vertical line at x meets the canal
         return float(canal.intersection(shapely.LineString([(x, -1), (x, 1001)])).y)
 
-    for x in np.sort(rng.uniform(50, 950, 4)):  # roads end on the canal's line from the north and the south
+    # roads end on the canal's line from the north (at x) and the south (at x + 15), 200 m apart so
+    # that no two ends meet (ends within the snap tolerance would be one road crossing the canal)
+    for x in 100.0 + 200.0 * np.arange(4) + rng.uniform(0, 50, 4):
         roads += [shapely.LineString([(x, 1000), (x, on_canal(x))]),
                   shapely.LineString([(x + 15, 0), (x + 15, on_canal(x + 15))])]
     net = quiet_build(gdf([canal, *roads], ["canal"] + ["road"] * len(roads)))
