@@ -377,7 +377,10 @@ class Study:
     def check_all(self) -> StudyCheck:
         """:meth:`check`, plus the profiles (parsed, and the sites' bands known to them), the
         targets file, the ``[parameters]`` table, whether each job has what it needs and the
-        overlapping zones. ``StudyCheck.verdict()`` is ``ictplan check``'s last line."""
+        overlapping zones. ``StudyCheck.verdict()`` is ``ictplan check``'s last line. A study
+        made of parts checks each part (its lines prefixed with the part's name)."""
+        if self.parts:
+            return self._check_parts()
         loaded = self.check()
         prof_check, profiles = self._check_profiles()
         files = [f for f in (prof_check, self._check_targets(), self._check_parameters()) if f is not None]
@@ -389,6 +392,23 @@ class Study:
             jobs = [_v.JobReadiness(j.job, (*j.missing, "sectors with bands the profiles know (see sites)"))
                     if j.job == "coverage" else j for j in jobs]
         return StudyCheck(layers=layers, files=files, jobs=jobs, overlaps=self._overlaps(layers))
+
+    def _check_parts(self) -> StudyCheck:
+        import dataclasses
+
+        layers: list[LayerCheck] = []
+        files = [f for f in (self._check_targets(), self._check_parameters()) if f is not None]
+        jobs: list[_v.JobReadiness] = []
+        overlaps: list[str] = []
+        for path in self.parts:
+            part = load(path)
+            res = part.check_all()
+            tag = part.province or part.name
+            layers += [dataclasses.replace(c, name=f"{tag}: {c.name}") for c in res.layers]
+            files += [dataclasses.replace(f, name=f"{tag}: {f.name}") for f in res.files]
+            jobs += [_v.JobReadiness(f"{tag}: {j.job}", j.missing) for j in res.jobs]
+            overlaps += [f"{tag}: {line}" for line in res.overlaps]
+        return StudyCheck(layers=layers, files=files, jobs=jobs, overlaps=overlaps)
 
     def __repr__(self) -> str:
         return f"Study({self.name!r}, root={str(self.root)!r}, crs=EPSG:{self.crs.to_epsg()}, layers={self.layer_names})"

@@ -775,3 +775,13 @@ def test_fiber_result_in_new_units_keeps_names_and_totals(sample_communes, sampl
     assert c["households"].sum() == pytest.approx(hh.sum(), rel=1e-12)
     assert np.allclose(c["pct_reachable"], 100 * c["households_reachable"] / c["households"], rtol=1e-12)
     assert len(new.districts) == 0
+
+
+def test_check_of_a_study_of_parts_checks_each_part(two_parts):
+    from ictplan import study
+
+    whole = study.load(two_parts / "np").check_all()
+    parts = [study.load(two_parts / p).check_all() for p in ("a", "b")]
+    assert len(whole.layers) == sum(len(p.layers) for p in parts) == 6 and whole.ok
+    assert [str(j) for j in whole.jobs] == [f"Cà Mau: {j}" for p in parts for j in p.jobs]
+    assert any(str(j).startswith("Cà Mau: fiber: needs roads") for j in whole.jobs)
