@@ -698,7 +698,8 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> F
     _check_rule(prm.hamlet_rule)
     for year in (2025, 2030):
         demand(prm, year)
-    net = _nw.build_edges(study.layer("roads"), snap_tolerance_m=prm.snap_tolerance_m, working_crs=study.crs)
+    net = _nw.build_edges(study.layer("roads"), snap_tolerance_m=prm.snap_tolerance_m, working_crs=study.crs,
+                          canal_half_width_m=prm.canal_half_width_m)
     communes = _optional_layer(study, "communes")
     if communes is None:
         raise ConfigError("the study has no communes layer; fiber results are per commune. Add `communes` under [layers].")

@@ -151,10 +151,10 @@ def test_windows_and_jobs_do_not_change_the_answer():
 def test_clutter_loss_lowers_rsrp_by_its_value():
     g = make_grid(40, 40)
     gdf = sites([(X0 + 2000.0, Y0 - 2000.0)])
-    lc = np.ones(g.shape, dtype=np.uint8)
-    lc[:, 20:] = 2  # mangrove
+    lc = np.full(g.shape, 80, dtype=np.uint8)  # ESA WorldCover 80: water, 0 dB
+    lc[:, 20:] = 95  # mangroves
     cl = coverage.clutter_loss_db(lc, PROFILES)
-    assert cl[0, 0] == 0.0 and cl[0, 30] == 12.0
+    assert cl[0, 0] == 0.0 and cl[0, 30] == np.float32(PROFILES["clutter_loss_db"]["mangroves"]) > 0
     a = coverage.best_server(gdf, g, lte())
     b = coverage.best_server(gdf, g, lte(), clutter_loss=cl)
     m = np.isfinite(b["rsrp_dbm"])
@@ -494,7 +494,7 @@ def test_progress_bar_on_request_and_results_unchanged(capsys):
 
 
 def test_study_landcover_adds_clutter_loss(tmp_path):
-    """A study's land-cover raster (all mangrove: 12 dB) lowers coverage; without it nothing changes."""
+    """A study's land-cover raster (all mangroves) lowers coverage against the same study without one."""
     import re
 
     import rasterio
@@ -505,9 +505,14 @@ def test_study_landcover_adds_clutter_loss(tmp_path):
     grid = base_study.population.grid
     with rasterio.open(tmp_path / "landcover.tif", "w", driver="GTiff", width=grid.width, height=grid.height, count=1,
                        dtype="uint8", crs=grid.crs.to_wkt(), transform=grid.transform) as ds:
-        ds.write(np.full(grid.shape, 2, dtype="uint8"), 1)  # 2 = mangrove in data/profiles/default.toml
+        ds.write(np.full(grid.shape, 95, dtype="uint8"), 1)  # 95 = mangroves (ESA WorldCover)
     text = (base_study.root / "study.toml").read_text(encoding="utf-8")
+    text = re.sub(r"^landcover\s*=.*\n", "", text, flags=re.M)  # the sample's own synthetic land cover
     text = re.sub(r'path = "([^"]+)"', lambda m: f'path = "{(base_study.root / m.group(1)).resolve().as_posix()}"', text)
+    (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "study.toml").write_text(text, encoding="utf-8")
+    without = ictplan.study.load(tmp_path / "none")
+    assert without.landcover is None
     text = text.replace("[layers]\n", '[layers]\nlandcover = { path = "landcover.tif" }\n')
     (tmp_path / "study.toml").write_text(text, encoding="utf-8")
     with_lc = ictplan.study.load(tmp_path)
@@ -519,4 +524,4 @@ def test_study_landcover_adds_clutter_loss(tmp_path):
         row = t[(t.level == "province") & (t.technology == "4G") & (t.operator == "any")]
         return float(row.pct_covered.iloc[0])
 
-    assert pct(with_lc) < pct(base_study) - 1.0
+    assert pct(with_lc) < pct(without) - 1.0

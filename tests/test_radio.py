@@ -314,8 +314,8 @@ def test_default_profiles_load_and_inherit():
     assert radio.profile_for(p, "MobiFone", "5G", "n41").freq_mhz == 2600
     other = radio.profile_for(p, "Vietnamobile", "4G", "B3")  # unknown operator inherits the defaults
     assert other.operator == "Vietnamobile" and other.market_share == 1.0
-    assert p["dtt"]["model"] == "hata"
-    assert p["clutter_classes"][2] == "mangrove"
+    assert p["dtt"]["model"] == "p1546"
+    assert p["clutter_classes"][95] == "mangroves" and p["clutter_classes"][80] == "water"
 
 
 def test_profile_errors_name_key_and_file(tmp_path):

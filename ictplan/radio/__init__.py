@@ -43,8 +43,9 @@ The package, one concern per module (every name is re-exported here, so
 
 from __future__ import annotations
 
+from . import p1546
 from .antennas import antenna_gain_dbi, sector_attenuation_db
-from .dtt import DBD_TO_DBI, dtt_received_dbm
+from .dtt import DBD_TO_DBI, DTT_MODEL, dtt_model_name, dtt_received_dbm, sea_fraction, sea_mask
 from .link import (
     RANK_SINR_DB,
     mimo_rank,
@@ -125,4 +126,9 @@ __all__ = [
     "p2108_height_gain_db",
     "DBD_TO_DBI",
     "dtt_received_dbm",
+    "dtt_model_name",
+    "sea_mask",
+    "sea_fraction",
+    "DTT_MODEL",
+    "p1546",
 ]

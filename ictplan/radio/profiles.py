@@ -125,9 +125,9 @@ _OPTIONAL_DEFAULTS: dict[str, Any] = {
     "tdd_pattern": "", "special_dl_symbols": 10,
 }
 _DTT_SPEC: dict[str, tuple[tuple[type, ...], Any]] = {
-    "freq_mhz": (_NUM, (30.0, 3000.0)),
+    "freq_mhz": (_NUM, (30.0, 4000.0)),  # ITU-R P.1546: 30-4000 MHz
     "threshold_dbm": (_NUM, (-160.0, -20.0)),
-    "model": ((str,), MODELS),
+    "model": ((str,), (*MODELS, "p1546")),  # p1546: ITU-R P.1546-6 field strength (the DTT default)
     "environment": ((str,), ("metropolitan", "urban", "suburban", "rural")),
     "ue_height_m": (_NUM, (0.5, 50.0)),
     "antenna_gain_dbi": (_NUM, (-10.0, 40.0)),

@@ -20,7 +20,6 @@ import pandas as pd
 
 from .. import radio, services, zones
 from ..network import datacentre_redundancy
-from ..parameters import SHARING
 from .inputs import NoData, ScoreInputs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -380,7 +379,8 @@ def _dtt_terrestrial(inputs: ScoreInputs) -> pd.DataFrame:
     cells = np.flatnonzero(flat > 0)
     covered = np.zeros(flat.size)
     if len(tx):
-        rx = radio.dtt_received_dbm(tx, pop.grid, profile=prof, cells=cells)
+        sea = radio.sea_mask(inputs.communes, pop.grid)  # P.1546 land and sea paths
+        rx = radio.dtt_received_dbm(tx, pop.grid, profile=prof, cells=cells, sea=sea)
         covered[cells] = np.where(rx >= float(prof["threshold_dbm"]), flat[cells], 0.0)
     zw = _commune_weights(inputs, pop.grid)
     return _per_commune(inputs, pd.Series(zw.sums(covered), index=zw.codes),
@@ -424,9 +424,7 @@ def datacentre_pairs_redundant_pct(inputs: ScoreInputs) -> pd.DataFrame:
         roads = net  # the fiber run's network: built once
     elif roads is not None and routes.crs is not None and roads.crs is not None and not roads.crs.equals(routes.crs):
         roads = roads.to_crs(routes.crs)
-    # the trench width: [parameters.sharing] corridor_m of the study when the inputs carry it
-    corridor_m = float(getattr(inputs, "corridor_m", SHARING.corridor_m))
-    pairs = datacentre_redundancy(routes, dcs, attach_distance_m=limit, roads=roads, corridor_m=corridor_m)
+    pairs = datacentre_redundancy(routes, dcs, attach_distance_m=limit, roads=roads, corridor_m=inputs.corridor_m)
     inputs._cache["datacentre_pairs"] = pairs
     return pd.DataFrame({"level": ["province"], "zone_code": ["province"],
                          "num": [float(pairs["redundant"].sum())], "den": [float(len(pairs))]})

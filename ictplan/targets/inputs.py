@@ -22,7 +22,7 @@ import pandas as pd
 from .. import parameters, services, zones
 from .._errors import IctplanError, InputValidationError, MissingFileError
 from ..grid import Grid, Population
-from ..parameters import FIBER, SCORECARD
+from ..parameters import FIBER, SCORECARD, SHARING
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..coverage import CoverageResult
@@ -275,6 +275,7 @@ class ScoreInputs:
     fixed: FixedInputs | None = None
     table: pd.DataFrame | None = None
     drop_limit_m: float = FIBER.drop_limit_m
+    corridor_m: float = SHARING.corridor_m  # D2's trench width ([parameters.sharing] corridor_m)
     commune_weights: zones.ZoneWeights | None = None
     satellite_tv: bool = SCORECARD.satellite_tv
     no_satellite_communes: tuple[str, ...] = SCORECARD.no_satellite_communes
@@ -414,5 +415,6 @@ def inputs_from_study(
                        facilities=facilities, fiber_routes=routes, roads=roads, dtt_transmitters=dtt, population=population,
                        dtt_profile=dtt_profile, mobile=mobile, fixed=fixed,
                        table=_indicators_table(study, missing, indicators_table), drop_limit_m=float(drop_limit_m),
+                       corridor_m=float(parameters.resolve("sharing", study).corridor_m),
                        commune_weights=weights, satellite_tv=bool(sc_prm.satellite_tv),
                        no_satellite_communes=tuple(str(c) for c in sc_prm.no_satellite_communes), missing=missing)
