@@ -87,8 +87,10 @@ def test_files_present_and_small():
               "opencellid_452.csv", "study.toml"):
         assert (SAMPLE / f).is_file(), f
         assert (SAMPLE / f).stat().st_size < 5 * 1024 * 1024, f"{f} is over 5 MB: keep the sample small"
+    here = sum(p.stat().st_size for p in SAMPLE.rglob("*") if p.is_file())
+    assert here < 9 * 1024 * 1024, f"data/camau is {here / 1e6:.1f} MB"
     total = sum(p.stat().st_size for p in (REPO / "data").rglob("*") if p.is_file())
-    assert total < 10 * 1024 * 1024, f"data/ is {total / 1e6:.1f} MB"
+    assert total < 20 * 1024 * 1024, f"data/ is {total / 1e6:.1f} MB"  # two old provinces' samples
 
 
 @pytest.mark.parametrize("name", GPKG_LAYERS)
@@ -405,17 +407,41 @@ def test_fiber_routes(layers):
     assert (f.placement == "aerial").mean() > 0.5 and (f.placement == "duct").any()
     leased = f[f.owner != f.operator]
     assert 0 < len(leased) < 0.2 * len(f)
-    # routes follow roads: every route vertex within 11 m of a road or bridge
-    roads = shapely.union_all(r[r.kind.isin(["road", "bridge"])].geometry.to_numpy())
+    # routes follow roads and the dikes of the main canals: every route vertex on one
+    main_canal = (r.kind == "canal") & r.name.str.startswith("Kênh xáng")
+    ways = r[r.kind.isin(["road", "bridge"]) | main_canal]
     v = shapely.points(shapely.get_coordinates(f.geometry.to_numpy()))
-    assert shapely.distance(v, roads).max() < 11
-    # duplicated backbones: Viettel and VNPT side by side 3-10 m apart along QL1
-    vt = f[(f.operator == "Viettel") & f.route_id.str.contains("-B-")]
-    vn = f[(f.operator == "VNPT") & f.route_id.str.contains("-B-")]
-    assert len(vt) and len(vn)
-    pts = shapely.line_interpolate_point(vt.geometry.to_numpy(), 0.5, normalized=True)
-    d = shapely.distance(pts, shapely.union_all(vn.geometry.to_numpy()))
-    assert np.median(d) == pytest.approx(10, abs=3) and d.max() <= 11
+    assert shapely.distance(v, shapely.union_all(ways.geometry.to_numpy())).max() < 0.01
+    # trunks: Viettel's and VNPT's both run along every national and provincial road
+    main = r[r.road_class.isin(["national", "provincial"]) & (r.kind == "road")]
+    probe = shapely.line_interpolate_point(main.geometry.to_numpy(), 0.5, normalized=True)
+    for op in ("Viettel", "VNPT"):
+        trunk = f[(f.operator == op) & f.route_id.str.contains("-B-")]
+        assert len(trunk) and (shapely.distance(probe, shapely.union_all(trunk.geometry.to_numpy())) < 0.01).all()
+    # realistic lengths (data/README.md): ~7,700 km of distinct route, each operator's own
+    # network, overlapping mostly on main roads and in towns: of each operator's route,
+    # points every 100 m that lie on another operator's route
+    km = f.length.groupby(f.operator).sum() / 1000
+    assert 4000 < km["Viettel"] < 7000 and 2500 < km["VNPT"] < km["Viettel"] and km["FPT"] < 400
+    assert 7000 < km.sum() < 12000
+    own = f[f.owner == f.operator]
+    cm = layers["communes"]
+    towns = shapely.union_all(cm.geometry[cm.commune_type != "Xã"].to_numpy())
+    main_roads = shapely.union_all(r.geometry[r.road_class.isin(["national", "provincial", "district", "commune"])
+                                              & r.kind.isin(["road", "bridge"])].to_numpy())
+    city = shapely.union_all(layers["communes"].geometry[layers["communes"].district_name == "Thành phố Cà Mau"])
+    assert shapely.within(own[own.operator == "FPT"].geometry.to_numpy(), city.buffer(50)).all()
+    for op, grp in own[own.operator != "FPT"].groupby("operator"):  # FPT: city streets, with the others
+        parts = shapely.get_parts(grp.geometry.to_numpy())
+        pts = [shapely.line_interpolate_point(g, np.arange(50.0, g.length, 100.0)) for g in parts]
+        pts = np.concatenate([p for p in pts if len(p)])
+        other = own[own.operator != op].geometry.to_numpy()
+        on_other = np.unique(shapely.STRtree(other).query(pts, predicate="dwithin", distance=1.0)[0])
+        assert len(on_other) < 0.5 * len(pts), op
+        q = pts[on_other]
+        on_main = shapely.distance(q, main_roads) < 1.0
+        in_town = shapely.within(q, towns)
+        assert (on_main | in_town).mean() > 0.7, op
     # 2-9 % of hamlets beyond fiber (their centre > 1 km from any route)
     cen = h.centroid
     anchor = np.where(h.contains(cen), cen, h.representative_point())
@@ -423,7 +449,7 @@ def test_fiber_routes(layers):
     frac = (dist > 1000).mean()
     assert 0.02 <= frac <= 0.09, frac
     remote = h.commune_code.map(layers["communes"].set_index("commune_code").district_name)[dist > 1000]
-    assert remote.isin(REMOTE).mean() > 0.9
+    assert remote.isin(REMOTE).mean() > 0.8  # and a few whose roads have < 10 households per km
 
 
 def test_copper_and_access_points(layers, communes):
@@ -436,12 +462,45 @@ def test_copper_and_access_points(layers, communes):
     assert (shapely.distance(ap.geometry.to_numpy(), route) < 0.01).all()
     op = f.set_index("route_id").operator.reindex(ap.route_id).to_numpy()
     assert (op == ap.operator.to_numpy()).all()
+    tech = f.set_index("route_id").technology.reindex(ap.route_id).to_numpy()
+    assert (tech == ap.technology.to_numpy()).all() and set(ap.technology) == {"GPON", "XGS-PON"}
+    # FATs of 16 (8 where few households) ports: about one drop port per household passed
+    assert set(ap.ports) == {8, 16}
+    assert 0.8 * PROVINCE_HH < ap.ports.sum() < 1.5 * PROVINCE_HH
+    # placed where households are: people live within 300 m of every access point
+    with rasterio.open(POP_TIF) as src:
+        a, T = src.read(1), src.transform
+    r, c = np.nonzero(a > 0)
+    xy = np.column_stack([T.c + (c + 0.5) * T.a, T.f + (r + 0.5) * T.e])
+    d, _ = cKDTree(xy).query(shapely.get_coordinates(ap.geometry.to_numpy()))
+    assert d.max() < 300
+    # trunk cables carry no access points (they are fed from feeders and distribution)
+    assert not ap.route_id.str.contains("-B-").any()
 
 
 def test_poles_and_spans(layers, communes):
     p, s = layers["poles"], layers["spans"]
-    city = shapely.union_all(communes[communes.district_name == "Thành phố Cà Mau"].geometry.to_numpy())
-    assert shapely.within(p.geometry.to_numpy(), city.buffer(50)).all()
+    # recorded in the city wards and around the district towns' centres
+    wards = communes[(communes.district_name == "Thành phố Cà Mau") & (communes.commune_type == "Phường")]
+    towns = communes[communes.commune_type == "Thị trấn"]
+    area = shapely.union_all([*wards.geometry.buffer(50).to_numpy(), *towns.geometry.buffer(850).to_numpy()])
+    assert shapely.within(p.geometry.to_numpy(), area).all()
+    # a span lists the operators whose cables run on its road piece: each of them has a
+    # route (or VNPT's copper) along it (spans and poles sit (2 m, 2 m) off the road line)
+    cables = pd.concat([layers["fiber_routes"][["operator", "geometry"]], layers["copper_routes"][["operator", "geometry"]]])
+    back = s.geometry.to_numpy().copy()  # ducts lie on the road line itself
+    back[(s.kind == "aerial").to_numpy()] = shapely.transform(back[(s.kind == "aerial").to_numpy()], lambda c: c - 2.0)
+    probes = [shapely.line_interpolate_point(back, t, normalized=True) for t in (0.25, 0.5, 0.75)]
+    for op, grp in cables.groupby("operator"):
+        on = s.operators.str.split(";").map(lambda o, op=op: op in o).to_numpy()
+        cab = shapely.union_all(grp.geometry.to_numpy())
+        near = np.array([shapely.distance(q, cab) < 0.01 for q in probes])
+        assert near[:, on].all(), op  # a listed operator's cable runs along the span
+        long = ((s.kind == "aerial") & (s.length >= 20)).to_numpy()  # (a short one may sit at a junction)
+        assert not near[:, ~on & long].all(0).any(), op  # and no other operator's cable
+    # shared where operators share roads: most spans in the wards, not all
+    shared = s.operators.str.contains(";")
+    assert 0.3 < shared.mean() < 0.9
     assert set(p.owner) == {"EVN", "VNPT", "Viettel"}
     aerial = s[s.kind == "aerial"]
     assert (aerial.kind == "aerial").mean() > 0.8 and (s.kind == "duct").any()
@@ -570,24 +629,29 @@ def test_sample_5g_coverage_near_the_2025_target():
 
 
 def test_sample_fiber_reach_mostly_there():
-    """Fiber reaches most households and hamlets (ictplan.fiber's rules: 300 m drop along
-    the network, hamlet reached at ≥ 80 % of its households); the unreached hamlets are
-    mostly the deliberate ones in the remote mangrove/forest districts."""
+    """Fiber reaches most households and nearly every hamlet has an access point
+    (ictplan.fiber's rules: 300 m drop along the network to a free port of an access
+    point). Under the share rule (hamlet reached at ≥ 80 % of its households) fewer
+    hamlets count: the rebuilt network has no cable on roads with under 10 households per
+    km, and access points sit up to 400 m apart (scripts/sample_network.py). The unreached
+    hamlets are far more often in the remote mangrove/forest districts."""
     import ictplan
 
     res = ictplan.fiber.run(ictplan.datasets.camau())
     p = res.province.iloc[0]
-    assert 85.0 <= float(p.pct_reachable) <= 93.0
-    assert 85.0 <= float(p.pct_hamlets_reached) <= 93.0
+    assert 80.0 <= float(p.pct_reachable) <= 93.0
+    assert 65.0 <= float(p.pct_hamlets_reached) <= 85.0
     h = res.hamlets
     com = gpd.read_file(GPKG, layer="communes")
     dist = h.commune_code.map(com.set_index("commune_code").district_name)
-    unreached = ~h.reached.astype(bool)
-    assert 0.05 <= unreached.mean() <= 0.15
-    assert dist[unreached].isin(REMOTE).mean() > 0.6
-    # per hamlet, the unreached share is far higher in the remote districts
     remote = dist.isin(REMOTE)
-    assert unreached[remote].mean() > 3 * unreached[~remote].mean()
+    by_share = ~h.reached_share.astype(bool)
+    by_ap = ~h.reached_access_point.astype(bool)
+    assert 0.15 <= by_share.mean() <= 0.35 and 0.01 <= by_ap.mean() <= 0.10
+    assert by_share[remote].mean() > 2 * by_share[~remote].mean()
+    # without an access point: almost only the deliberate ones in the remote districts
+    assert dist[by_ap].isin(REMOTE).mean() > 0.7
+    assert by_ap[remote].mean() > 5 * by_ap[~remote].mean()
 
 
 def test_2030_variant_builds_out_5g():
