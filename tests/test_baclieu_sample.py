@@ -278,3 +278,23 @@ def test_gpkg_layers_in_the_working_crs(name):
     gdf = gpd.read_file(GPKG, layer=name)
     assert len(gdf) > 0 and gdf.crs.to_epsg() == EPSG
     assert gdf.geometry.is_valid.all()
+
+
+@pytest.mark.realdata
+def test_builder_is_reproducible(tmp_path, communes, pop):
+    """The committed sample is what the builder makes from the real inputs (seed 2021)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("build_camau_sample", REPO / "scripts" / "build_camau_sample.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["build_camau_sample"] = mod
+    spec.loader.exec_module(mod)
+    mod.build(SHARED, tmp_path, seed=2021, province="Bạc Liêu")
+    again = gpd.read_file(tmp_path / "baclieu.gpkg", layer="communes")
+    pd.testing.assert_frame_equal(again.drop(columns="geometry"), communes.drop(columns="geometry"))
+    assert again.geometry.geom_equals_exact(communes.geometry, tolerance=0).all()
+    with rasterio.open(tmp_path / "population_100m.tif") as src:
+        assert src.transform == pop["transform"]
+        np.testing.assert_array_equal(src.read(1), pop["a"])
+    assert (tmp_path / "sites.csv").read_bytes() == (SAMPLE / "sites.csv").read_bytes()
