@@ -688,3 +688,17 @@ def test_scorecard_names_the_operators_below_the_target(plan, tmp_path):
     # without per-operator figures the column is there, empty
     plain = targets.evaluate(plan, inputs())
     assert (plain.table["operators_below"] == "").all()
+
+
+def test_a_plan_judged_on_another_province_says_so(plan):
+    """The Cà Mau plan scored on Bạc Liêu's territory is labelled in the scorecard and its Markdown;
+    on its own province (any case, any Unicode form) it is not."""
+    import unicodedata
+
+    own = targets.evaluate(plan, inputs(province_name=plan.province))
+    assert own.meta["plan_applied_to"] == "" and "applied to" not in own.to_markdown()
+    other = targets.applied_to(plan, "Bạc Liêu")
+    assert other == f"the {plan.province} plan's targets applied to Bạc Liêu's territory"
+    assert targets.applied_to(plan, unicodedata.normalize("NFD", plan.province.upper())) == ""
+    sc = targets.evaluate(plan, inputs(province_name="Bạc Liêu"))
+    assert sc.meta["plan_applied_to"] == other and f"**Note: {other}.**" in sc.to_markdown()

@@ -34,6 +34,8 @@ def _print_province(name: str, sc: Scorecard) -> None:
     prov = sc.province()
     counts = prov["status"].value_counts()
     echo(f"{name}: {len(prov)} targets — " + ", ".join(f"{counts.get(k, 0)} {k}" for k in _targets.STATUSES))
+    if sc.meta.get("plan_applied_to"):
+        echo(f"  Note: {sc.meta['plan_applied_to']}.")
     for r in prov.itertuples():
         val = "–" if r.value != r.value else f"{r.value:,.1f}"
         thr = "" if r.threshold != r.threshold else f"{r.comparison} {r.threshold:g}"

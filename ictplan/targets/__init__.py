@@ -54,7 +54,7 @@ from .plan import (
     load_targets,
     parse_targets,
 )
-from .scoring import Scorecard, compare, evaluate, run, scorecard
+from .scoring import Scorecard, applied_to, compare, evaluate, run, scorecard
 from .writers import markdown, write_comparison, write_scorecard
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "ScoreInputs",
     "NoData",
     "Scorecard",
+    "applied_to",
     "load_targets",
     "parse_targets",
     "describe_indicators",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger("ictplan.targets")
 
-__all__ = ["Scorecard", "evaluate", "run", "scorecard", "compare"]
+__all__ = ["Scorecard", "evaluate", "run", "scorecard", "compare", "applied_to"]
 
 
 def _zones(inputs: ScoreInputs) -> pd.DataFrame:
@@ -377,7 +378,18 @@ def evaluate(plan: Plan, inputs: ScoreInputs, /) -> Scorecard:
             _operators_below(t, base, per_op[t.indicator])
     table = pd.concat(frames, ignore_index=True)[_COLUMNS]
     return Scorecard(table=table, plan=plan, communes=inputs.communes, details=_details(inputs),
-                     meta={"province": inputs.province_name, "indicator_s": timings, "missing": dict(inputs.missing)})
+                     meta={"province": inputs.province_name, "indicator_s": timings, "missing": dict(inputs.missing),
+                           "plan_applied_to": applied_to(plan, inputs.province_name)})
+
+
+def applied_to(plan: Plan, province: str | None) -> str:
+    """"" when the study is the plan's own province; else the label every output shows, e.g.
+    "the Cà Mau plan's targets applied to Bạc Liêu's territory" (an old province's plan judged on
+    another territory, as after the 2025 merger)."""
+    norm = unicodedata.normalize
+    if not province or not plan.province or norm("NFC", province).casefold() == norm("NFC", plan.province).casefold():
+        return ""
+    return f"the {plan.province} plan's targets applied to {province}'s territory"
 
 
 @dataclass

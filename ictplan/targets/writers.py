@@ -43,6 +43,8 @@ def _md_header(sc: Scorecard) -> list[str]:
         lines += [f"Study: **{sc.meta['study']}**" + variant, ""]
     lines += [f"Province: {sc.meta.get('province') or plan.province}. Targets: {len(plan.targets)}. "
               "Status: met / not met / no data (the reason says what is missing) / not applicable.", ""]
+    if sc.meta.get("plan_applied_to"):
+        lines += [f"**Note: {sc.meta['plan_applied_to']}.**", ""]
     return lines
 
 
