@@ -119,7 +119,7 @@ def test_report(capsys, out, communes):
 
 def test_demo(demo_run, out, communes):
     d, text = demo_run  # one demo of the sample, shared with the output tests (conftest)
-    for job in workflow.JOBS:
+    for job in (*workflow.JOBS, "sensitivity"):  # the demo runs the sensitivity table too
         assert (d / job).is_dir(), job
     assert (d / "map.html").stat().st_size > 1e5 and (d / "report_vi.html").stat().st_size > 1e5
     summary = pd.read_csv(d / "district_summary.csv").set_index("district_name")
@@ -134,7 +134,13 @@ def test_demo(demo_run, out, communes):
     assert f"households within reach of fiber: {100 * fib['households_reachable'] / fib['households']:.1f} %" in text
     reach_500 = _province(out / "fiber" / "fiber_province.csv")["households_reachable"] if (out / "fiber").is_dir() else None
     assert reach_500 is None or fib["households_reachable"] < reach_500  # 300 m reaches fewer than 500 m
-    assert "Ran: coverage, fiber, sharing, scorecard." in text
+    assert "Ran: coverage, fiber, sharing, scorecard, sensitivity." in text
+    sens = pd.read_csv(d / "sensitivity" / "sensitivity.csv")
+    assert sens["scenario"].iloc[0] == "base" and len(sens) >= 5 and (d / "sensitivity" / "sensitivity.md").is_file()
+    cov = pd.read_csv(d / "coverage" / "coverage_province.csv")
+    m3 = cov[(cov["technology"] == "5G") & (cov["operator"] == "any")]["pct_covered"].iloc[0]
+    assert sens["m3_pct"].iloc[0] == pytest.approx(m3, abs=0.006)  # the base row is the demo's own coverage run
+    assert f"M3 {sens['m3_pct'].iloc[0]:.1f} %" in text
 
 
 # ============================================================================ the what-if and the summary

@@ -4,7 +4,9 @@
   QGIS user styling by a field sees every zone, not the top one of a stack);
 * every GeoTIFF declares its nodata value;
 * the report's headline figures are the province rows of the analyses' CSV files;
-* the Vietnamese report holds no English unit, code markup or machine path.
+* the Vietnamese report holds no English unit, code markup or machine path;
+* the report's sensitivity table is the demo's sensitivity.csv, and the operators it names
+  below M1, M2, M3 are the scorecard's.
 """
 
 from __future__ import annotations
@@ -115,3 +117,20 @@ def test_vietnamese_report_holds_no_english_markup_or_path(demo):
     for word in ENGLISH:
         hit = re.search(rf"(?<![\w]){re.escape(word)}(?![\w])", text)
         assert hit is None, f"{word!r}: {text[max(0, hit.start() - 60):hit.end() + 30]!r}"
+
+
+def test_report_sensitivity_and_operators_are_the_csvs(demo):
+    from .test_report import FIGS, _expect_cell, sensitivity_rows
+
+    page = (demo / "report_vi.html").read_text(encoding="utf-8")
+    tab = pd.read_csv(demo / "sensitivity" / "sensitivity.csv")
+    rows = sensitivity_rows(page)[1:]
+    assert len(rows) == len(tab)
+    for i, (cells, (_, r)) in enumerate(zip(rows, tab.iterrows(), strict=True)):
+        assert cells[2:] == [_expect_cell(float(r[c]), float(r[f"{c}_change"]), "vi", i == 0) for c in FIGS], r["scenario"]
+    sc = pd.read_csv(demo / "scorecard" / "scorecard.csv", dtype={"zone_code": str}, keep_default_na=False)
+    prov = sc[(sc["level"] == "province") & (sc["operators_below"] != "")]
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    sentence = text[text.index("Đánh giá riêng từng nhà mạng"):].split("\n")[0].strip()
+    named = dict(re.findall(r"\b([A-Z]\d) [^:;]*?\([^)]*\): ([^;]+?)(?=;|\.$)", sentence))
+    assert named == dict(zip(prov["target_id"], prov["operators_below"], strict=True)), sentence

@@ -373,3 +373,153 @@ def test_percent_and_the_report_helpers_use_one_notation():
     assert findings._value(1_194_476, "people", "en") == "1,194,476\u00a0people"
     assert findings._value(19.66, "%", "vi") == "19,7\u00a0%"
     assert tables._short(12.34, "Mb/s", "vi") == "12,3" and tables._short(1234.0, "points", "vi") == "1.234"
+
+
+# ============================================================================ the mobile figures (issue 11)
+def _vi(text: str) -> str:
+    return text.translate(str.maketrans({",": ".", ".": ","}))
+
+
+def _expect_cell(v: float, ch: float, lang: str, base: bool) -> str:
+    """A figure as the report must show it, written here without the report's helpers."""
+    if not np.isfinite(v):
+        return "–"
+    val = f"{v:,.1f}" if lang == "en" else _vi(f"{v:,.1f}")
+    if base or not np.isfinite(ch) or abs(ch) < 0.05:
+        return val
+    mag = f"{abs(ch):,.1f}" if lang == "en" else _vi(f"{abs(ch):,.1f}")
+    return f"{val} ({'+' if ch > 0 else '−'}{mag})"
+
+
+def _section(page: str) -> str:
+    return page[page.index('<h2 id="sensitivity">'):page.index('<h2 id="charts">')]
+
+
+def sensitivity_rows(page: str) -> list[list[str]]:
+    """The cells of the report's sensitivity table (header row first), unescaped."""
+    box = re.search(r'<table class="data sensitivity">(.*?)</table>', _section(page), flags=re.S)
+    assert box is not None, "no sensitivity table"
+    return [[html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S)]
+            for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", box.group(1), flags=re.S)]
+
+
+FIGS = ("m1_mbps", "m2_mbps", "m3_pct", "cov_4g_outdoor_pct", "cov_4g_indoor_pct", "cov_5g_indoor_pct")
+
+
+@pytest.fixture(scope="module")
+def mobile_run(tmp_path_factory):
+    """The small study with profiles and the plan's targets, run with the sensitivity job."""
+    import warnings
+
+    from ._studydata import PROFILES, TARGETS
+
+    root = build_study(tmp_path_factory.mktemp("mobile") / "st")
+    with open(root / "study.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[profiles]\npath = "{PROFILES.as_posix()}"\n\n[targets]\npath = "{TARGETS.as_posix()}"\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = workflow.run(_study.load(root), jobs=(*workflow.JOBS, "sensitivity"), progress=False)
+        pages = {lang: report.build(res, lang=lang, maps=[]) for lang in ("vi", "en")}
+    assert res.sensitivity is not None and res.scorecard is not None, res.skipped
+    return res, pages
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_sensitivity_section_shows_the_table_in_the_readers_notation(mobile_run, lang):
+    res, pages = mobile_run
+    tab = res.sensitivity
+    rows = sensitivity_rows(pages[lang])
+    assert len(rows) == 1 + len(tab) and len(rows[0]) == 2 + len(FIGS)
+    for i, (cells, (_, r)) in enumerate(zip(rows[1:], tab.iterrows(), strict=True)):
+        want = [_expect_cell(float(r[c]), float(r[f"{c}_change"]), lang, i == 0) for c in FIGS]
+        assert cells[2:] == want, (lang, r["scenario"])
+    names = {"vi": {"base": "Như đã chạy", "location probability": "Xác suất vị trí", "indoor share": "Tỷ lệ người ở trong nhà",
+                    "busy-hour demand": "Nhu cầu giờ cao điểm", "5G uptake": "Tỷ lệ thuê bao dùng 5G"},
+             "en": {"base": "As run", "location probability": "Location probability", "indoor share": "Share of people indoors",
+                    "busy-hour demand": "Busy-hour demand", "5G uptake": "5G uptake"}}[lang]
+    assert [c[0] for c in rows[1:]] == [names[s] for s in tab["scenario"]]
+    values = dict(zip(tab["value"], (c[1] for c in rows[1:]), strict=True))
+    half = "× 0,5 (−50\u00a0%)" if lang == "vi" else "× 0.5 (−50\u00a0%)"
+    assert values["× 0.5"] == half and values["95 %"] == "95\u00a0%"
+    assert values["as run (location probability 90 %, year 2025)"] == (
+        "xác suất vị trí 90\u00a0%, năm 2025" if lang == "vi" else "location probability 90\u00a0%, year 2025")
+    up = next(v for k, v in values.items() if k.startswith("2030 value"))
+    assert up.endswith("(mức năm 2030)" if lang == "vi" else "(the 2030 level)")
+    text = html.unescape(re.sub(r"<[^>]+>", " ", _section(pages[lang])))
+    if lang == "vi":
+        for word in ("location probability", "indoors", "demand", "uptake", "as run", "value"):
+            assert word not in text, word
+    # the sentence: per headline figure, the row that moves it most (found here by brute force)
+    meaning = html.unescape(re.search(r'<p class="meaning">(.*?)</p>', _section(pages[lang]), flags=re.S).group(1))
+    for col, fig in (("m1_mbps", "M1"), ("m2_mbps", "M2"), ("m3_pct", "M3")):
+        best, best_ch = None, 0.0
+        for i in range(1, len(tab)):
+            ch = float(tab[f"{col}_change"].iloc[i])
+            if np.isfinite(ch) and abs(ch) > abs(best_ch):
+                best, best_ch = i, ch
+        if best is None or abs(best_ch) < 0.05:
+            assert f"{fig} " not in meaning
+            continue
+        a = _expect_cell(float(tab[col].iloc[0]), 0.0, lang, True)
+        b = _expect_cell(float(tab[col].iloc[best]), 0.0, lang, True)
+        name = names[tab["scenario"].iloc[best]]
+        assert f"{name[0].lower()}{name[1:]}" in meaning.split(fig, 1)[1].split(";")[0], (fig, meaning)
+        assert f"({a} → {b}" in meaning, (fig, a, b, meaning)
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_report_names_the_operators_below_each_target(mobile_run, lang):
+    res, pages = mobile_run
+    prov = res.scorecard.province()
+    below = {r["target_id"]: r["operators_below"] for _, r in prov.iterrows()
+             if isinstance(r["operators_below"], str) and r["operators_below"]}
+    assert {"M1", "M3"} <= set(below)  # the small study has operators below M1 and M3
+    found = re.search(r"<section id=\"findings\".*?</section>", pages[lang], flags=re.S).group(0)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", found))
+    head = "Đánh giá riêng từng nhà mạng" if lang == "vi" else "Judged per operator"
+    sentence = text[text.index(head):].split("\n")[0]
+    named = dict(re.findall(r"\b([A-Z]\d) [^:;]*?\([^)]*\): ([^;]+?)(?=;|\.\s*$)", sentence.strip()))
+    assert named == below, sentence
+
+
+def test_report_without_the_sensitivity_job(mobile_run):
+    import dataclasses
+
+    res, _ = mobile_run
+    plain = dataclasses.replace(res, sensitivity=None)
+    vi, en = (report.build(plain, lang=lang, maps=[]) for lang in ("vi", "en"))
+    assert "Phân tích độ nhạy không chạy trong lần lập báo cáo này" in _section(vi)
+    assert "The sensitivity analysis did not run for this report" in _section(en)
+    assert "sensitivity" not in re.sub(r'id="sensitivity"|href="#sensitivity"', "", _section(vi)) and "<table" not in _section(en)
+    failed = dataclasses.replace(res, sensitivity=None, skipped={**res.skipped, "sensitivity": "sensitivity could not run: x"})
+    page = report.build(failed, lang="vi", maps=[])
+    assert "Phân tích độ nhạy không chạy được" in _section(page)
+    assert "<li>Độ nhạy của các chỉ tiêu di động: sensitivity could not run: x</li>" in page  # the reason, with the others
+    assert "Phân tích độ nhạy không chạy" in _section(report.build(workflow.Results(study=res.study), lang="vi", maps=[]))
+
+
+def test_sensitivity_sentence_says_when_a_target_changes_status():
+    from ictplan.report import mobile
+
+    cols = {c: [0.0, 0.0, 0.0] for c in FIGS}
+    tab = pd.DataFrame({"scenario": ["base", "busy-hour demand", "location probability"],
+                        "value": ["as run (location probability 90 %, year 2025)", "× 0.5", "95 %"], **cols})
+    tab["m1_mbps"] = [38.0, 44.5, 38.0]   # demand × 0.5 lifts M1 over its 40 Mb/s
+    tab["m3_pct"] = [22.0, 22.0, 18.25]   # 95 % takes M3 under its 20 %
+    tab["m2_mbps"] = [120.0, 120.02, 120.0]  # moved by less than 0.05: not named
+    for c in FIGS:
+        tab[f"{c}_change"] = tab[c] - tab[c].iloc[0]
+    targets = [SimpleNamespace(id="M1", indicator="mean_4g_mbps", threshold=40.0, comparison=">=", unit="Mb/s", year=2025),
+               SimpleNamespace(id="M3", indicator="pop_5g_pct", threshold=20.0, comparison=">=", unit="%", year=2025),
+               SimpleNamespace(id="X2", indicator="pop_5g_pct", threshold=99.0, comparison=">=", unit="%", year=2030)]
+    sc = SimpleNamespace(plan=SimpleNamespace(targets=targets))
+    vi = mobile.sensitivity_section(tab, "vi", sc=sc)["meaning"]
+    assert vi == ("Giả định làm thay đổi các chỉ tiêu chính nhiều nhất: với M1 là nhu cầu giờ cao điểm × 0,5 "
+                  "(38,0 → 44,5 Mb/s), khi đó M1 đạt mục tiêu ≥ 40 Mb/s; với M3 là xác suất vị trí 95\u00a0% "
+                  "(22,0 → 18,2\u00a0%), khi đó M3 không còn đạt mục tiêu ≥ 20\u00a0%.")
+    en = mobile.sensitivity_section(tab, "en", sc=sc)["meaning"]
+    assert "which makes M1 meet its target of ≥ 40 Mb/s" in en and "which takes M3 below its target of ≥ 20\u00a0%" in en
+    assert "X2" not in en and "M2" not in en  # a 2030 target is not judged on a 2025 run; M2 did not move
+    flat = tab.assign(**{f"{c}_change": 0.0 for c in FIGS})
+    assert mobile.sensitivity_section(flat, "en")["meaning"] == "No assumption moves the headline figures."
+    assert mobile.scenario_value("something new", "at 1.5 and 2030", "vi") == ("something new", "1,5, 2030")

@@ -1,5 +1,6 @@
-"""``ictplan demo``: check every layer, run every analysis once through the workflow, write
-tables, maps, scorecard and report.
+"""``ictplan demo``: check every layer, run every analysis once through the workflow (the
+default jobs and the sensitivity table of the mobile figures), write tables, maps, scorecard,
+sensitivity and report.
 
 Headline figures are read from each analysis' province row, never re-summed from districts.
 """
@@ -183,7 +184,25 @@ def _write_scorecard(res: Results, out: Path) -> None:
     echo(sc.province()["status"].value_counts().rename_axis("province status").to_string())
 
 
-_WRITERS = {"coverage": _write_coverage, "fiber": _write_fiber, "sharing": _write_sharing, "scorecard": _write_scorecard}
+def _write_sensitivity(res: Results, out: Path) -> None:
+    from .. import sensitivity
+
+    tab = res.require("sensitivity")
+    sensitivity.write_outputs(tab, out / "sensitivity", overwrite=True)
+    base = tab.iloc[0]
+    for _, r in tab.iloc[1:].iterrows():
+        moved = ", ".join(f"{col.split('_')[0].upper()} {r[col]:.1f} ({r[f'{col}_change']:+.1f})"
+                          for col in ("m1_mbps", "m2_mbps", "m3_pct") if r[col] == r[col])
+        echo(f"  {r['scenario']} {r['value']}: {moved}")
+    echo(f"  (base: M1 {base['m1_mbps']:.1f} Mb/s, M2 {base['m2_mbps']:.1f} Mb/s, M3 {base['m3_pct']:.1f} %; "
+         f"{tab.attrs.get('seconds', float('nan')):.1f} s)")
+
+
+_WRITERS = {"coverage": _write_coverage, "fiber": _write_fiber, "sharing": _write_sharing, "scorecard": _write_scorecard,
+            "sensitivity": _write_sensitivity}
+
+#: The jobs the demo runs beyond :data:`ictplan.workflow.JOBS`: the sensitivity table (an optional job).
+DEMO_JOBS: tuple[str, ...] = ("sensitivity",)
 
 
 def _write_pages(res: Results, out: Path, lang: str) -> dict[str, Path]:
@@ -230,7 +249,7 @@ def demo(study: Path, out: Path, overwrite: bool, lang: str, drop_limit_m: float
         _print_summary(s, out)
     except IctplanError as err:
         echo(f"\nNo district summary: {err}")
-    res = run_jobs(s, workflow.JOBS, steps=True, fiber={"drop_limit_m": drop_limit_m})
+    res = run_jobs(s, (*workflow.JOBS, *DEMO_JOBS), steps=True, fiber={"drop_limit_m": drop_limit_m})
     for job in res.ran:
         echo(f"\n{job}:")
         _WRITERS[job](res, out)

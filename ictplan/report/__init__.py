@@ -5,7 +5,8 @@ The report holds, in one file that opens anywhere (no network, no other file):
 * a first screen of findings in sentences (:mod:`.findings`): how many of the plan's
   targets the province meets, misses (each with its value, target and gap in its natural
   unit) and cannot judge yet (with the data that would settle them); then the communes
-  furthest behind per target;
+  furthest behind per target; the operators below each target judged per operator (M1,
+  M2, M3/X2: the scorecard's ``operators_below``, :mod:`.mobile`);
 
 * the scorecard at each level the study has -- province, districts (where the study has
   districts), communes -- either the plan's scorecard (``Results.scorecard``) or, without
@@ -14,6 +15,10 @@ The report holds, in one file that opens anywhere (no network, no other file):
   districts, which would count the people outside every commune);
 * charts drawn with matplotlib, embedded as base64 PNG;
 * the key maps, embedded whole (``<iframe srcdoc>``: Leaflet inlined, so they stay live);
+* the sensitivity of the headline mobile figures (``Results.sensitivity``, the workflow's
+  optional job): how M1, M2, M3 and 4G/5G outdoor and indoor coverage move with the
+  location probability, the indoor share, demand ±50 % and 5G uptake, with one sentence
+  computed from the table (:mod:`.mobile`); one line when the job did not run;
 * which analyses did not run and why (``Results.skipped``);
 * the data sources with their dates, and how each indicator was measured, in the
   reader's language with the proxies named (:mod:`.words`; no code names).

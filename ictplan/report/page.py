@@ -17,6 +17,7 @@ import pandas as pd
 from .._errors import IctplanError, InputValidationError
 from ..io import read_toml
 from . import findings as _fnd
+from . import mobile as _mobile
 from . import units as _units
 from . import words
 from .figures import _coverage_rows, add_people, key_figures, result_figures
@@ -229,7 +230,11 @@ def _methods(tables: Mapping[str, pd.DataFrame], figures: Mapping[str, pd.DataFr
 
 def _findings(sc: Any, figures: Mapping[str, pd.DataFrame], lang: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if hasattr(sc, "plan") and hasattr(sc, "table"):
-        return _fnd.plan_findings(sc, lang), _fnd.priority_communes(sc, lang)
+        found = _fnd.plan_findings(sc, lang)
+        below = _mobile.operators_below(sc, lang)  # M1, M2, M3/X2 judged per operator
+        found["operators_below"] = below
+        found["more"] = ([below] if below else []) + found["more"]
+        return found, _fnd.priority_communes(sc, lang)
     return _fnd.figure_findings(figures.get("province"), lang, no_plan=sc is None), []
 
 
@@ -259,7 +264,7 @@ def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | N
     return {
         "lang": lang, "T": T, "page_title": f"{T['title']} — {province or study_name}", "province": province,
         "study_name": study_name, "generated": generated.isoformat(), "synthetic": study.synthetic,
-        "nav": [(a, T[a]) for a in ("findings", "scorecard", "charts", "maps", "sources", "methods")],
+        "nav": [(a, T[a]) for a in ("findings", "scorecard", "sensitivity", "charts", "maps", "sources", "methods")],
         "skipped": [(T.get("job_" + job, job), why) for job, why in results.skipped.items()],
         "notes": [T[people_note]] if people_note else [],
         "findings": found, "priority": priority,
@@ -270,6 +275,8 @@ def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | N
         "territory": uc["territory"], "side_title": uc["side_title"], "side_note": uc["side_note"],
         "side": None if uc["side"] is None else _table(uc["side"], lang, labels=False),
         "sections": _sections(tables, figures, sc, T, lang), "charts": _charts(figures, lang, chart_columns),
+        "sensitivity": _mobile.sensitivity_section(getattr(results, "sensitivity", None), lang, sc=sc,
+                                                   skipped=results.skipped.get("sensitivity")),
         "maps": maps, "epsg": study.crs.to_epsg(),
         "targets_file": targets_file, "plan_file_name": plan_file_name,
         "sources": _table(_sources(study, T, lang), lang, classes="data text", index=False, labels=False),

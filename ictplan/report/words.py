@@ -145,21 +145,35 @@ INDICATORS: dict[str, tuple[str, str, str, str]] = {
         "Tỷ lệ trụ sở UBND xã " + _MOBILE_VI + ".", "Share of commune offices with " + _MOBILE_EN + "."),
     "mean_4g_mbps": (
         "Tốc độ tải xuống trung bình 4G", "Average 4G download speed",
-        "Tốc độ tải xuống trung bình của người dân có sóng 4G, có trọng số theo dân số: tốc độ mỗi người dùng của "
-        "trạm phục vụ tốt nhất, tính từ tỷ số tín hiệu trên nhiễu (công thức Shannon có suy giảm) chia cho số người "
-        "dùng đồng thời của sector. Là ước tính mô hình, không phải số đo thực tế.",
-        "Population-weighted average download speed of the people with 4G: the per-user rate of the best server, "
-        "from its signal-to-interference ratio (attenuated Shannon) shared among the sector's active users. "
+        "Tốc độ tải xuống trung bình giờ cao điểm của mọi người dùng 4G (thuê bao không có máy và gói cước 5G), mỗi "
+        "người trên mạng của nhà mạng mình (ở ngoài vùng phủ hoặc trong sector quá tải: tính 0 Mb/s), có trọng số "
+        "theo số người dùng: tốc độ luồng của sector phục vụ theo mô "
+        "hình chia sẻ xử lý (tốc độ đỉnh × (1 − mức tải) của sector), tốc độ đỉnh tính từ tỷ số tín hiệu trên nhiễu, "
+        "số luồng MIMO và tỷ lệ đường xuống TDD; nhiễu theo mức tải của các sector lân cận. Số toàn tỉnh là trung bình "
+        "theo số thuê bao của các nhà mạng; mục tiêu được đánh giá cả cho từng nhà mạng và báo cáo nêu tên các nhà "
+        "mạng chưa đạt. Là ước tính mô hình, không phải số đo thực tế.",
+        "Mean busy-hour download speed of all 4G users (subscribers without a 5G device and plan), each on their own "
+        "operator's network (0 Mb/s where not covered or in a congested sector), weighted by users: the serving sector's flow throughput by processor sharing (the sector's peak "
+        "rate × (1 − its load)), the peak rate from the signal-to-interference ratio, the MIMO rank and the TDD "
+        "downlink share, interference by the neighbours' load. The province figure is the subscriber-weighted mean "
+        "over the operators; the target is also judged per operator, and the report names the operators below it. "
         "A model estimate, not a measurement."),
     "mean_5g_mbps": (
         "Tốc độ tải xuống trung bình 5G", "Average 5G download speed",
-        "Như tốc độ 4G, cho người dân có sóng 5G.", "As for 4G, for the people with 5G."),
+        "Như tốc độ 4G, cho mọi người dùng 5G (thuê bao có máy và gói cước 5G, theo tỷ lệ của năm tính nhu cầu): "
+        "người dùng 5G ở ngoài vùng phủ 5G của nhà mạng mình tính 0 Mb/s (họ dùng 4G và làm tăng tải 4G).",
+        "As for 4G, for all 5G users (subscribers with a 5G device and plan, at the demand year's uptake): a 5G user "
+        "their operator's 5G does not reach counts 0 Mb/s (they fall back to 4G, which they load)."),
     "pop_5g_pct": (
         "Dân số được phủ sóng 5G", "People covered by 5G",
-        "Tỷ lệ dân số ở các ô lưới dân số có tín hiệu 5G (trạm phục vụ tốt nhất, mọi nhà mạng) không thấp hơn ngưỡng "
-        "của sóng mang; dân số mỗi xã cộng theo tỷ lệ diện tích ô nằm trong ranh giới.",
-        "Share of people in the population grid's cells where the best 5G signal (any operator) is at or above the carrier's "
-        "threshold; each commune sums its cells by the share of each cell inside its boundary."),
+        "Tỷ lệ dân số ở các ô lưới dân số nằm trong vùng phủ 5G ngoài trời của ít nhất một nhà mạng, ở xác suất vị "
+        "trí của lần chạy (tín hiệu trừ độ dự trữ pha-đinh che chắn không thấp hơn ngưỡng của sóng mang); dân số mỗi "
+        "xã cộng theo tỷ lệ diện tích ô nằm trong ranh giới. Mục tiêu được đánh giá cả cho từng nhà mạng; vùng phủ "
+        "trong nhà ở bảng độ nhạy.",
+        "Share of people in the population grid's cells within outdoor 5G coverage of at least one operator at the "
+        "run's location probability (the signal less the shadow-fading margin at or above the carrier's threshold); "
+        "each commune sums its cells by the share of each cell inside its boundary. The target is also judged per "
+        "operator; indoor coverage is in the sensitivity table."),
     "dtt_pop_pct": (
         "Dân số thu được truyền hình số mặt đất", "People receiving digital terrestrial TV",
         "Tỷ lệ dân số ở các ô lưới có tín hiệu DVB-T2 mạnh nhất không thấp hơn ngưỡng thu (mô hình truyền sóng và "
