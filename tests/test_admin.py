@@ -785,3 +785,19 @@ def test_check_of_a_study_of_parts_checks_each_part(two_parts):
     assert len(whole.layers) == sum(len(p.layers) for p in parts) == 6 and whole.ok
     assert [str(j) for j in whole.jobs] == [f"Cà Mau: {j}" for p in parts for j in p.jobs]
     assert any(str(j).startswith("Cà Mau: fiber: needs roads") for j in whole.jobs)
+
+
+def test_cli_report_and_map_take_units(two_parts, tmp_path, capsys):
+    """``--units 2025`` on report and map reports a 2019 study in the new units; a study of parts refuses 2019."""
+    from ictplan.cli import main
+
+    assert main(["-q", "report", str(two_parts / "a"), "--out", str(tmp_path / "r"), "--units", "2025"]) == 0
+    page = (tmp_path / "r" / "report_vi.html").read_text(encoding="utf-8")
+    assert "Xã Biển Bạch" in page and "Địa bàn: Tỉnh Cà Mau cũ (địa giới trước 1/7/2025), báo cáo theo 2 đơn vị" in page
+    assert main(["-q", "map", str(two_parts / "a"), "--out", str(tmp_path / "m"), "--units", "new"]) == 0
+    feats = {f["properties"].get("commune_name") for fc in _geojsons((tmp_path / "m" / "map.html").read_text(
+        encoding="utf-8")) for f in fc["features"]}
+    assert {"Xã Biển Bạch", "Xã Trí Phải"} <= feats
+    capsys.readouterr()
+    assert main(["report", str(two_parts / "np"), "--out", str(tmp_path / "x"), "--units", "2019"]) == 2
+    assert "--units 2025" in capsys.readouterr().err

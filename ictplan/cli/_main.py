@@ -6,12 +6,13 @@ Outputs are never overwritten without ``--overwrite``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path  # noqa: F811
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -64,6 +65,24 @@ drop_limit_opt = click.option(
     "--drop-limit-m", type=float, default=None,
     help=f"Longest drop (network distance) from a household to fiber access (default: the study's "
          f"[parameters.fiber], else {FIBER.drop_limit_m:g}).")
+# reporting units for the commands that go through the workflow to a map or report
+units_opt = click.option(
+    "--units", "units", type=click.Choice(["2019", "2025", "old", "new"]), default=None,
+    help="Report in the communes of the 2019 census and the plan (2019, old) or in the units since "
+         "1 July 2025 (2025, new). Default: the study's [study] units.")
+
+
+def with_units(study: Any, units: str | None) -> Any:
+    """The study reported in ``units`` (``--units``), or as it is when ``units`` is None."""
+    if units is None:
+        return study
+    code = {"old": "2019", "new": "2025"}.get(units, units)
+    if study.parts and code != "2025":
+        raise click.UsageError(f"{study.name} is made of parts (old provinces) and is reported only in the units "
+                               "since 1 July 2025: drop --units or use --units 2025.")
+    return dataclasses.replace(study, units=code, _cache={})
+
+
 hamlet_threshold_opt = click.option(
     "--hamlet-threshold", type=float, default=None,
     help=f"A hamlet is reached when this share of its households is reachable (default: the study's, "

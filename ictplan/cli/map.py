@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg, units_opt, with_units
 
 #: The jobs whose results the map draws.
 MAP_JOBS = ("coverage", "fiber", "sharing")
@@ -21,14 +21,16 @@ MAP_JOBS = ("coverage", "fiber", "sharing")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="Labels' language.")
 @click.option("--results/--no-results", default=True, show_default=True,
               help="Run the analyses (coverage, fiber, sharing) and map their results too.")
-def map_(study: Path, out: Path, overwrite: bool, column: str | None, lang: str, results: bool) -> None:
+@units_opt
+def map_(study: Path, out: Path, overwrite: bool, column: str | None, lang: str, results: bool,
+         units: str | None = None) -> None:
     """Write OUT/map.html: communes, districts, sites, fiber and more, viewable offline."""
     from .. import maps, workflow
     from .. import study as _study
     from ._run import Steps
 
     t0 = time.perf_counter()
-    s = _study.load(study)
+    s = with_units(_study.load(study), units)
     out = out_dir(out, overwrite)
     res = workflow.run(s, jobs=MAP_JOBS, progress=Steps()) if results else workflow.Results(study=s)
     m = maps.results_map(res, column=column, lang=lang)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg, units_opt, with_units
 
 
 @cli.command()
@@ -17,7 +17,8 @@ from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="Report language.")
 @click.option("--results/--no-results", default=True, show_default=True,
               help="Run the analyses (coverage, fiber, sharing, scorecard) and include their results.")
-def report(study: Path, out: Path, overwrite: bool, lang: str, results: bool) -> None:
+@units_opt
+def report(study: Path, out: Path, overwrite: bool, lang: str, results: bool, units: str | None = None) -> None:
     """Write OUT/report_<lang>.html: scorecard, charts, maps, sources and methods in one file."""
     from .. import report as _report
     from .. import study as _study
@@ -25,7 +26,7 @@ def report(study: Path, out: Path, overwrite: bool, lang: str, results: bool) ->
     from ._run import Steps
 
     t0 = time.perf_counter()
-    s = _study.load(study)
+    s = with_units(_study.load(study), units)
     out = out_dir(out, overwrite)
     res = workflow.run(s, progress=Steps()) if results else workflow.Results(study=s)
     page = _report.build(res, lang=lang)
