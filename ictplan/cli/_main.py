@@ -72,6 +72,14 @@ units_opt = click.option(
          "1 July 2025 (2025, new). Default: the study's [study] units.")
 
 
+def old_or_new(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return {"2019": "old", "2025": "new"}.get(value, value) if value is not None else None
+
+
+#: ``--units`` choices for the commands that write old-unit tables and, with "new", the new units too.
+UNIT_CHOICE = click.Choice(["old", "new", "2019", "2025"])
+
+
 def with_units(study: Any, units: str | None) -> Any:
     """The study reported in ``units`` (``--units``), or as it is when ``units`` is None."""
     if units is None:

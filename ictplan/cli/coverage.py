@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._main import cli, echo, out_dir, out_opt, overwrite_opt, study_arg
+from ._main import UNIT_CHOICE, cli, echo, old_or_new, out_dir, out_opt, overwrite_opt, study_arg
 from ._run import run_job
 
 
@@ -18,8 +18,8 @@ from ._run import run_job
 @click.option("--method", type=click.Choice(["exact", "centre"]), default=None,
               help="Zone sums: exact cell fractions, or whole cells by their centre (default: the study's, else exact).")
 @click.option("--no-rasters", is_flag=True, help="Write the tables only, not the GeoTIFFs.")
-@click.option("--units", "units", type=click.Choice(["old", "new"]), default="old", show_default=True,
-              help="new: also the table in the units since 1 July 2025 (units_new/).")
+@click.option("--units", "units", type=UNIT_CHOICE, callback=old_or_new, default="old", show_default=True,
+              help="new (2025): also the table in the units since 1 July 2025 (units_new/); old = 2019.")
 def coverage(study: Path, out: Path, overwrite: bool, method: str | None, no_rasters: bool, units: str = "old") -> None:
     """Best-server RSRP, SINR and throughput rasters; population covered per commune, hamlet, district."""
     from .. import coverage as _coverage

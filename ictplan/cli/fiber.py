@@ -8,10 +8,12 @@ from pathlib import Path
 import click
 
 from ._main import (
+    UNIT_CHOICE,
     cli,
     drop_limit_opt,
     echo,
     hamlet_threshold_opt,
+    old_or_new,
     out_dir,
     out_opt,
     overwrite_opt,
@@ -26,8 +28,8 @@ from ._run import run_job
 @overwrite_opt
 @drop_limit_opt
 @hamlet_threshold_opt
-@click.option("--units", "units", type=click.Choice(["old", "new"]), default="old", show_default=True,
-              help="new: also the commune table in the units since 1 July 2025 (units_new/).")
+@click.option("--units", "units", type=UNIT_CHOICE, callback=old_or_new, default="old", show_default=True,
+              help="new (2025): also the commune table in the units since 1 July 2025 (units_new/); old = 2019.")
 def fiber(study: Path, out: Path, overwrite: bool, drop_limit_m: float | None, hamlet_threshold: float | None,
           units: str = "old") -> None:
     """Households and hamlets within reach of fiber; metres of new fiber each unreached hamlet needs."""

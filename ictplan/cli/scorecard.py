@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ._main import (
+    UNIT_CHOICE,
     cli,
     drop_limit_opt,
     echo,
     hamlet_threshold_opt,
+    old_or_new,
     out_dir,
     out_opt,
     overwrite_opt,
@@ -72,8 +74,8 @@ def _what_if(variant: Path, sc: Scorecard, base_name: str, out: Path, overrides:
               help="Targets file (default: the study's [targets] path).")
 @drop_limit_opt
 @hamlet_threshold_opt
-@click.option("--units", "units", type=click.Choice(["old", "new"]), default=None,
-              help="old: the communes before 1 July 2025; new: also the units since then (crosswalk; units_new/). "
+@click.option("--units", "units", type=UNIT_CHOICE, callback=old_or_new, default=None,
+              help="old (2019): the communes before 1 July 2025; new (2025): also the units since then (crosswalk; units_new/). "
                    "Default: the study's [study] units (\"2025\": the scorecard itself in the new units).")
 def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, targets_path: Path | None,
               drop_limit_m: float | None, hamlet_threshold: float | None, units: str | None = None) -> None:
