@@ -37,8 +37,8 @@ bench-small: $(VENV)/.installed
 sample: $(VENV)/.installed
 	$(PY) scripts/build_camau_sample.py
 	$(PY) scripts/build_camau_sample.py --province "Bạc Liêu"
-	$(PY) scripts/build_landcover.py data/baclieu --outside-land all --forest-communes "" --mangrove-districts "" \
-		--aquaculture-districts "Huyện Đông Hải,Huyện Hoà Bình,Thị xã Giá Rai"
+	$(PY) scripts/build_landcover.py data/baclieu --coast 105.44,9.06,105.83,9.26 --forest-communes "" \
+		--mangrove-districts "" --aquaculture-districts "Huyện Đông Hải,Huyện Hoà Bình,Thị xã Giá Rai"
 
 ## lint: ruff (with complexity rules), mypy on the package, module and function sizes
 lint: $(VENV)/.installed

@@ -28,6 +28,14 @@ the same bytes' worth of classes. The rules, in the order they are painted (a la
    land border, which takes cropland (40). ``--outside-land ne`` (Cà Mau) takes as land the
    outside cells north of the outline's easternmost point and east of its north-western
    corner (Kiên Giang and Bạc Liêu); ``all``: every outside cell is land; ``none``: all sea.
+   ``--coast LON1,LAT1,LON2,LAT2`` (``--outside-land coast``, any shape of province): the sea lies
+   on the RIGHT of the coast walked from the first point to the second (so Bạc Liêu's coast,
+   ``105.44,9.06,105.83,9.26`` from the Gành Hào mouth north-east to the Sóc Trăng border, has
+   the sea to the south-east). The coast is the province outline's own boundary between the
+   points nearest the two given (of the outline's two arcs between them, the one lying further
+   to the right, i.e. seaward), continued straight beyond both ends along the line from the
+   first point to the second; outside cells whose centres lie on its right are sea, the other
+   outside cells land.
 
 Writes uint8, DEFLATE, the WorldCover colour table, and tags ``synthetic = yes`` and the rules.
 """
@@ -41,8 +49,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import shapely
+from pyproj import Transformer
 from rasterio import features
 from scipy import ndimage
+from shapely import ops
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -88,11 +98,54 @@ def _outside_land(inside: np.ndarray, outline_xy: np.ndarray, grid, mode: str) -
     return ~inside & (ys > y_east) & (xs > x_nw)
 
 
+def _coast_arc(ring: shapely.LineString, a: np.ndarray, b: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The outline's boundary from the point nearest ``a`` to the point nearest ``b``: of its two
+    arcs between them, the one whose points lie, on average, further to the ``right`` (seaward)."""
+    s_a, s_b = ring.project(shapely.Point(a)), ring.project(shapely.Point(b))
+    if abs(s_a - s_b) < 1.0:
+        raise SystemExit("--coast: both points fall on the same place of the outline; give the coast's two ends")
+
+    def forward(s0: float, s1: float) -> np.ndarray:  # along the ring's own direction, s0 → s1
+        if s0 <= s1:
+            return shapely.get_coordinates(ops.substring(ring, s0, s1))
+        return np.vstack([shapely.get_coordinates(ops.substring(ring, s0, ring.length)),
+                          shapely.get_coordinates(ops.substring(ring, 0.0, s1))[1:]])
+
+    arcs = [forward(s_a, s_b), forward(s_b, s_a)[::-1]]
+
+    def seaward_m(xy: np.ndarray) -> float:
+        line = shapely.LineString(xy)
+        pts = shapely.get_coordinates(line.interpolate(np.linspace(0.0, 1.0, 201), normalized=True))
+        return float(((pts - a) @ right).mean())
+
+    return max(arcs, key=seaward_m)
+
+
+def _sea_side(outline, grid, coast_lonlat: tuple[float, float, float, float]) -> np.ndarray:
+    """Cells whose centres lie on the sea side (the right) of the coast from point 1 to point 2."""
+    to_grid = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
+    a = np.array(to_grid.transform(coast_lonlat[0], coast_lonlat[1]))
+    b = np.array(to_grid.transform(coast_lonlat[2], coast_lonlat[3]))
+    u = (b - a) / np.linalg.norm(b - a)
+    right = np.array([u[1], -u[0]])
+    main = max(shapely.get_parts(outline), key=lambda g: g.area)
+    arc = _coast_arc(shapely.LineString(main.exterior.coords), a, b, right)
+    far_m = 4.0 * abs(grid.transform.a) * (grid.width + grid.height)  # well beyond the raster
+    start, end = arc[0] - far_m * u, arc[-1] + far_m * u
+    sea = shapely.Polygon(np.vstack([start, arc, end, end + far_m * right, start + far_m * right]))
+    if not sea.is_valid:
+        raise SystemExit("--coast: the outline between the two points doubles back across the line joining "
+                         "them; give points nearer the coast's ends")
+    return features.rasterize([(sea, 1)], out_shape=grid.shape, transform=grid.transform, fill=0,
+                              dtype="uint8").astype(bool)
+
+
 def build(study_dir: Path, *, seed: int = 2021, forest_communes: tuple[str, ...] = CAMAU_FOREST,
           mangrove_districts: tuple[str, ...] = CAMAU_MANGROVE,
           aquaculture_districts: tuple[str, ...] = CAMAU_AQUACULTURE, pond_share: float = 0.6,
           empty_per_ha: float = 0.5, cape_per_ha: float = 1.0, coast_belt_m: float = 1000.0, built_up_per_ha: float = 15.0,
-          river_half_width_m: float = 100.0, outside_land: str = "ne") -> tuple[np.ndarray, dict[str, str]]:
+          river_half_width_m: float = 100.0, outside_land: str = "ne",
+          coast_lonlat: tuple[float, float, float, float] | None = None) -> tuple[np.ndarray, dict[str, str]]:
     """The class raster (uint8, on the population grid) and the tags describing it."""
     study = ictplan.study.load(study_dir)
     pop = study.population
@@ -124,8 +177,14 @@ def build(study_dir: Path, *, seed: int = 2021, forest_communes: tuple[str, ...]
     lc[forest_zone] = WETLAND
     lc[forest_zone & (per_ha_900 < empty_per_ha)] = TREE
     # 4. mangroves: the coastal belt and the cape
-    outline_xy = shapely.get_coordinates(communes.geometry.union_all())
-    land_out = _outside_land(inside, outline_xy, grid, outside_land)
+    outline = communes.geometry.union_all()
+    if (outside_land == "coast") != (coast_lonlat is not None):
+        raise ValueError("outside_land='coast' and coast_lonlat=(lon1, lat1, lon2, lat2) go together; "
+                         "give both (the sea on the coast's right) or neither")
+    if coast_lonlat is not None:
+        land_out = ~inside & ~_sea_side(outline, grid, coast_lonlat)
+    else:
+        land_out = _outside_land(inside, shapely.get_coordinates(outline), grid, outside_land)
     sea = ~inside & ~land_out
     if sea.any():
         d_sea_m = ndimage.distance_transform_edt(~sea) * res_m
@@ -151,6 +210,8 @@ def build(study_dir: Path, *, seed: int = 2021, forest_communes: tuple[str, ...]
     # 8. outside the study
     lc[sea] = WATER
     lc[land_out] = CROP
+    land_rule = outside_land if coast_lonlat is None else (
+        "coast " + ",".join(f"{v:g}" for v in coast_lonlat) + ", sea on its right")
     tags = {
         "synthetic": "yes",
         "source": ("SYNTHETIC land cover (ESA WorldCover class codes) made by scripts/build_landcover.py from "
@@ -160,7 +221,7 @@ def build(study_dir: Path, *, seed: int = 2021, forest_communes: tuple[str, ...]
                   f"people/ha over 900 m < {empty_per_ha:g}, else 90; mangroves 95 within {coast_belt_m:g} m of "
                   f"the sea and in the cape districts where people/ha over 900 m < {cape_per_ha:g}; canals 80; "
                   f"built-up 50 where people/ha over 300 m >= {built_up_per_ha:g}; rivers 80 "
-                  f"(±{river_half_width_m:g} m); outside: sea 80, land ({outside_land}) 40; else cropland 40"),
+                  f"(±{river_half_width_m:g} m); outside: sea 80, land ({land_rule}) 40; else cropland 40"),
         "seed": str(seed),
     }
     return lc, tags
@@ -180,7 +241,8 @@ def write(lc: np.ndarray, tags: dict[str, str], grid, out: Path) -> Path:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def options(argv: list[str] | None = None) -> tuple[Path, Path | None, dict]:
+    """The command line as (study folder, --out, build()'s keyword arguments)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("study", type=Path, help="study folder (with study.toml)")
     ap.add_argument("--out", type=Path, help="output GeoTIFF (default: STUDY/landcover_100m.tif)")
@@ -194,20 +256,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--coast-belt-m", type=float, default=1000.0)
     ap.add_argument("--built-up-per-ha", type=float, default=15.0)
     ap.add_argument("--river-half-width-m", type=float, default=100.0)
-    ap.add_argument("--outside-land", choices=("ne", "all", "none"), default="ne")
+    ap.add_argument("--outside-land", choices=("ne", "all", "none", "coast"),
+                    help="which outside cells are land (default: ne; coast when --coast is given)")
+    ap.add_argument("--coast", metavar="LON1,LAT1,LON2,LAT2",
+                    help="the coast's two ends (WGS84 degrees), walked with the sea on the right")
     args = ap.parse_args(argv)
 
     def names(s: str) -> tuple[str, ...]:
         return tuple(x.strip() for x in s.split(",") if x.strip())
 
-    lc, tags = build(args.study, seed=args.seed, forest_communes=names(args.forest_communes),
-                     mangrove_districts=names(args.mangrove_districts),
-                     aquaculture_districts=names(args.aquaculture_districts), pond_share=args.pond_share,
-                     empty_per_ha=args.empty_per_ha, cape_per_ha=args.cape_per_ha, coast_belt_m=args.coast_belt_m,
-                     built_up_per_ha=args.built_up_per_ha, river_half_width_m=args.river_half_width_m,
-                     outside_land=args.outside_land)
-    out = args.out or args.study / "landcover_100m.tif"
-    grid = ictplan.study.load(args.study).population.grid
+    coast = None
+    if args.coast is not None:
+        try:
+            coast = tuple(float(v) for v in args.coast.split(","))
+        except ValueError:
+            coast = ()
+        if len(coast) != 4:
+            ap.error(f"--coast {args.coast!r}: give four numbers LON1,LAT1,LON2,LAT2, e.g. 105.44,9.06,105.83,9.26")
+        if args.outside_land not in (None, "coast"):
+            ap.error(f"--coast says where the sea is; drop --outside-land {args.outside_land}")
+    mode = args.outside_land or ("coast" if coast else "ne")
+    if mode == "coast" and coast is None:
+        ap.error("--outside-land coast needs --coast LON1,LAT1,LON2,LAT2 (the sea on its right)")
+    kwargs = dict(seed=args.seed, forest_communes=names(args.forest_communes),
+                  mangrove_districts=names(args.mangrove_districts),
+                  aquaculture_districts=names(args.aquaculture_districts), pond_share=args.pond_share,
+                  empty_per_ha=args.empty_per_ha, cape_per_ha=args.cape_per_ha, coast_belt_m=args.coast_belt_m,
+                  built_up_per_ha=args.built_up_per_ha, river_half_width_m=args.river_half_width_m,
+                  outside_land=mode, coast_lonlat=coast)
+    return args.study, args.out, kwargs
+
+
+def main(argv: list[str] | None = None) -> int:
+    study, out_arg, kwargs = options(argv)
+    lc, tags = build(study, **kwargs)
+    out = out_arg or study / "landcover_100m.tif"
+    grid = ictplan.study.load(study).population.grid
     write(lc, tags, grid, out)
     codes, n = np.unique(lc, return_counts=True)
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB): " +

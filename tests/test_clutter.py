@@ -225,3 +225,126 @@ def test_sample_clutter_losses(sample):
     loss = clutter.clutter_loss_db(lc, PROFILES)
     assert math.isclose(float(loss.max()), 6.38, abs_tol=1e-6)
     np.testing.assert_array_equal(loss > 0, np.isin(lc, [10, 50, 95]))
+
+
+# ---------------------------------------------------------------- the Bạc Liêu sample's raster
+BACLIEU = REPO / "data" / "baclieu"
+# the coast's ends (WGS84): the Gành Hào mouth and the Sóc Trăng border; the sea lies south-east
+COAST_A, COAST_B = (105.44, 9.06), (105.83, 9.26)
+
+
+def _makefile_baclieu_argv() -> list[str]:
+    import shlex
+
+    text = (REPO / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+    line = next(ln for ln in text.splitlines() if "build_landcover.py data/baclieu" in ln)
+    argv = shlex.split(line)
+    return argv[argv.index("scripts/build_landcover.py") + 1:]
+
+
+@pytest.fixture(scope="module")
+def baclieu():
+    from pyproj import Transformer
+
+    study = ictplan.study.load(BACLIEU)
+    grid = study.population.grid
+    lc = ictplan.io.read_landcover(BACLIEU / "landcover_100m.tif", grid)
+    communes = study.layer_in_crs("communes").reset_index(drop=True)
+    zone = features.rasterize(((g, i) for i, g in enumerate(communes.geometry)), out_shape=grid.shape,
+                              transform=grid.transform, fill=-1, dtype="int32")
+    rows, cols = np.indices(grid.shape)
+    xs, ys = rasterio.transform.xy(grid.transform, rows.ravel(), cols.ravel())
+    xy = np.column_stack([xs, ys])
+    to_grid = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
+    a, b = np.array(to_grid.transform(*COAST_A)), np.array(to_grid.transform(*COAST_B))
+    u = (b - a) / np.linalg.norm(b - a)
+    seaward_m = ((xy - a) @ np.array([u[1], -u[0]])).reshape(grid.shape)  # > 0: south-east of the coast line
+    along_m = ((xy - a) @ u).reshape(grid.shape)
+    return study, grid, lc, communes, zone, seaward_m, along_m, float(np.linalg.norm(b - a))
+
+
+def test_baclieu_landcover_is_small_labelled_and_what_the_makefile_builds(baclieu):
+    study, grid, lc, _, _, _, _, _ = baclieu
+    path = BACLIEU / "landcover_100m.tif"
+    assert path.stat().st_size < 100 * 1024
+    with rasterio.open(path) as ds:
+        tags = ds.tags()
+    assert tags["synthetic"] == "yes" and "coast 105.44,9.06,105.83,9.26, sea on its right" in tags["rules"]
+    assert set(np.unique(lc).tolist()) == {40, 50, 80, 90, 95}  # no U Minh forest, no cape
+    np.testing.assert_array_equal(study.landcover, lc)
+    mod = _build_module()
+    study_dir, _, kwargs = mod.options(_makefile_baclieu_argv())
+    assert study_dir == Path("data/baclieu") and kwargs["outside_land"] == "coast"
+    built, _ = mod.build(REPO / study_dir, **kwargs)
+    np.testing.assert_array_equal(built, lc)
+
+
+def test_baclieu_sea_lies_south_east_of_the_coast(baclieu):
+    study, _, lc, _, _, seaward_m, _, _ = baclieu
+    outside = study.population.nodata_mask
+    far_sea = outside & (seaward_m > 1000)
+    assert far_sea.sum() > 10_000 and (lc[far_sea] == 80).all()
+    # the land around the province (Cà Mau, Kiên Giang, Hậu Giang, Sóc Trăng) is cropland, not sea;
+    # the outline's coast bows up to ~3 km landward of the straight line, so "land" starts 5 km in
+    far_land = outside & (seaward_m < -5000)
+    assert far_land.sum() > 50_000 and (lc[far_land] == 40).all()
+    # ponds, canals and rivers aside, the province is land
+    assert (lc[~outside] != 80).mean() > 0.4
+
+
+def test_baclieu_mangrove_belt_within_1km_of_the_coast(baclieu):
+    from scipy.spatial import cKDTree
+
+    study, grid, lc, communes, zone, _, along_m, coast_m = baclieu
+    inside = ~study.population.nodata_mask
+    sea = ~inside & (lc == 80)
+    res = abs(grid.transform.a)
+    rows, cols = np.indices(grid.shape)
+    centres = np.column_stack([cols.ravel(), rows.ravel()]) * res
+    d_sea_m, _ = cKDTree(centres[sea.ravel()]).query(centres[inside.ravel()])
+    near = np.zeros(grid.shape, bool)
+    near[inside] = d_sea_m <= 1000 + 1e-6
+    # mangroves only in the belt (no cape districts here), and most of the belt is mangrove
+    assert near.sum() > 3000
+    assert not (lc[inside & ~near] == 95).any()
+    assert (lc[near] == 95).mean() > 0.7
+    # the belt runs the whole coast: no gap over 2 km between the Gành Hào mouth and Sóc Trăng
+    s = np.sort(along_m[lc == 95])
+    assert s[0] < 0.05 * coast_m and s[-1] > 0.95 * coast_m and np.diff(s).max() < 2000
+
+    def share(names, code, column="commune_name"):
+        m = np.isin(zone, np.flatnonzero(communes[column].isin(names).to_numpy()))
+        assert m.any(), names
+        return float((lc[m] == code).mean())
+
+    for name in ("Xã Điền Hải", "Xã Long Điền Tây", "Phường Nhà Mát", "Xã Hiệp Thành", "Xã Vĩnh Thịnh"):
+        assert share([name], 95) > 0.02, name
+    assert share(["Huyện Hồng Dân", "Huyện Phước Long", "Huyện Vĩnh Lợi"], 95, "district_name") == 0.0
+
+
+def test_baclieu_built_up_in_the_city_wards(baclieu):
+    study, _, lc, communes, zone, _, _, _ = baclieu
+    wards = communes[(communes["district_name"] == "Thành phố Bạc Liêu") & (communes["commune_type"] == "Phường")]
+    assert len(wards) == 7
+    m = np.isin(zone, wards.index.to_numpy())
+    assert (lc[m] == 50).mean() > 0.2
+    rural = np.isin(zone, np.flatnonzero((communes["commune_type"] == "Xã").to_numpy()))
+    assert (lc[rural] == 50).mean() < 0.02
+    inside = ~study.population.nodata_mask
+    people = np.where(inside, study.population.counts, 0.0)
+    assert people[lc == 50].mean() > 5 * people[inside].mean()
+
+
+def test_coast_option_is_checked(capsys):
+    mod = _build_module()
+    for argv, msg in ((["--coast", "105.44,9.06,105.83"], "four numbers"),
+                      (["--coast", "105.44,9.06,105.83,9.26", "--outside-land", "all"], "drop --outside-land"),
+                      (["--outside-land", "coast"], "needs --coast")):
+        with pytest.raises(SystemExit):
+            mod.options(["data/baclieu", *argv])
+        assert msg in capsys.readouterr().err
+    _, _, kw = mod.options(["data/baclieu", "--coast", "105.44,9.06,105.83,9.26"])
+    assert kw["outside_land"] == "coast" and kw["coast_lonlat"] == (105.44, 9.06, 105.83, 9.26)
+    assert mod.options(["data/camau"])[2]["outside_land"] == "ne" and mod.options(["data/camau"])[2]["coast_lonlat"] is None
+    with pytest.raises(ValueError, match="go together"):
+        mod.build(BACLIEU, outside_land="coast")
