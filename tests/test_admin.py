@@ -801,3 +801,21 @@ def test_cli_report_and_map_take_units(two_parts, tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", str(two_parts / "np"), "--out", str(tmp_path / "x"), "--units", "2019"]) == 2
     assert "--units 2025" in capsys.readouterr().err
+
+
+def test_report_labels_the_old_plan_on_another_province(two_parts, tmp_path):
+    """Old Bạc Liêu scored against the Cà Mau plan: the report's plan line says whose targets on whose territory."""
+    import shutil
+
+    from ictplan import report, study
+
+    root = tmp_path / "bl"
+    shutil.copytree(two_parts / "b", root)
+    text = (root / "study.toml").read_text(encoding="utf-8")
+    (root / "study.toml").write_text(text.replace('province = "Cà Mau"', 'province = "Bạc Liêu"'), encoding="utf-8")
+    res = _run(study.load(root), jobs=("scorecard",))
+    assert res.scorecard.meta["plan_applied_to"] == "the Cà Mau plan's targets applied to Bạc Liêu's territory"
+    assert "Chỉ tiêu của quy hoạch tỉnh Cà Mau áp dụng cho địa bàn tỉnh Bạc Liêu" in report.build(res, lang="vi")
+    assert "The Cà Mau plan&#39;s targets applied to Bạc Liêu&#39;s territory" in report.build(res, lang="en")
+    own = _run(study.load(two_parts / "a"), jobs=("scorecard",))
+    assert own.scorecard.meta["plan_applied_to"] == "" and "áp dụng cho địa bàn" not in report.build(own, lang="vi")

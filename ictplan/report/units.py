@@ -18,6 +18,7 @@ _W = {
                         "cũ bị chia được phân bổ theo dân số trên lưới dân số (tỷ lệ nêu trong bảng trọng số đi kèm).",
            "communes_new": "Theo đơn vị hành chính cấp xã (từ 1/7/2025)",
            "new_province": "Chỉ tiêu của quy hoạch tỉnh cũ áp dụng cho tỉnh mới",
+           "other_province": "Chỉ tiêu của quy hoạch tỉnh {plan} áp dụng cho địa bàn tỉnh {p}",
            "territory": "Địa bàn",
            "head": ["Chỉ tiêu", "Đo bằng", "Theo xã cũ", "Theo đơn vị mới", "Cùng tổng số"],
            "yes": "✓ có", "no": "✗ không", "na": "–"},
@@ -28,6 +29,7 @@ _W = {
                         "(the weights are in the crosswalk table beside the outputs).",
            "communes_new": "By commune-level unit (since 1 July 2025)",
            "new_province": "The old plan's targets applied to the new province",
+           "other_province": "The {plan} plan's targets applied to {p}'s territory",
            "territory": "Territory",
            "head": ["Target", "Measured as", "Old communes", "New units", "Same total"],
            "yes": "✓ yes", "no": "✗ no", "na": "–"},
@@ -71,6 +73,8 @@ def context(results: Any, sc: Any, lang: str) -> dict[str, Any]:
                            "side_title": W["side_by_side"], "side_note": "", "plan_label": ""}
     if getattr(results, "parts", None):
         out["plan_label"] = W["new_province"]
+    elif getattr(sc, "meta", {}).get("plan_applied_to"):  # an old province's plan on another territory
+        out["plan_label"] = W["other_province"].format(plan=sc.plan.province, p=sc.meta.get("province"))
     side = getattr(results, "side_by_side", None)
     if side is not None and len(side) and hasattr(sc, "plan"):
         ind = {t.id: t.indicator for t in sc.plan.targets}
