@@ -91,16 +91,19 @@ def indoor_share_figures(result: CoverageResult, population: Population, share: 
     return out
 
 
-def _variants(prm: Any, sp: Any) -> list[tuple[str, str, dict[str, Any]]]:
-    """(scenario, value text, coverage overrides) of each rerun, the base's own value left out."""
-    out: list[tuple[str, str, dict[str, Any]]] = []
+def _variants(prm: Any, sp: Any) -> list[tuple[str, str, float, int, dict[str, Any]]]:
+    """(scenario, value text, setting, year, coverage overrides) of each rerun, the base's own value left out."""
+    out: list[tuple[str, str, float, int, dict[str, Any]]] = []
+    year = int(prm.year)
     for p in sp.location_probabilities:
         if abs(float(p) - float(prm.location_probability)) > 1e-12:
-            out.append(("location probability", f"{100 * float(p):g} %", {"location_probability": float(p)}))
+            out.append(("location probability", f"{100 * float(p):g} %", 100 * float(p), year,
+                        {"location_probability": float(p)}))
     for f in sp.demand_factors:
         if abs(float(f) - 1.0) > 1e-12:
-            out.append(("busy-hour demand", f"× {float(f):g}", {"gb_per_month_2025": prm.gb_per_month_2025 * float(f),
-                                                                "gb_per_month_2030": prm.gb_per_month_2030 * float(f)}))
+            out.append(("busy-hour demand", f"× {float(f):g}", float(f), year,
+                        {"gb_per_month_2025": prm.gb_per_month_2025 * float(f),
+                         "gb_per_month_2030": prm.gb_per_month_2030 * float(f)}))
     from .demand import demand_for
 
     base_u = demand_for(prm).uptake_5g
@@ -109,7 +112,8 @@ def _variants(prm: Any, sp: Any) -> list[tuple[str, str, dict[str, Any]]]:
         if not np.isfinite(u):
             raise InputValidationError(f"uptake_years: {y} is not an anchor year of the 5G uptake (2025, 2030).")
         if abs(u - base_u) > 1e-12:
-            out.append(("5G uptake", f"{int(y)} value: {100 * u:g} %", {"uptake_5g_2025": u, "uptake_5g_2030": u}))
+            out.append(("5G uptake", f"{int(y)} value: {100 * u:g} %", 100 * u, int(y),
+                        {"uptake_5g_2025": u, "uptake_5g_2030": u}))
     return out
 
 
@@ -136,7 +140,9 @@ def table(study: Study, /, *, coverage: CoverageResult | None = None,
     pandas.DataFrame
         One row per scenario: ``scenario`` (``base``, ``location probability``, ``indoor
         share``, ``busy-hour demand``, ``5G uptake``), ``value`` (the assumption's value,
-        as text), then :data:`FIGURES` (``m1_mbps, m2_mbps, m3_pct, cov_4g_outdoor_pct,
+        as text), ``setting`` (the same as a number: location probability or indoor share in %, the
+        demand factor, the 5G uptake in %), ``year`` (the run's year; for ``5G uptake`` the year
+        whose uptake is used), then :data:`FIGURES` (``m1_mbps, m2_mbps, m3_pct, cov_4g_outdoor_pct,
         cov_4g_indoor_pct, cov_5g_indoor_pct``), each also as ``<figure>_change`` (minus
         the base row), ``seconds`` (the rerun's time, 0 for rows from the base run) and
         ``note``. ``attrs["seconds"]``: the whole table's time.
@@ -156,24 +162,28 @@ def table(study: Study, /, *, coverage: CoverageResult | None = None,
     prm = _parameters.resolve("coverage", study, **{k: v for k, v in base.parameters.items()
                                                     if k in _parameters.CoverageParameters.__dataclass_fields__})
     p0 = float(prm.location_probability)
+    year = int(prm.year)
     rows: list[dict[str, Any]] = [{"scenario": "base", "value": f"as run (location probability {100 * p0:g} %, "
-                                   f"year {prm.year})", **province_figures(base), "seconds": 0.0, "note": ""}]
+                                   f"year {prm.year})", "setting": 100 * p0, "year": year, **province_figures(base),
+                                   "seconds": 0.0, "note": ""}]
     for s in sp.indoor_shares:
         if float(s) > 0:
             rows.append({"scenario": "indoor share", "value": f"{100 * float(s):g} % of people indoors",
+                         "setting": 100 * float(s), "year": year,
                          **indoor_share_figures(base, study.population, float(s)), "seconds": 0.0,
                          "note": "coverage only: speeds are modelled outdoors"})
-    for scen, val, over in _variants(prm, sp):
+    for scen, val, setting, yr, over in _variants(prm, sp):
         t1 = time.perf_counter()
         res = _coverage.run(study, progress=False, **{**{f: getattr(prm, f) for f in prm.__dataclass_fields__},
                                                       **quick, **over})
-        rows.append({"scenario": scen, "value": val, **province_figures(res), "seconds": time.perf_counter() - t1,
+        rows.append({"scenario": scen, "value": val, "setting": setting, "year": yr, **province_figures(res),
+                     "seconds": time.perf_counter() - t1,
                      "note": "speeds use the median signal" if scen == "location probability" else ""})
         logger.info("sensitivity: %s %s in %.1f s", scen, val, rows[-1]["seconds"])
     out = pd.DataFrame(rows)
     for c in _COLS:
         out[f"{c}_change"] = out[c] - out.loc[0, c]
-    out = out[["scenario", "value", *_COLS, *(f"{c}_change" for c in _COLS), "seconds", "note"]]
+    out = out[["scenario", "value", "setting", "year", *_COLS, *(f"{c}_change" for c in _COLS), "seconds", "note"]]
     out.attrs["seconds"] = time.perf_counter() - t0
     return out
 

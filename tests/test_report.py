@@ -503,7 +503,8 @@ def test_sensitivity_sentence_says_when_a_target_changes_status():
 
     cols = {c: [0.0, 0.0, 0.0] for c in FIGS}
     tab = pd.DataFrame({"scenario": ["base", "busy-hour demand", "location probability"],
-                        "value": ["as run (location probability 90 %, year 2025)", "× 0.5", "95 %"], **cols})
+                        "value": ["as run (location probability 90 %, year 2025)", "× 0.5", "95 %"],
+                        "setting": [90.0, 0.5, 95.0], "year": [2025, 2025, 2025], **cols})
     tab["m1_mbps"] = [38.0, 44.5, 38.0]   # demand × 0.5 lifts M1 over its 40 Mb/s
     tab["m3_pct"] = [22.0, 22.0, 18.25]   # 95 % takes M3 under its 20 %
     tab["m2_mbps"] = [120.0, 120.02, 120.0]  # moved by less than 0.05: not named
@@ -522,4 +523,6 @@ def test_sensitivity_sentence_says_when_a_target_changes_status():
     assert "X2" not in en and "M2" not in en  # a 2030 target is not judged on a 2025 run; M2 did not move
     flat = tab.assign(**{f"{c}_change": 0.0 for c in FIGS})
     assert mobile.sensitivity_section(flat, "en")["meaning"] == "No assumption moves the headline figures."
-    assert mobile.scenario_value("something new", "at 1.5 and 2030", "vi") == ("something new", "1,5, 2030")
+    assert mobile.scenario_value("something new", 1.5, 2030, "vi") == ("something new", "1,5")
+    assert mobile.scenario_value("5G uptake", 70.0, 2030, "vi") == ("Tỷ lệ thuê bao dùng 5G", "70\u00a0% (mức năm 2030)")
+    assert mobile.scenario_value("busy-hour demand", 1.5, 2025, "en") == ("Busy-hour demand", "× 1.5 (+50\u00a0%)")

@@ -16,7 +16,6 @@ M3/X2: the operators whose own figure misses the target, lowest first) into one 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,7 +87,6 @@ _W = {
 }
 _CMP = {">=": "≥", ">": ">", "<=": "≤", "==": "="}
 _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "==": lambda a, b: a == b}
-_NUM = re.compile(r"\d+(?:\.\d+)?")
 
 
 def _fmt(v: Any, lang: str) -> str:
@@ -109,22 +107,22 @@ def cell(value: Any, change: Any, lang: str, *, base: bool = False) -> str:
     return _fmt(v, lang) if base or abs(ch) < 0.05 else f"{_fmt(v, lang)} ({_signed(ch, lang)})"
 
 
-def scenario_value(scenario: str, value: str, lang: str) -> tuple[str, str]:
-    """The scenario's name and its value in ``lang``, the value's numbers in ``lang``'s
-    notation (a year without grouping). An unknown scenario keeps its name and shows its numbers."""
-    nums = [float(x) for x in _NUM.findall(str(value))]
-    i = 0 if lang == "vi" else 1
+def scenario_value(scenario: str, setting: float, year: int, lang: str) -> tuple[str, str]:
+    """The scenario's name and its value in ``lang`` from the table's numeric ``setting`` and
+    ``year`` (a year without grouping). An unknown scenario keeps its name and shows the setting."""
     spec = _SCENARIOS.get(str(scenario))
     if spec is None:
-        return str(scenario), ", ".join(number(x, lang, grouping=False) for x in nums)
-    years = {"base": (1,), "5G uptake": (0,)}.get(str(scenario), ())
-    text = [number(x, lang, grouping=False) if k in years else number(x, lang) for k, x in enumerate(nums)]
-    if scenario == "busy-hour demand" and nums:
-        text.append(("+" if nums[0] >= 1 else "−") + number(abs(nums[0] - 1) * 100, lang) + "\u00a0%")
-    want = len(set(re.findall(r"\{(\d)\}", spec[2 + i])))
-    if len(text) < want:
-        return spec[i], ", ".join(text)
-    return spec[i], spec[2 + i].format(*text).replace(" %", "\u00a0%")
+        return str(scenario), number(setting, lang)
+    i = 0 if lang == "vi" else 1
+    if scenario == "busy-hour demand":
+        args = [number(setting, lang), ("+" if setting >= 1 else "−") + number(abs(setting - 1) * 100, lang) + " %"]
+    elif scenario == "5G uptake":
+        args = [number(year, lang, grouping=False), number(setting, lang)]
+    elif scenario == "base":
+        args = [number(setting, lang), number(year, lang, grouping=False)]
+    else:
+        args = [number(setting, lang)]
+    return spec[i], spec[2 + i].format(*args).replace(" %", "\u00a0%")
 
 
 def _targets(sc: Any, year: int | None) -> dict[str, list[Any]]:
@@ -150,9 +148,8 @@ def _crossing(tg: Any, a: float, b: float, lang: str) -> str:
 
 
 def _year(tab: pd.DataFrame) -> int | None:
-    """The run's year, from the base row's value (``"... year 2025)"``)."""
-    m = re.search(r"year (\d{4})", str(tab["value"].iloc[0]))
-    return int(m.group(1)) if m else None
+    """The run's year (the base row's)."""
+    return int(tab["year"].iloc[0]) if "year" in tab and pd.notna(tab["year"].iloc[0]) else None
 
 
 def most_moving(tab: pd.DataFrame, /) -> dict[str, int]:
@@ -179,7 +176,7 @@ def _meaning(tab: pd.DataFrame, sc: Any, lang: str) -> str:
         _, ind, lab_vi, lab_en, unit = spec[col]
         r = tab.iloc[pos]
         a, b = float(tab[col].iloc[0]), float(r[col])
-        what, value = scenario_value(str(r["scenario"]), str(r["value"]), lang)
+        what, value = scenario_value(str(r["scenario"]), float(r["setting"]), int(r["year"]), lang)
         fig = (lab_vi if lang == "vi" else lab_en).split(" · ")[0]
         text = W["item"].format(fig=fig, what=what[0].lower() + what[1:], value=value.split(" (")[0],
                                 a=_fmt(a, lang), b=_fmt(b, lang), unit=unit).replace(" %)", "\u00a0%)")
@@ -202,7 +199,7 @@ def sensitivity_section(tab: pd.DataFrame | None, lang: str, *, sc: Any = None, 
     head = [W["assumption"], W["value"], *((f[2] if lang == "vi" else f[3]) for f in cols)]
     rows = []
     for i, (_, r) in enumerate(tab.iterrows()):
-        name, value = scenario_value(str(r["scenario"]), str(r["value"]), lang)
+        name, value = scenario_value(str(r["scenario"]), float(r["setting"]), int(r["year"]), lang)
         rows.append([name, value, *(cell(r[f[0]], r.get(f"{f[0]}_change"), lang, base=i == 0) for f in cols)])
     scen = set(tab["scenario"].astype(str))
     notes = [W["note_lp"]] if "location probability" in scen else []
