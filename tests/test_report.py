@@ -526,3 +526,25 @@ def test_sensitivity_sentence_says_when_a_target_changes_status():
     assert mobile.scenario_value("something new", 1.5, 2030, "vi") == ("something new", "1,5")
     assert mobile.scenario_value("5G uptake", 70.0, 2030, "vi") == ("Tỷ lệ thuê bao dùng 5G", "70\u00a0% (mức năm 2030)")
     assert mobile.scenario_value("busy-hour demand", 1.5, 2025, "en") == ("Busy-hour demand", "× 1.5 (+50\u00a0%)")
+
+
+def test_findings_say_why_f3_equals_f2_or_how_far_below(monkeypatch):
+    """F3 = F2 is explained by the slowest busy-hour speed of an access point with subscribers (an idle one
+    does not count); F3 < F2 names the access points under 200 Mb/s and the lowest speed."""
+    from types import SimpleNamespace
+
+    from ictplan.report import findings
+
+    def sc(f2, f3):
+        prov = pd.DataFrame({"target_id": ["F2", "F3"], "value": [f2, f3]})
+        return SimpleNamespace(province=lambda: prov)
+
+    ap = pd.DataFrame({"subscribers_2025": [3, 0, 5], "busy_hour_mbps_2025": [450.0, 100.0, 334.4]})
+    fib = SimpleNamespace(diagnostics={"access_point_capacity": ap})
+    vi = findings.f3_versus_f2(sc(83.2, 83.2), fib, "vi")
+    assert vi.startswith("F3 bằng F2 (83,2 %)") and "334 Mb/s" in vi and "100 Mb/s" not in vi
+    ap2 = ap.assign(busy_hour_mbps_2025=[450.0, 100.0, 150.0])
+    en = findings.f3_versus_f2(sc(83.2, 50.9), SimpleNamespace(diagnostics={"access_point_capacity": ap2}), "en")
+    assert en == ("F3 (50.9 %) is below F2 (83.2 %): 1 access point(s) give their households under 200 Mb/s in the "
+                  "busy hour (a full PON or OLT uplink; the lowest 150 Mb/s).")
+    assert findings.f3_versus_f2(sc(83.2, 83.2), None, "en") == ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import words
@@ -34,6 +35,11 @@ _S = {
         "no_plan": "Chưa có bảng chỉ tiêu của quy hoạch: các số liệu dưới đây đo trên dữ liệu của nghiên cứu.",
         "cov": "Sóng 4G phủ {v4} % dân số và sóng 5G phủ {v5} % dân số (mọi nhà mạng).",
         "fib": "{v} % số hộ gia đình ở trong tầm cáp quang; cần kéo thêm khoảng {km} km cáp để tới các ấp chưa có.",
+        "f3_same": "F3 bằng F2 ({v} %): theo mô hình PON, điểm truy nhập bận nhất vẫn cho mỗi hộ {low} Mb/s vào giờ cao "
+                   "điểm (từ 200 Mb/s trở lên), nên mọi hộ có cổng đều đạt 200 Mb/s; F3 chỉ thấp hơn F2 khi PON hoặc "
+                   "đường lên OLT bị lấp đầy.",
+        "f3_below": "F3 ({f3} %) thấp hơn F2 ({f2} %): {n} điểm truy nhập có hộ dưới 200 Mb/s vào giờ cao điểm (PON hoặc "
+                    "đường lên OLT đã đầy; thấp nhất {low} Mb/s).",
         "target": "mục tiêu",
         "gap": "còn thiếu",
         "over": "vượt",
@@ -51,6 +57,11 @@ _S = {
         "no_plan": "No plan scorecard was given: the figures below are measured on the study's data.",
         "cov": "4G reaches {v4} % of the people and 5G {v5} % (any operator).",
         "fib": "{v} % of households are within reach of fiber; about {km} km of new fiber would reach the hamlets without.",
+        "f3_same": "F3 equals F2 ({v} %): under the PON model the busiest access point still gives each household "
+                   "{low} Mb/s in the busy hour (200 Mb/s or more), so every household with a port reaches 200 Mb/s; F3 "
+                   "falls below F2 only where a PON or an OLT uplink fills up.",
+        "f3_below": "F3 ({f3} %) is below F2 ({f2} %): {n} access point(s) give their households under 200 Mb/s in the "
+                    "busy hour (a full PON or OLT uplink; the lowest {low} Mb/s).",
         "target": "target",
         "gap": "missing",
         "over": "over",
@@ -166,3 +177,26 @@ def priority_communes(sc: Any, lang: str, *, per_target: int = 3) -> list[dict[s
         out.append({"id": tid, "name": words.name(str(first.get("indicator", "")), lang),
                     "behind": f"{len(sub)} / {total}", "communes": items})
     return out
+
+
+def f3_versus_f2(sc: Any, fiber: Any, lang: str) -> str:
+    """Why F3 (≥ 200 Mb/s in the busy hour) equals F2 (a household with a port), or how far
+    below it is, from the fiber result's access points (``busy_hour_mbps_2025`` of those with
+    subscribers); "" without both targets or without the access points' capacity table."""
+    if not hasattr(sc, "province") or fiber is None:
+        return ""
+    ap = getattr(fiber, "diagnostics", {}).get("access_point_capacity")
+    prov = sc.province().set_index("target_id")
+    if ap is None or not len(ap) or not {"F2", "F3"} <= set(prov.index) or "busy_hour_mbps_2025" not in ap:
+        return ""
+    used = ap[ap["subscribers_2025"] > 0]
+    f2, f3 = float(prov.loc["F2", "value"]), float(prov.loc["F3", "value"])
+    if not len(used) or not (np.isfinite(f2) and np.isfinite(f3)):
+        return ""
+    low = number(float(used["busy_hour_mbps_2025"].min()), lang, digits=0)
+    S = _S["vi" if lang == "vi" else "en"]
+    if abs(f2 - f3) < 0.05:
+        return S["f3_same"].format(v=number(f3, lang, digits=1), low=low)
+    slow = int((used["busy_hour_mbps_2025"] < 200.0 - 1e-9).sum())
+    return S["f3_below"].format(f3=number(f3, lang, digits=1), f2=number(f2, lang, digits=1), n=number(slow, lang),
+                                low=low)

@@ -228,12 +228,14 @@ def _methods(tables: Mapping[str, pd.DataFrame], figures: Mapping[str, pd.DataFr
     return pd.concat([pd.DataFrame(rows, columns=["indicator", "how"]), rest], ignore_index=True)
 
 
-def _findings(sc: Any, figures: Mapping[str, pd.DataFrame], lang: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _findings(sc: Any, figures: Mapping[str, pd.DataFrame], lang: str,
+              fiber: Any = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if hasattr(sc, "plan") and hasattr(sc, "table"):
         found = _fnd.plan_findings(sc, lang)
         below = _mobile.operators_below(sc, lang)  # M1, M2, M3/X2 judged per operator
         found["operators_below"] = below
-        found["more"] = ([below] if below else []) + found["more"]
+        f3 = _fnd.f3_versus_f2(sc, fiber, lang)  # why F3 equals F2, or how far below it is
+        found["more"] = ([below] if below else []) + ([f3] if f3 else []) + found["more"]
         return found, _fnd.priority_communes(sc, lang)
     return _fnd.figure_findings(figures.get("province"), lang, no_plan=sc is None), []
 
@@ -258,7 +260,7 @@ def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | N
     meth = _methods(tables, figures, sc, notes, lang, results.parameters).rename(
         columns={"indicator": T["indicator"], "how": T["how"]})
     province = study.province
-    found, priority = _findings(sc, figures, lang)
+    found, priority = _findings(sc, figures, lang, results.fiber)
     # a synthetic study is named as sample data in the reader's language, not by its (English) study name
     study_name = T["sample_study"] if study.synthetic and lang == "vi" else study.name
     return {
