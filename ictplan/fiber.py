@@ -14,7 +14,12 @@ How it works
    weights (:mod:`ictplan.zones`, the ones coverage uses), with
    ``households = persons / (pop2019 / hh2019)`` of each commune (fractional households
    kept). Communes without census figures use the province's ratio, or
-   :data:`DEFAULT_PERSONS_PER_HOUSEHOLD`.
+   :data:`DEFAULT_PERSONS_PER_HOUSEHOLD`. With a ``buildings`` layer (footprints or
+   points, e.g. Google Open Buildings) each commune's households are placed on its
+   buildings by footprint area (:func:`ictplan.households.households_from_buildings`:
+   confidence and area filters, communes without buildings keep their cells, all
+   counted in ``diagnostics["buildings_report"]`` and ``fiber_buildings.csv``), and
+   reach is measured from each building.
 3. **Access**: access points where given (snapped to their nearest edge; the straight
    drop from the point to the edge counts in every distance through it); otherwise
    every point of a *fiber edge*: the parts of edges inside a corridor (default 20 m)
@@ -95,7 +100,6 @@ import shapely
 
 from . import crs as _crs
 from . import network as _nw
-from . import zones as _zones
 from ._errors import ConfigError, CRSMismatchError, InputValidationError
 from .fiber_capacity import demand, household_capacity
 from .fiber_reach import (
@@ -113,13 +117,13 @@ from .fiber_reach import (
 )
 from .households import (
     DEFAULT_PERSONS_PER_HOUSEHOLD,
-    _polygons,
     _require_columns,
     _same_crs,
     household_rasters,
     households_from_points,
     households_from_population,
     shares,
+    study_households,
 )
 from .parameters import FIBER, FiberParameters
 
@@ -647,24 +651,6 @@ def _optional_layer(study: Study, name: str) -> gpd.GeoDataFrame | None:
         return None
 
 
-def _study_households(study: Study, communes: gpd.GeoDataFrame, hamlets: gpd.GeoDataFrame | None) -> pd.DataFrame:
-    """Household points when the study has them, else the population raster split by
-    the study's zone weights (the ones coverage uses)."""
-    points = _optional_layer(study, "households")
-    if points is not None and len(points):
-        return households_from_points(points, communes, hamlets=hamlets)
-    pop = study.population
-    if not _crs.as_crs(pop.grid.crs).equals(study.crs):
-        raise CRSMismatchError(
-            f"the population raster is in {_crs.crs_label(_crs.as_crs(pop.grid.crs))} but the study works in "
-            f"{_crs.crs_label(study.crs)}; warp it (gdalwarp -t_srs {_crs.crs_label(study.crs)} -r sum) — "
-            "ictplan never resamples people silently."
-        )
-    cw = _zones.for_study(study, "communes")
-    hw = _zones.for_study(study, "hamlets") if _polygons(hamlets) else None
-    return households_from_population(pop, communes, hamlets=hamlets, commune_weights=cw, hamlet_weights=hw)
-
-
 def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> FiberResult:
     """Fiber reach for a study (``ictplan.study.load(path)``).
 
@@ -704,7 +690,8 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> F
     if communes is None:
         raise ConfigError("the study has no communes layer; fiber results are per commune. Add `communes` under [layers].")
     hamlets = _optional_layer(study, "hamlets")
-    households = _study_households(study, communes, hamlets)
+    households = study_households(study, communes, hamlets, min_confidence=prm.building_min_confidence,
+                                  min_area_m2=prm.building_min_area_m2)
     res = analyse(
         net, households, communes=communes, hamlets=hamlets,
         fiber_routes=_optional_layer(study, "fiber_routes"), access_points=_optional_layer(study, "access_points"),
@@ -714,6 +701,9 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> F
     )
     res.parameters.update(dataclasses.asdict(prm))
     res.parameters["study"] = study.name
+    for key in ("buildings_report", "buildings_communes"):  # households on buildings: what was dropped, fallbacks
+        if key in households.attrs:
+            res.diagnostics[key] = households.attrs[key]
     return res
 
 
@@ -753,7 +743,9 @@ def write_outputs(result: FiberResult, out_dir: str | Path, /, *, overwrite: boo
     if as_raster:
         paths.update(household_rasters(result.grid, hh, out, overwrite))
     tables = {
-        **({} if as_raster else {"households": hh}), "hamlets": result.hamlets, "unreached_hamlets": unreached, "communes": result.communes,
+        **({} if as_raster else {"households": hh}),
+        **({"buildings": result.diagnostics["buildings_communes"]} if "buildings_communes" in result.diagnostics else {}),
+        "hamlets": result.hamlets, "unreached_hamlets": unreached, "communes": result.communes,
         "districts": result.districts, "province": result.province, "organisations": result.organisations,
         "organisation_summary": result.organisation_summary,
     }

@@ -55,7 +55,7 @@ from ._errors import (
 )
 from .grid import Grid, Population
 from .names import normalise_text_columns
-from .schemas import OPERATORS_MCC452, SCHEMAS, LayerSchema
+from .schemas import SCHEMAS, LayerSchema
 
 __all__ = [
     "VECTOR_SUFFIXES",
@@ -68,6 +68,7 @@ __all__ = [
     "read_hamlets",
     "read_sites",
     "read_cells",
+    "read_buildings",
     "read_population",
     "read_landcover",
     "write_layer",
@@ -85,11 +86,6 @@ _GEOM_KINDS = {
 }
 _X_NAMES = ("lon", "longitude", "lng", "long", "x")
 _Y_NAMES = ("lat", "latitude", "y")
-
-OPENCELLID_COLUMNS = (
-    "radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range",
-    "samples", "changeable", "created", "updated", "averageSignal",
-)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -512,79 +508,6 @@ def _layer_for(path, layer):
     return layer if Path(path).suffix.lower() == ".gpkg" else None
 
 
-def read_cells(
-    path: str | os.PathLike,
-    /,
-    *,
-    mcc: int | None = 452,
-    bounds_lonlat: Sequence[float] | None = None,
-) -> gpd.GeoDataFrame:
-    """Cells in the OpenCelliD CSV format (with or without its header row).
-
-    Columns as published: radio, mcc, net, area, cell, unit, lon, lat, range, samples,
-    changeable, created, updated, averageSignal. Adds ``operator`` from the MCC 452 network
-    code (01 MobiFone, 02 VNPT, 04 Viettel, 05 Vietnamobile, 07 Gmobile) and ``cell_key``
-    ("radio-mcc-net-area-cell"). Rows of another MCC or without a position are skipped and
-    counted. Geometry: points in EPSG:4326.
-    """
-    path = Path(path)
-    what = f"cells ({path.name})"
-    _check_exists(path, what)
-    _check_utf8(path, what)
-    with open(path, encoding="utf-8") as fh:
-        first = fh.readline().strip().lower().split(",")
-    has_header = first[:2] == ["radio", "mcc"]
-    try:
-        df = pd.read_csv(path, header=0 if has_header else None, names=None if has_header else list(OPENCELLID_COLUMNS))
-    except Exception as err:
-        raise DataSourceError(f"{what}: could not parse as OpenCelliD CSV: {err}.") from err
-    missing = [c for c in OPENCELLID_COLUMNS[:9] if c not in df.columns]
-    if missing:
-        raise MissingColumnError(
-            f"{what} is missing OpenCelliD column(s): {', '.join(missing)}. Expected the published header "
-            f"{','.join(OPENCELLID_COLUMNS)} (or no header with the columns in that order)."
-        )
-    if df.empty:
-        raise EmptyLayerError(f"{what} has no rows.")
-    report: dict[str, int] = {}
-    for c in ("mcc", "net", "area", "cell", "range", "samples"):
-        df[c] = pd.to_numeric(df[c], errors="coerce")
-    df["lon"] = pd.to_numeric(df["lon"], errors="coerce")
-    df["lat"] = pd.to_numeric(df["lat"], errors="coerce")
-    if mcc is not None:
-        other = df["mcc"] != mcc
-        if other.any():
-            report["skipped_other_mcc"] = int(other.sum())
-            warnings.warn(f"{what}: {int(other.sum())} row(s) with an MCC other than {mcc} were skipped.", SkippedFeaturesWarning, stacklevel=2)
-            df = df[~other]
-    nopos = df["lon"].isna() | df["lat"].isna() | ((df["lon"] == 0) & (df["lat"] == 0))
-    if nopos.any():
-        report["skipped_no_position"] = int(nopos.sum())
-        rows = _v.rows_text(_v.row_numbers(df, nopos.to_numpy()))
-        warnings.warn(f"{what}: {int(nopos.sum())} cell(s) without a position were skipped: {rows}"
-                      f"{' (file line = row + 1, after the header)' if has_header else ''}.",
-                      SkippedFeaturesWarning, stacklevel=2)
-        df = df[~nopos]
-    if df.empty:
-        raise EmptyLayerError(f"{what} has no usable cells (MCC {mcc}, with a position).")
-    df = df.copy()
-    df["operator"] = df["net"].map(lambda n: OPERATORS_MCC452.get(int(n), f"MNC {int(n):02d}") if pd.notna(n) else "unknown")
-    df["radio"] = df["radio"].astype(str).str.upper()
-    df["cell_key"] = (
-        df["radio"] + "-" + df["mcc"].astype("Int64").astype(str) + "-" + df["net"].astype("Int64").astype(str)
-        + "-" + df["area"].astype("Int64").astype(str) + "-" + df["cell"].astype("Int64").astype(str)
-    )
-    dup = df["cell_key"].duplicated()
-    if dup.any():
-        report["skipped_duplicate_cells"] = int(dup.sum())
-        warnings.warn(f"{what}: {int(dup.sum())} duplicate cell row(s) were skipped (same radio, MCC, net, area, cell).", SkippedFeaturesWarning, stacklevel=2)
-        df = df[~dup]
-    gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
-    _v.check_lonlat(gdf, what, bounds_lonlat)
-    gdf.attrs["ictplan_report"] = report
-    return gdf.reset_index(drop=True)
-
-
 _SENTINELS = (-9999.0, -99999.0, -3.4028234663852886e38, -1e20)
 
 
@@ -797,3 +720,7 @@ def write_raster(
             if description:
                 ds.set_band_description(1, description)
     return path
+
+
+# the published point tables (OpenCelliD cells, Open Buildings) are read in ictplan.io_points
+from .io_points import OPENCELLID_COLUMNS, read_buildings, read_cells  # noqa: E402,F401

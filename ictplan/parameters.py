@@ -98,6 +98,9 @@ class FiberParameters:
     pons_per_olt: int = 8
     canal_half_width_m: float = 5.0  # a canal line's two banks lie this far to its left and right (assumption; 0: one line)
     organisation_1gbps: str = "dedicated_fiber"  # F4: "dedicated_fiber" (any fiber cable in reach) or "xgs_pon"
+    # households on buildings (a study's `buildings` layer; ictplan.households.households_from_buildings)
+    building_min_confidence: float = 0.7  # drop detections below this score (assumption; Open Buildings v3 publishes >= 0.65)
+    building_min_area_m2: float = 20.0  # drop footprints smaller than this: sheds, kiosks, water tanks (assumption)
 
 
 @dataclass(frozen=True)

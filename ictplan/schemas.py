@@ -219,6 +219,18 @@ SCHEMAS: dict[str, LayerSchema] = {
             aliases=_IN_COMMUNE,
         ),
         LayerSchema(
+            "buildings",
+            "polygon",  # points accepted too (ictplan.io.read_buildings)
+            None,
+            {},
+            {"area_m2": None, "confidence": None},
+            description="Building footprints or points (e.g. Google Open Buildings): households are placed on "
+            "them by area (ictplan.households.households_from_buildings). `area_m2`: footprint area (empty: "
+            "from the polygon); `confidence`: detection score 0-1 (empty: not filtered).",
+            kinds={"area_m2": "float", "confidence": "float"},
+            aliases={"area_in_meters": "area_m2"},
+        ),
+        LayerSchema(
             "dtt_transmitters",
             "point",
             "tx_id",

@@ -233,6 +233,9 @@ class Study:
             return _io.read_cells(path, bounds_lonlat=self.bounds_lonlat)
         geometry_kinds = {"Polygon", "MultiPolygon", "Point", "MultiPoint"} if name == "hamlets" else None
         layer = spec.get("layer") if path.suffix.lower() == ".gpkg" else None
+        if name == "buildings" or spec.get("format") == "open_buildings":  # footprints/points, e.g. Open Buildings CSV
+            return _io.read_buildings(path, format=spec.get("format"), layer=layer, crs=spec.get("crs"), x=spec.get("x"),
+                                      y=spec.get("y"), bounds_lonlat=self.bounds_lonlat, columns=spec.get("columns"))
         return _io.read_layer(path, spec.get("schema", name), layer=layer, crs=spec.get("crs"), x=spec.get("x"),
                               y=spec.get("y"), bounds_lonlat=self.bounds_lonlat, geometry_kinds=geometry_kinds,
                               columns=spec.get("columns"))

@@ -109,6 +109,10 @@ RANGES: dict[str, tuple[ValueRange, ...]] = {
         ValueRange("tx_power_dbm", *TX_POWER_RANGE_DBM, "dBm",
                    hint="give dBm per sector (watts? 20 W = 43 dBm), blank for the profile's"),
     ),
+    "buildings": (
+        ValueRange("area_m2", 0.0, 1e6, "m²", hint="give the footprint area in square metres, blank to take the polygon's"),
+        ValueRange("confidence", 0.0, 1.0, hint="give the detection score between 0 and 1, blank when unknown"),
+    ),
     "dtt_transmitters": (
         ValueRange("height_m", 0.0, 600.0, "m", low_open=True, missing_ok=False,
                    hint="give the antenna height above ground in metres"),
