@@ -73,6 +73,8 @@ __all__ = [
     "disc_coverage",
     "population_covered",
     "urban_mask",
+    "clutter_in_urban_model",
+    "convergence_lines",
     "run",
     "write_outputs",
     "ANY_OPERATOR",
@@ -111,7 +113,7 @@ class CoverageLayer:
     server: np.ndarray | None = None
     sinr_db: np.ndarray | None = None
     covered_indoor: np.ndarray | None = None  # uint8: percent of the cell's indoor users covered
-    users_per_person: float | None = None
+    users_per_person: float | np.ndarray | None = None  # per cell when market shares differ by commune
 
 
 @dataclass
@@ -130,6 +132,12 @@ class CoverageResult:
     validity: pd.DataFrame = field(default_factory=pd.DataFrame)
     demand: _demand.Demand | None = None
     location_probability: float = 0.5
+    meta: dict[str, Any] = field(default_factory=dict)  # "load_convergence": one record per carrier
+
+
+def convergence_lines(result: CoverageResult, /) -> list[str]:
+    """Human-readable lines (for the CLI) of ``result.meta["load_convergence"]``."""
+    return _cellload.convergence_lines(result.meta.get("load_convergence", []))
 
 
 # ============================================================================ sectors
@@ -366,6 +374,7 @@ def compute(
     parameters: Any = None,
     urban: np.ndarray | None = None,
     market_shares: Mapping[str, np.ndarray] | None = None,
+    clutter_loss_urban: np.ndarray | None = None,
 ) -> CoverageResult:
     """Best-server coverage of every operator × technology, plus ``"any"`` operator per technology.
 
@@ -391,6 +400,10 @@ def compute(
         Boolean per cell (the grid's shape): the cells whose path loss is the urban model
         (``parameters.urban_model``, TR 38.901 UMa) instead of the profiles' RMa, with its
         shadow-fading σ and O2I; see :func:`urban_mask`. ``None``: the profiles' model everywhere.
+    clutter_loss_urban
+        Optional per-cell clutter loss (dB) of the carriers whose urban cells use the urban
+        model (``clutter_loss`` with built-up clutter at 0 dB in the urban cells: UMa already
+        includes it; :func:`clutter_in_urban_model`). ``None``: ``clutter_loss`` for every carrier.
 
     Returns
     -------
@@ -453,10 +466,11 @@ def compute(
     bar = tqdm(total=int(sec.groupby(["operator", "technology", "band"]).ngroups), desc="coverage", unit="carrier",
                disable=not progress, file=sys.stderr)
     engine_kw = {"clutter": clutter_loss, "margin_db": margin_db, "window_rows": window_rows, "n_jobs": n_jobs,
-                 "urban": _check_urban(urban, grid)}
+                 "urban": _check_urban(urban, grid),
+                 "clutter_urban": None if clutter_loss_urban is None else _check_clutter(clutter_loss_urban, grid)}
     for op, opsec in sec.groupby("operator", sort=True):
         share = market_shares[str(op)] if market_shares and str(op) in market_shares else shares[str(op)]
-        subs = counts * (dem.subscribers_per_person * share)  # share: a number, or per cell (ictplan.demand)
+        sub_pp = dem.subscribers_per_person * share  # share: a number, or per cell (ictplan.demand)
         covered_5g: np.ndarray | None = None
         for tech in sorted(set(opsec["technology"]), key=lambda t: t != "5G"):  # 5G first: its users leave 4G
             t0 = time.perf_counter()
@@ -464,10 +478,7 @@ def compute(
             bands = [(carrier, radio.profile_for(dict(profiles), str(op), tech, str(band)))
                      for band, carrier in group.groupby("band", sort=True)]
             bar.set_postfix_str(f"{op} {tech}")
-            if tech == "5G":
-                eligible = subs * dem.uptake_5g
-            else:  # 5G users outside their operator's 5G fall back to its 4G
-                eligible = subs * (1.0 - dem.uptake_5g * (covered_5g.reshape(-1) if covered_5g is not None else 0.0))
+            eligible = _cellload.eligible_users(counts, sub_pp, dem.uptake_5g, tech, covered_5g)
             served = _cellload.serve(bands, grid, counts, eligible, opts, engine_kw=engine_kw, keep_rasters=keep_rasters)
             if tech == "5G":
                 covered_5g = served.served
@@ -484,10 +495,10 @@ def compute(
             bar.update(len(bands))
     layers.update(_union_layers(layers, keep_rasters=keep_rasters))
     bar.close()
-    val = pd.DataFrame(validity)
-    _warn_validity(val)
-    return CoverageResult(grid=grid, sectors=sec, layers=layers, timings_s=timings, load=pd.DataFrame(load),
-                          validity=val, demand=dem, location_probability=opts.location_probability)
+    _warn_validity(val := pd.DataFrame(validity))
+    conv = _cellload.load_convergence(pd.DataFrame(load), tolerance=opts.load_tolerance, max_iterations=opts.load_iterations)
+    return CoverageResult(grid=grid, sectors=sec, layers=layers, timings_s=timings, load=pd.DataFrame(load), validity=val,
+                          demand=dem, location_probability=opts.location_probability, meta={"load_convergence": conv})
 
 
 def _check_urban(urban: np.ndarray | None, grid: Grid) -> np.ndarray | None:
@@ -575,6 +586,8 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> C
     landcover = study.landcover  # the study's land-cover raster, when it names one
     clutter = clutter_loss_db(landcover, profiles) if landcover is not None else None
     urban = _study_urban(study, population, prm)
+    clutter_u = (clutter_in_urban_model(clutter, landcover, profiles, urban, classes=prm.clutter_zero_in_urban)
+                 if clutter is not None and landcover is not None and urban is not None else None)
     carriers = study.layer("sites")[["operator", "technology", "band"]].astype(str).drop_duplicates()
     default = {op: radio.profile_for(profiles, op, tech.upper(), band).market_share  # the province default
                for op, tech, band in carriers.itertuples(index=False)}
@@ -582,7 +595,7 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> C
                                        method=prm.method)  # None: no per-commune shares given
     result = compute(study.layer("sites"), population, profiles, clutter_loss=clutter, margin_db=prm.margin_db,
                      keep_rasters=prm.keep_rasters, n_jobs=prm.n_jobs, progress=progress, parameters=prm,
-                     urban=urban, market_shares=market)
+                     urban=urban, market_shares=market, clutter_loss_urban=clutter_u)
     t1 = time.perf_counter()
     weights = _study_weights(study, tuple(prm.levels), prm.method)
     result.table = population_covered(result, population, weights, method=prm.method)
@@ -594,6 +607,29 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> C
     logger.info("coverage: %d sectors, %d layers, table of %d rows in %.2f s", len(result.sectors),
                 len(result.layers), len(result.table), result.timings_s["total_s"])
     return result
+
+
+def clutter_in_urban_model(clutter_loss: np.ndarray, landcover: np.ndarray, profiles: Mapping[str, Any],
+                           urban: np.ndarray, /, *, classes: Sequence[str] = ("built_up",)) -> np.ndarray:
+    """The clutter loss (dB, float32) where the urban path-loss model is used: 0 dB in the
+    ``urban`` cells whose land-cover class (the profiles' ``[clutter_classes]``) is one of
+    ``classes``, ``clutter_loss`` elsewhere.
+
+    TR 38.901 UMa is fitted to terminals among urban buildings, so its loss already holds
+    the built-up clutter that ITU-R P.2108 §3.1 adds over open land (WorldCover 50); adding
+    it again would count it twice. Trees and mangroves in an urban cell keep their loss
+    (UMa has no vegetation), as do the rural (RMa) cells, built-up or not.
+    """
+    names: Mapping[Any, str] = profiles.get("clutter_classes") or {}
+    codes = [int(c) for c, n in names.items() if n in set(classes)]
+    out = np.array(clutter_loss, dtype=np.float32, copy=True)
+    lc = np.asarray(landcover)
+    u = np.asarray(urban, dtype=bool)
+    if out.shape != lc.shape or out.shape != u.shape:
+        raise InputValidationError(f"the clutter loss {out.shape}, land cover {lc.shape} and urban mask {u.shape} "
+                                   "must be on one grid (the population grid).")
+    out[u & np.isin(lc, codes)] = 0.0
+    return out
 
 
 def urban_mask(population: Population, /, *, density_per_km2: float, window_m: float = 1000.0,

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 
 from . import zones as _zones
 from ._errors import InputValidationError
-from .grid import OUTSIDE_ZONES, Grid, Population, zone_sums
+from .grid import OUTSIDE_ZONES, Grid, Population
 
 if TYPE_CHECKING:  # pragma: no cover
     from .coverage import CoverageLayer, CoverageResult
@@ -94,13 +94,16 @@ def population_covered(
         raise InputValidationError("the population is not on the coverage result's grid; use the same raster.")
     if not zones:
         raise InputValidationError("no zone layers given; pass e.g. {'communes': communes_gdf}.")
-    pop = population.counts.reshape(-1).astype(np.float64)
+    pop = np.asarray(population.counts, dtype=np.float64).reshape(-1)  # no copy when already float64
     built = {level: _as_weights(level, z, (weights or {}).get(level), result.grid, method, population)
              for level, z in zones.items()}
-    frames = [_level_table(level, zw.codes.tolist(), zw.names.tolist(), zw.matrix, zw.outside, pop, result)
-              for level, zw in built.items()]
+    first_sums: dict[Any, np.ndarray] = {}
+    frames = [_level_table(level, zw.codes.tolist(), zw.names.tolist(), zw.matrix, zw.outside, pop, result,
+                           first_sums=first_sums if k == 0 else None)
+              for k, (level, zw) in enumerate(built.items())]
     first = next(iter(built.values()))  # the province = the sum of the first level's zones
-    frames.append(_level_table("province", ["province"], ["province"], None, 1.0 - first.outside, pop, result))
+    frames.append(_level_table("province", ["province"], ["province"], None, first.outside, pop, result,
+                               province_from=first_sums))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -156,70 +159,189 @@ def zone_quantile(triplets: tuple[np.ndarray, np.ndarray, np.ndarray, int],
     return out
 
 
-def weighted_quantile(parts: list[tuple[np.ndarray, np.ndarray]], q: float) -> float:
+_CHUNK = 1 << 18  # cells per streamed chunk of the zone sums and quantiles (bounds their temporaries)
+_QBINS = 4096  # histogram bins per refinement of the weighted quantile
+_QGATHER = 1 << 20  # a quantile's bin with at most this many values is sorted directly
+
+
+def _edges(n: int) -> list[tuple[int, int]]:
+    return [(a, min(a + _CHUNK, n)) for a in range(0, n, _CHUNK)] or [(0, 0)]
+
+
+def _part_weight(w: Any, sl: slice) -> np.ndarray:
+    """A quantile part's weights over ``sl``: an array, or a function of the slice."""
+    return np.asarray(w(sl) if callable(w) else w[sl], dtype=np.float64)
+
+
+def weighted_quantile(parts: list[tuple[np.ndarray, Any]], q: float) -> float:
     """Weighted ``q``-quantile of pooled per-cell values: the smallest value ``v`` with
-    ``Σ weight·1(value ≤ v) ≥ q·Σ weight`` (NaN: no weight). Bisection on the value (no
-    sort, no copy of the national arrays), then snapped to the data value."""
-    parts = [(v, w) for v, w in parts if v.size]
-    total = float(sum(w.sum() for _, w in parts))
-    if not parts or total <= 0:
+    ``Σ weight·1(value ≤ v) ≥ q·Σ weight`` (NaN: no weight).
+
+    ``parts`` = [(values, weights)]; weights are an array like the values or a function of a
+    slice giving them (so no grid-sized weight array is built). Streamed in chunks: a
+    weighted histogram of the values (:data:`_QBINS` bins) finds the bin holding the
+    quantile, refined the same way inside that bin until it holds few values, which are
+    then sorted: exact, a few passes over the data, no sort or copy of the national arrays.
+    """
+    parts = [(np.asarray(v).reshape(-1), w) for v, w in parts if np.asarray(v).size]
+    levels: list[tuple[float, float, int]] = []  # (lo, hi, bin) of each refinement
+
+    def chunks() -> Any:  # (values, weights) of the cells inside every refined bin, weight > 0
+        for v, w in parts:
+            for a, b in _edges(v.size):
+                vv, ww = v[a:b].astype(np.float64), _part_weight(w, slice(a, b))
+                keep = ww > 0
+                for lo, hi, k in levels:
+                    keep &= _bin(vv, lo, hi) == k
+                yield vv[keep], ww[keep]
+
+    total, lo, hi, count = 0.0, np.inf, -np.inf, 0
+    for vv, ww in chunks():
+        total += float(ww.sum())
+        count += vv.size
+        if vv.size:
+            lo, hi = min(lo, float(vv.min())), max(hi, float(vv.max()))
+    if count == 0 or total <= 0:
         return float("nan")
-    target = q * total * (1 - 1e-12)
-
-    def mass(x: float) -> float:
-        return float(sum(w[v <= x].sum() for v, w in parts))
-
-    lo = min(float(v[w > 0].min()) for v, w in parts if (w > 0).any())
-    hi = max(float(v[w > 0].max()) for v, w in parts if (w > 0).any())
-    if mass(lo) >= target:
-        return lo
-    for _ in range(64):  # invariant: mass(lo) < target ≤ mass(hi)
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        lo, hi = (lo, mid) if mass(mid) >= target else (mid, hi)
-    # the answer lies in (lo, hi]: sort the (few) values there and walk their cumulative weight
-    inside = [((v > lo) & (v <= hi) & (w > 0)) for v, w in parts]
-    sv = np.concatenate([v[m] for (v, _), m in zip(parts, inside, strict=True)])
-    sw = np.concatenate([w[m] for (_, w), m in zip(parts, inside, strict=True)])
+    target, below = q * total * (1 - 1e-12), 0.0
+    while count > _QGATHER and hi > lo:
+        hist = np.zeros(_QBINS)
+        for vv, ww in chunks():
+            hist += np.bincount(_bin(vv, lo, hi), weights=ww, minlength=_QBINS)
+        cum = below + np.cumsum(hist)
+        k = min(int(np.searchsorted(cum, target)), _QBINS - 1)
+        below = cum[k - 1] if k > 0 else below
+        levels.append((lo, hi, k))
+        width = (hi - lo) / _QBINS
+        lo, hi, count = lo + k * width, lo + (k + 1) * width, 0
+        vmin, vmax = np.inf, -np.inf
+        for vv, _ in chunks():
+            count += vv.size
+            if vv.size:
+                vmin, vmax = min(vmin, float(vv.min())), max(vmax, float(vv.max()))
+        lo, hi = vmin, vmax
+    if hi <= lo:  # every value left in the quantile's bin is the same
+        return float(lo)
+    got = list(chunks())
+    sv = np.concatenate([g[0] for g in got])
+    sw = np.concatenate([g[1] for g in got])
     o = np.argsort(sv, kind="stable")
-    cum = mass(lo) + np.cumsum(sw[o])
+    cum = below + np.cumsum(sw[o])
     return float(sv[o][min(int(np.searchsorted(cum, target)), sv.size - 1)])
 
 
+def _bin(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Histogram bin of each value in [lo, hi] (the last bin closed)."""
+    if hi <= lo:
+        return np.zeros(v.size, dtype=np.int64)
+    return np.clip(((v - lo) / (hi - lo) * _QBINS).astype(np.int64), 0, _QBINS - 1)  # no overflow for tiny hi − lo
+
+
+class _Streamed:
+    """A level's zone sums streamed over chunks of cells.
+
+    ``w`` (zones × cells, CSR) and ``out`` (each cell's share outside the zones) give the zone
+    rows and the ``"(outside zones)"`` row; with ``w=None`` the single row is the province,
+    weighted ``1 − out`` (``out`` the first level's leftover). :meth:`sums` evaluates many
+    per-cell quantities over one chunk at a time (no grid-sized temporaries); each chunk's
+    weights are cut from the CSR rows by their (sorted) cell indices.
+    """
+
+    def __init__(self, w: Any, out: np.ndarray) -> None:
+        self.out = out
+        self.n = out.size
+        self.edges = _edges(self.n)
+        self.w = None if w is None else (w if w.has_sorted_indices else w.sorted_indices())
+        if self.w is not None:
+            ip, idx = self.w.indptr, self.w.indices
+            cuts = np.array([a for a, _ in self.edges] + [self.n])
+            self.lo = (np.stack([ip[z] + np.searchsorted(idx[ip[z]:ip[z + 1]], cuts) for z in range(self.w.shape[0])])
+                       if self.w.shape[0] else np.zeros((0, cuts.size), dtype=np.int64))
+
+    def _chunk_weights(self, j: int) -> sp.csr_matrix:
+        assert self.w is not None
+        a, b = self.edges[j]
+        starts, lens = self.lo[:, j], self.lo[:, j + 1] - self.lo[:, j]
+        ends = np.cumsum(lens)
+        pos = np.repeat(starts - (ends - lens), lens) + np.arange(int(ends[-1]) if ends.size else 0)
+        return sp.csr_matrix((self.w.data[pos], self.w.indices[pos] - a, np.concatenate([[0], ends])),
+                             shape=(self.w.shape[0], b - a))
+
+    def sums(self, fn: Any) -> np.ndarray:
+        """``fn(slice)`` → (cells of the slice × K) float64; returns (rows × K) weighted sums."""
+        acc: np.ndarray | None = None
+        for j, (a, b) in enumerate(self.edges):
+            qv = np.asarray(fn(slice(a, b)), dtype=np.float64)
+            o = self.out[a:b]
+            if self.w is None:
+                part = (qv.sum(axis=0) - o @ qv)[None, :]
+            else:
+                part = np.vstack([self._chunk_weights(j) @ qv, (o @ qv)[None, :]])
+            acc = part if acc is None else acc + part
+        assert acc is not None
+        return acc
+
+
+def _upp(lay: CoverageLayer) -> Any:
+    """Users per person of a layer: a number, or an array per cell."""
+    u = 0.0 if lay.users_per_person is None else lay.users_per_person
+    return float(u) if np.ndim(u) == 0 else np.asarray(u, dtype=np.float64).reshape(-1)
+
+
+def _layer_fn(lay: CoverageLayer, pop: np.ndarray, upp: Any, by_users: bool) -> Any:
+    """Per-cell quantities of one layer over a slice: people, covered people, their speed sum,
+    covered at target, indoor covered; for an operator layer also its users, the weight of
+    the user means (users, or people when the technology has none) and their speed and
+    at-target sums."""
+    cov, tp, ind = lay.covered.reshape(-1), lay.tput_mbps.reshape(-1), lay.covered_indoor
+    ind = None if ind is None else ind.reshape(-1)
+
+    def fn(sl: slice) -> np.ndarray:
+        p, t = pop[sl], tp[sl].astype(np.float64)
+        pc = p * cov[sl]
+        cols = [p, pc, pc * t, pc * (t >= lay.target_mbps), p * (ind[sl] / 100.0) if ind is not None else 0.0 * p]
+        if upp is not None:
+            users = p * (upp if np.ndim(upp) == 0 else upp[sl])
+            uw = users if by_users else p
+            cols += [users, uw, uw * t, uw * ((t >= lay.target_mbps) & (t > 0))]
+        return np.column_stack(cols)
+
+    return fn
+
+
 def _level_table(level: str, codes: list[str], names: list[str], w: Any, w_out: np.ndarray,
-                 pop: np.ndarray, result: CoverageResult) -> pd.DataFrame:
+                 pop: np.ndarray, result: CoverageResult, *, first_sums: dict[Any, np.ndarray] | None = None,
+                 province_from: dict[Any, np.ndarray] | None = None) -> pd.DataFrame:
     """Zone rows of one level, then its ``"(outside zones)"`` row: ``w`` sparse (zones ×
-    cells), ``w_out`` the leftover share per cell. With ``w=None``, ``w_out`` is the single
-    zone's dense weight vector (the province) and no outside row is added."""
-    if w is None:
-        def zsum(v: np.ndarray) -> np.ndarray:
-            return np.array([float(w_out @ v)])
-    else:
+    cells), ``w_out`` the leftover share per cell; the zone sums of each layer are stored in
+    ``first_sums`` when given. With ``w=None``, the single row is the province, weighted
+    ``1 − w_out`` (``w_out`` the first level's leftover): its sums are the first level's zone
+    rows summed (``province_from``); only its 10th percentiles stream the cells again."""
+    zs = _Streamed(w, w_out) if w is not None else None
+    if w is not None:
         codes, names = [*codes, OUTSIDE_ZONES], [*names, OUTSIDE_ZONES]
-
-        def zsum(v: np.ndarray) -> np.ndarray:
-            return np.append(zone_sums(w, v), float(w_out @ v))
-
-    pop_z = zsum(pop)
     rows = []
     ops: dict[str, list[tuple[CoverageLayer, pd.DataFrame]]] = {}
     for (op, tech), lay in sorted(result.layers.items(), key=lambda kv: (kv[0][1], kv[0][0] == _ANY, kv[0][0])):
-        frame = _layer_rows(lay, pop, pop_z, zsum)
+        upp = None if op == _ANY else _upp(lay)
+        by_users = upp is not None and (float(upp) * float(pop.sum()) if np.ndim(upp) == 0 else float(pop @ upp)) > 0
+        if zs is not None:
+            z = zs.sums(_layer_fn(lay, pop, upp, by_users))
+            if first_sums is not None:
+                first_sums[(op, tech)] = z
+        else:  # the province: the first level's zone rows summed (their weights add up to 1 − w_out)
+            assert province_from is not None
+            z = province_from[(op, tech)][:-1].sum(axis=0, keepdims=True)
+        frame = _layer_rows(lay, z[:, :5])
         if op == _ANY:
             _any_users(frame, ops.get(tech, []), pop, w_out if w is None else None)
         else:
-            upp = np.broadcast_to(np.asarray(0.0 if lay.users_per_person is None else lay.users_per_person, float).reshape(-1), pop.shape)  # per cell
-            users = pop * upp
-            users_z = zsum(users)
-            frame["users"] = users_z
-            uw = users if float(users.sum()) > 0 else pop  # no user of the technology: over the people, as before
-            uw_z = zsum(uw)
+            frame["users"] = z[:, 5]
+            uw_z = z[:, 6]
             with np.errstate(invalid="ignore", divide="ignore"):
-                frame["mean_user_mbps"] = np.where(uw_z > 0, zsum(uw * lay.tput_mbps.reshape(-1)) / uw_z, np.nan)
-                ge = (lay.tput_mbps.reshape(-1) >= lay.target_mbps) & (lay.tput_mbps.reshape(-1) > 0)
-                frame["pct_users_ge_target"] = np.where(uw_z > 0, 100.0 * zsum(uw * ge) / uw_z, np.nan)
-            frame["p10_user_mbps"] = (weighted_quantile([(lay.tput_mbps.reshape(-1), pop * upp * w_out)], 0.1)
+                frame["mean_user_mbps"] = np.where(uw_z > 0, z[:, 7] / uw_z, np.nan)
+                frame["pct_users_ge_target"] = np.where(uw_z > 0, 100.0 * z[:, 8] / uw_z, np.nan)
+            frame["p10_user_mbps"] = (weighted_quantile([(lay.tput_mbps, _province_users(pop, upp, w_out))], 0.1)
                                       if w is None else np.nan)  # the province's (per zone would need a sort)
             ops.setdefault(tech, []).append((lay, frame))
         frame.insert(0, "operator", op)
@@ -231,16 +353,18 @@ def _level_table(level: str, codes: list[str], names: list[str], w: Any, w_out: 
     return pd.concat(rows, ignore_index=True)
 
 
-def _layer_rows(lay: CoverageLayer, pop: np.ndarray, pop_z: np.ndarray, zsum: Any) -> pd.DataFrame:
-    """The coverage columns of one layer (people, covered, the layer's per-cell speed over the covered)."""
-    cov = lay.covered.reshape(-1)
-    tp = lay.tput_mbps.reshape(-1)
-    pc = pop * cov
-    cov_z = zsum(pc)
-    tp_z = zsum(pc * tp)
-    ge_z = zsum(pc * (tp >= lay.target_mbps))
-    ind = lay.covered_indoor.reshape(-1) / 100.0 if lay.covered_indoor is not None else np.zeros_like(pop)
-    ind_z = zsum(pop * ind)
+def _province_users(pop: np.ndarray, upp: Any, w_out: np.ndarray) -> Any:
+    """The province's users per cell over a slice (a function: no grid-sized array)."""
+    def fn(sl: slice) -> np.ndarray:
+        return pop[sl] * (upp if np.ndim(upp) == 0 else upp[sl]) * (1.0 - w_out[sl])
+
+    return fn
+
+
+def _layer_rows(lay: CoverageLayer, z: np.ndarray) -> pd.DataFrame:
+    """The coverage columns of one layer from its zone sums (people, covered, covered speed sum,
+    covered at target, indoor covered): the layer's per-cell speed over the covered."""
+    pop_z, cov_z, tp_z, ge_z, ind_z = (z[:, k] for k in range(5))
     with np.errstate(invalid="ignore", divide="ignore"):
         return pd.DataFrame({
             "population": pop_z, "pop_covered": cov_z,
@@ -267,6 +391,5 @@ def _any_users(frame: pd.DataFrame, per_op: list[tuple[CoverageLayer, pd.DataFra
     if w_out is None or not per_op:
         frame["p10_user_mbps"] = np.nan
         return
-    parts = [(lay.tput_mbps.reshape(-1), pop * np.asarray(0.0 if lay.users_per_person is None else lay.users_per_person, float).reshape(-1) * w_out)
-             for lay, _ in per_op]
+    parts = [(lay.tput_mbps, _province_users(pop, _upp(lay), w_out)) for lay, _ in per_op]
     frame["p10_user_mbps"] = weighted_quantile(parts, 0.1)

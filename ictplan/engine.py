@@ -571,21 +571,46 @@ class Interference:
     noise_mw: float
     scale: float = 1.0  # interference at the time-average beam gain (radio.beams)
 
-    def _parts(self, cells: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.float32]:
-        """(Σ_k η[id_k] p_k + N, rest, the carrier's mean η) at flat cell indices."""
-        e = np.append(np.asarray(eta, np.float32) * np.float32(self.scale), np.float32(0.0))  # id −1 → weight 0
-        top = np.full(cells.size, np.float32(self.noise_mw), dtype=np.float32)
-        for ids, pw in zip(self.ids, self.p_mw, strict=True):
-            top += e[ids.reshape(-1)[cells]] * pw.reshape(-1)[cells]
-        return top, self.rest_mw.reshape(-1)[cells], np.float32(e[:-1].mean() if e.size > 1 else 1.0)
+    def take(self, cells: np.ndarray) -> Interference:
+        """The split at flat ``cells`` only, as 1-D arrays in that order (a load pass over the
+        served cells then calls :meth:`sinr_db` with ``cells=None``)."""
+        def pick(a: np.ndarray) -> np.ndarray:
+            return a.reshape(-1)[cells]
 
-    def sinr_db(self, rsrp_dbm: np.ndarray, cells: np.ndarray, eta: np.ndarray) -> np.ndarray:
-        """SINR (dB, float32) at flat ``cells`` (RSRP ``rsrp_dbm`` there) at utilisations ``eta``."""
+        return Interference(ids=[pick(a) for a in self.ids], p_mw=[pick(a) for a in self.p_mw],
+                            rest_mw=pick(self.rest_mw), noise_mw=self.noise_mw, scale=self.scale)
+
+    def compact(self, cells: np.ndarray) -> Interference:
+        """:meth:`take` in place, one array at a time: each grid-sized array is dropped as soon as
+        its served cells are copied (the peak is one compact array above the grid-sized split)."""
+        for lst in (self.ids, self.p_mw):
+            for k, a in enumerate(lst):
+                lst[k] = a.reshape(-1)[cells]
+                del a
+        self.rest_mw = self.rest_mw.reshape(-1)[cells]
+        return self
+
+    def _parts(self, cells: np.ndarray | None, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.float32]:
+        """(Σ_k η[id_k] p_k + N, rest, the carrier's mean η) at flat cell indices (``None``: every
+        cell the arrays hold)."""
+        def pick(a: np.ndarray) -> np.ndarray:
+            return a.reshape(-1) if cells is None else a.reshape(-1)[cells]
+
+        e = np.append(np.asarray(eta, np.float32) * np.float32(self.scale), np.float32(0.0))  # id −1 → weight 0
+        rest = pick(self.rest_mw)
+        top = np.full(rest.size, np.float32(self.noise_mw), dtype=np.float32)
+        for ids, pw in zip(self.ids, self.p_mw, strict=True):
+            top += e[pick(ids)] * pick(pw)
+        return top, rest, np.float32(e[:-1].mean() if e.size > 1 else 1.0)
+
+    def sinr_db(self, rsrp_dbm: np.ndarray, cells: np.ndarray | None, eta: np.ndarray) -> np.ndarray:
+        """SINR (dB, float32) at flat ``cells`` (RSRP ``rsrp_dbm`` there; ``None``: every cell the
+        arrays hold) at utilisations ``eta``."""
         top, rest, mean = self._parts(cells, eta)
         top += mean * rest
         return (np.asarray(rsrp_dbm, np.float32) - np.float32(10.0) * np.log10(top)).astype(np.float32)
 
-    def sinr_bounds_db(self, rsrp_dbm: np.ndarray, cells: np.ndarray, eta: np.ndarray,
+    def sinr_bounds_db(self, rsrp_dbm: np.ndarray, cells: np.ndarray | None, eta: np.ndarray,
                        min_eta: float) -> tuple[np.ndarray, np.ndarray]:
         """The exact SINR's range at ``cells``: the rest weighted by 1 (low) and ``min_eta`` (high)."""
         top, rest, _ = self._parts(cells, eta)

@@ -236,23 +236,28 @@ def build(
     NoDataInBoundsError
         No zone overlaps the grid.
     """
-    raw = zone_weights(zones, grid, method=method)  # type: ignore[arg-type]
-    matrix, over = resolve_overlaps(raw)
+    matrix = zone_weights(zones, grid, method=method)  # type: ignore[arg-type]
+    # one column-sum array serves the overlap report, the resolution and (in place) the leftover:
+    # the matrix is scaled in place (built here), no grid-sized copies (as resolve_overlaps makes)
     col = np.bincount(matrix.indices, weights=matrix.data, minlength=matrix.shape[1])
-    outside = np.clip(1.0 - col, 0.0, 1.0)
+    over = col > 1.0 + _OVER_TOL
+    n_over_cells = int(np.count_nonzero(col > 1.0 + _REPORT_TOL))
+    people = None
+    if population is not None:
+        people = float(np.maximum(col[over] - 1.0, 0.0) @ population.counts.reshape(-1)[over])
+    if over.any():
+        matrix.data *= np.where(over, 1.0 / np.where(over, col, 1.0), 1.0)[matrix.indices]
+        col[over] = 1.0  # the scaled columns sum to 1 (to rounding)
+    outside = np.subtract(1.0, col, out=col)
+    np.clip(outside, 0.0, 1.0, out=outside)
     outside[np.abs(outside) < 1e-12] = 0.0
     code_col, name_col = zone_columns(level, zones)
     n = len(zones)
     codes = zones[code_col].astype(str).to_numpy() if code_col else np.arange(n).astype(str)
     names = zones[name_col].astype(str).to_numpy() if name_col else codes
-    people = None
-    if population is not None:
-        raw_col = np.bincount(raw.indices, weights=raw.data, minlength=raw.shape[1])
-        people = float(np.maximum(raw_col - 1.0, 0.0)[over] @ population.counts.reshape(-1)[over])
     pairs = overlap_pairs(zones.to_crs(grid.crs) if zones.crs is not None and not grid.crs.is_geographic
                           and not zones.crs.equals(grid.crs) else zones, codes=codes)
-    raw_sum = np.bincount(raw.indices, weights=raw.data, minlength=raw.shape[1])
-    report = OverlapReport(level=level, pairs=pairs, cells=int((raw_sum > 1.0 + _REPORT_TOL).sum()), people=people)
+    report = OverlapReport(level=level, pairs=pairs, cells=n_over_cells, people=people)
     if report.n_pairs or report.cells:
         logger.info("zones %s", report.summary())
     return ZoneWeights(level=level, codes=codes, names=names, matrix=matrix, outside=outside, overlap=report,

@@ -167,7 +167,7 @@ def _national(n: int, n_sectors: int, seed: int = 11, load_iterations: int | Non
     from affine import Affine
 
     from ictplan import coverage, parameters, radio
-    from ictplan.grid import Grid, Population, zone_sums, zone_weights
+    from ictplan.grid import Grid, Population
 
     rng = np.random.default_rng(seed)
     t_build = time.perf_counter()
@@ -251,7 +251,9 @@ def _national(n: int, n_sectors: int, seed: int = 11, load_iterations: int | Non
     agree = bool((engine_cov == brute_cov)[clear].all())
     any5 = prov.loc[("5G", "any")]
     any4 = prov.loc[("4G", "any")]
-    zs = zone_sums(zone_weights(zones, grid), counts).sum()
+    # the 64 zones plus "(outside zones)" add up to the grid total (from the table: no second weights build)
+    lvl = tab[(tab.level == "provinces") & (tab.technology == "4G") & (tab.operator == "any")]
+    zs = float(lvl["population"].sum())
     return {"t_radio": t_radio, "peak_radio_mb": peak_radio_mb, "t_zones": t_zones, "total_s": total_s, "t_build": t_build, "peak_mb": _peak_mb(),
             "cpu_s": cpu_s, "load": load,
             "agree": agree, "checked": int(clear.sum()), "pct4": float(any4.pct_covered),
@@ -261,7 +263,9 @@ def _national(n: int, n_sectors: int, seed: int = 11, load_iterations: int | Non
             "mean_tput": {f"{op}/{t}": round(float((lay.tput_mbps * counts).sum() / counts.sum()), 2)
                           for (op, t), lay in res.layers.items()},
             "load_iterations": prm.load_iterations, "congested": int(res.load["congested_sectors"].sum()),
-            "iterations_used": res.load["load_iterations"].tolist()}
+            "iterations_used": res.load["load_iterations"].tolist(),
+            "converged": res.load["converged"].tolist() if "converged" in res.load else [],
+            "damping": prm.load_damping}
 
 
 def _in_fresh_process(fn, *args) -> dict:
@@ -355,7 +359,8 @@ def _table(scale: str, cfg: dict, nats: list[dict]) -> None:
     lines = [head, f"{'':<22}{'with load iterations':>24}{'without':>14}"]
     for label, key, fmt in rows:
         lines.append(f"{label:<22}{fmt % nats[0][key]:>24}{fmt % nats[1][key]:>14}")
-    lines.append(f"load iterations used per carrier: {nats[0]['iterations_used']}; changes per pass: {nats[0]['load_deltas']}")
+    lines.append(f"load updates per carrier (α = {nats[0]['damping']:g}, ≤ {nats[0]['load_iterations']}): "
+                 f"{nats[0]['iterations_used']}, converged {nats[0]['converged']}; residual per pass: {nats[0]['load_deltas']}")
     lines.append("population-mean throughput (Mb/s, all people; with / without iterations): " + ", ".join(
         f"{k} {v:.1f}/{nats[1]['mean_tput'].get(k, float('nan')):.1f}" for k, v in nats[0]["mean_tput"].items()))
     print("\n".join(lines), file=sys.stderr)

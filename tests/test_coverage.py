@@ -525,3 +525,56 @@ def test_study_landcover_adds_clutter_loss(tmp_path):
         return float(row.pct_covered.iloc[0])
 
     assert pct(with_lc) < pct(without) - 1.0
+
+
+def test_streamed_zone_tables_equal_dense_sums_whatever_the_chunk(monkeypatch):
+    """The tables stream the cells in chunks (and the quantile refines its histogram): with tiny
+    chunks every figure equals the dense computation by hand, and the one-chunk answer."""
+    from ictplan import coverage_tables as ct
+
+    g, pop, gdf, communes = two_operator_case()
+    res = coverage.compute(gdf, pop, PROFILES)
+    lay = res.layers[("VNPT", "4G")]
+    lay.users_per_person = np.linspace(0.05, 0.3, pop.counts.size)  # per cell, as with commune market shares
+    one = coverage.population_covered(res, pop, {"communes": communes})
+    monkeypatch.setattr(ct, "_CHUNK", 97)
+    monkeypatch.setattr(ct, "_QGATHER", 5)
+    monkeypatch.setattr(ct, "_QBINS", 7)
+    tab = coverage.population_covered(res, pop, {"communes": communes})
+    pd.testing.assert_frame_equal(one, tab, rtol=1e-9, atol=1e-9)
+    w = zone_weights(communes, g).toarray()
+    p = pop.counts.reshape(-1)
+    tp, upp = lay.tput_mbps.reshape(-1).astype(float), lay.users_per_person
+    users = p * upp
+    for z, code in enumerate(communes.commune_code):
+        row = tab[(tab.level == "communes") & (tab.zone_code == code) & (tab.operator == "VNPT")
+                  & (tab.technology == "4G")].iloc[0]
+        assert row.users == pytest.approx(w[z] @ users, rel=1e-9)
+        assert row.mean_user_mbps == pytest.approx((w[z] * users) @ tp / (w[z] @ users), rel=1e-9)
+        assert row.pop_covered_indoor == pytest.approx(w[z] @ (p * lay.covered_indoor.reshape(-1) / 100.0), rel=1e-9)
+    prov = tab[(tab.level == "province") & (tab.operator == "VNPT") & (tab.technology == "4G")].iloc[0]
+    wp = w.sum(axis=0) * users  # the province's users per cell
+    o = np.argsort(tp, kind="stable")
+    want = tp[o][np.flatnonzero(np.cumsum(wp[o]) >= 0.1 * wp.sum() * (1 - 1e-12))[0]]
+    assert prov.p10_user_mbps == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1000), st.floats(0, 5)), min_size=1, max_size=300),
+       st.floats(0.01, 0.99), st.integers(1, 40))
+def test_property_refined_weighted_quantile_matches_a_sort(pairs, q, chunk):
+    from ictplan import coverage_tables as ct
+
+    v, w = (np.array(a) for a in zip(*pairs, strict=True))
+    old = ct._CHUNK, ct._QGATHER, ct._QBINS
+    ct._CHUNK, ct._QGATHER, ct._QBINS = chunk, 3, 5
+    try:
+        got = ct.weighted_quantile([(v, lambda sl: w[sl])], q)
+    finally:
+        ct._CHUNK, ct._QGATHER, ct._QBINS = old
+    if w.sum() == 0:
+        assert math.isnan(got)
+        return
+    o = np.argsort(v, kind="stable")
+    want = v[o][np.flatnonzero(np.cumsum(w[o]) >= q * w.sum() * (1 - 1e-12))[0]]
+    assert got == want

@@ -108,3 +108,52 @@ def test_serve_covered_margin_and_validity_per_model():
         assert val.loc[model, "cells_covered"] == int((served & mask).sum())
         assert val.loc[model, "cells_outside_validity"] == int((served & mask & (d > 5000.0)).sum())
     assert val.loc["38901_rma", "cells_outside_validity"] > 0  # RMa NLOS holds to 5 km; this site reaches beyond
+
+
+# ---------------------------------------------------------------- built-up clutter where UMa is used
+def test_clutter_in_urban_model_zeroes_only_built_up_in_urban_cells():
+    lc = np.array([[50, 10, 95, 40], [50, 10, 95, 40]], dtype=np.uint8)
+    urban = np.array([[True] * 4, [False] * 4])
+    cl = coverage.clutter_loss_db(lc, PROFILES)
+    got = coverage.clutter_in_urban_model(cl, lc, PROFILES, urban)
+    loss = PROFILES["clutter_loss_db"]
+    # urban row: built-up 0 dB (UMa includes it), trees and mangroves keep theirs; rural row unchanged
+    np.testing.assert_allclose(got[0], [0.0, loss["tree_cover"], loss["mangroves"], 0.0], atol=1e-6)
+    np.testing.assert_allclose(got[1], [loss["built_up"], loss["tree_cover"], loss["mangroves"], 0.0], atol=1e-6)
+    assert loss["built_up"] > 0 and cl[0, 0] == pytest.approx(loss["built_up"])
+
+
+def test_built_up_clutter_not_added_where_uma_is_used():
+    """All built-up land, the western half urban (UMa): there RSRP is UMa's without clutter; in the
+    rural half RMa's minus the built-up loss; a carrier without an urban model keeps the loss everywhere."""
+    g, sec, urban = _one_site()
+    sec = sec.assign(sector_id="s0", operator="Viettel", technology="4G", band="B3")
+    lc = np.full(g.shape, 50, dtype=np.uint8)
+    lc[:20, :20] = 10  # urban trees keep their loss
+    cl = coverage.clutter_loss_db(lc, PROFILES)
+    cu = coverage.clutter_in_urban_model(cl, lc, PROFILES, urban)
+    prof = lte(pattern="omni")
+    opts = cellload.ServeOptions(location_probability=0.5, load_iterations=0, mbps_per_user=0.1)
+    n = g.width * g.height
+    base = {"margin_db": 20.0, "window_rows": 32, "n_jobs": 1, "urban": urban}
+    a = cellload.serve([(sec, prof)], g, np.ones(n), np.ones(n), opts, engine_kw={**base, "clutter": cl,
+                       "clutter_urban": cu}, keep_rasters=True).rsrp_dbm
+    none = cellload.serve([(sec, prof)], g, np.ones(n), np.ones(n), opts, engine_kw={**base, "clutter": None},
+                          keep_rasters=True).rsrp_dbm
+    b_up = PROFILES["clutter_loss_db"]["built_up"]
+    ok = np.isfinite(a) & np.isfinite(none)
+    u_ok, r_ok = ok & urban & (lc == 50), ok & ~urban
+    assert u_ok.sum() > 100 and r_ok.sum() > 100
+    np.testing.assert_allclose(a[u_ok], none[u_ok], atol=1e-4)
+    np.testing.assert_allclose(a[r_ok], none[r_ok] - b_up, atol=1e-4)
+    t_ok = ok & (lc == 10)
+    np.testing.assert_allclose(a[t_ok], none[t_ok] - PROFILES["clutter_loss_db"]["tree_cover"], atol=1e-4)
+    # no urban model (another path-loss model): the built-up loss stays in the urban cells too
+    hata = lte(pattern="omni", model="hata")
+    c = cellload.serve([(sec, hata)], g, np.ones(n), np.ones(n), opts, engine_kw={**base, "clutter": cl,
+                       "clutter_urban": cu}, keep_rasters=True).rsrp_dbm
+    c0 = cellload.serve([(sec, hata)], g, np.ones(n), np.ones(n), opts, engine_kw={**base, "clutter": None},
+                        keep_rasters=True).rsrp_dbm
+    okh = np.isfinite(c) & np.isfinite(c0) & urban & (lc == 50)
+    assert okh.sum() > 100
+    np.testing.assert_allclose(c[okh], c0[okh] - b_up, atol=1e-4)

@@ -143,3 +143,100 @@ def test_5g_gain_is_a_sweep_envelope_and_interference_uses_the_average():
     want = 10 * np.log10(lin / (i_env * 10 ** (-off / 10) + noise))
     ok = np.isfinite(q)
     np.testing.assert_allclose(q[ok], want[ok], atol=1e-3)
+
+
+# ---------------------------------------------------------------- the damped load fixed point
+def _three_sites():
+    g = grid(50)
+    sec = pd.DataFrame({"x": [1000.0, 4000.0, 2500.0], "y": [1000.0, 1500.0, 4000.0], "height_m": 30.0,
+                        "tilt_deg": 4.0, "tx_power_dbm": 46.0, "azimuth_deg": np.nan}, index=[0, 1, 2])
+    users = np.full(g.width * g.height, 0.2)
+    users[: g.width * 12] = 0.9  # a busy strip in the north
+    return g, sec, lte(pattern="omni"), users
+
+
+def _brute_fixed_point(g, sec, prof, users, opts, start):
+    """η = clip(ρ(η)) by the full engine at every step (no interference split), slowly damped."""
+    eta = np.full(len(sec), start)
+    for _ in range(3000):
+        r, s, q = eng.run_carrier(sec, g, prof, utilisation=eta, **KW)
+        cells = np.flatnonzero(r.reshape(-1) >= prof.rsrp_threshold_dbm)
+        peak = radio.peak_rate_mbps(q.reshape(-1)[cells], bandwidth_mhz=prof.bandwidth_mhz, max_layers=prof.mimo_layers,
+                                    alpha=prof.shannon_alpha, sinr_min_db=prof.sinr_min_db,
+                                    max_se_bps_hz=prof.max_se_bps_hz, overhead=prof.overhead, dl_share=prof.dl_share,
+                                    rank_thresholds_db=opts.rank_sinr_db)
+        rho = np.bincount(s.reshape(-1)[cells], weights=users[cells] * opts.mbps_per_user / peak, minlength=len(sec))
+        f = np.clip(rho, opts.min_utilisation, 1.0)
+        if np.abs(f - eta).max() < 1e-9:
+            return eta
+        eta = 0.8 * eta + 0.2 * f
+    raise AssertionError("the brute-force iteration did not settle")
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_damped_fixed_point_equals_a_brute_force_fixed_point(alpha):
+    g, sec, prof, users = _three_sites()
+    base = cellload.ServeOptions(location_probability=0.5, load_iterations=200, load_tolerance=1e-7,
+                                 mbps_per_user=demand.busy_hour_mbps(15.0, 0.07), load_damping=alpha)
+    lo = _brute_fixed_point(g, sec, prof, users, base, base.min_utilisation)
+    hi = _brute_fixed_point(g, sec, prof, users, base, 1.0)
+    np.testing.assert_allclose(lo, hi, atol=1e-6)  # one fixed point, from below and from above
+    assert 0.2 < lo.max() < 0.95 and lo.min() < lo.max() - 0.1  # loads inside (floor, 1): not a clipped case
+    out = cellload.serve([(sec, prof)], g, np.ones(users.size), users, base, engine_kw=dict(KW), keep_rasters=False)
+    rec = out.load[0]
+    assert rec["converged"] and rec["last_change"] < 1e-7 and rec["damping"] == alpha
+    np.testing.assert_allclose(out.sector_stats["utilisation"].to_numpy(), lo, atol=1e-5)
+    # the default tolerance stops within it of the fixed point, in fewer updates without damping
+    loose = dataclasses.replace(base, load_tolerance=0.05)
+    got = cellload.serve([(sec, prof)], g, np.ones(users.size), users, loose, engine_kw=dict(KW), keep_rasters=False)
+    assert got.load[0]["converged"]
+    assert np.abs(got.sector_stats["utilisation"].to_numpy() - lo).max() < 0.05 / alpha
+    assert got.load[0]["load_iterations"] <= (3 if alpha == 1.0 else 8)
+
+
+def test_fixed_point_rises_monotonically_from_the_floor(monkeypatch):
+    """The map is monotone and starts at the floor: every iterate η, damped or not, is ≥ the one
+    before (no oscillation), the first is the floor, the last is the fixed point; α outside (0, 1]
+    is refused."""
+    g, sec, prof, users = _three_sites()
+    seen = []
+    real = cellload._rerun
+
+    def spy(*args):
+        seen.append(np.array(args[-1][0]))
+        return real(*args)
+
+    monkeypatch.setattr(cellload, "_rerun", spy)
+    for alpha in (1.0, 0.5):
+        seen.clear()
+        opts = cellload.ServeOptions(location_probability=0.5, load_iterations=60, load_tolerance=1e-7,
+                                     mbps_per_user=demand.busy_hour_mbps(15.0, 0.07), load_damping=alpha)
+        out = cellload.serve([(sec, prof)], g, np.ones(users.size), users, opts, engine_kw=dict(KW), keep_rasters=False)
+        assert out.load[0]["converged"] and len(seen) == out.load[0]["load_iterations"] + 1
+        np.testing.assert_array_equal(seen[0], np.full(len(sec), opts.min_utilisation))
+        steps = np.diff(np.stack(seen), axis=0)
+        assert (steps >= -1e-12).all() and steps.max() > 0.1
+        np.testing.assert_allclose(out.sector_stats["utilisation"].to_numpy(), seen[-1], atol=1e-6)
+    for bad in (0.0, 1.5):
+        with pytest.raises(Exception, match="load_damping"):
+            cellload.ServeOptions(load_damping=bad)
+
+
+def test_convergence_in_the_result_meta_and_its_lines():
+    import geopandas as gpd
+
+    from ictplan import coverage, parameters
+    from ictplan.grid import Population
+
+    g, sec, _, users = _three_sites()
+    pop = Population(grid=g, counts=users.reshape(g.shape) * 20.0, nodata_mask=np.zeros(g.shape, bool))
+    gdf = gpd.GeoDataFrame(sec.assign(sector_id=["a", "b", "c"], operator="Viettel", technology="4G", band="B3",
+                                      azimuth_deg=[0.0, 120.0, 240.0]),
+                           geometry=gpd.points_from_xy(sec.x, sec.y), crs=g.crs).drop(columns=["x", "y"])
+    prm = dataclasses.replace(parameters.COVERAGE, load_iterations=1, load_tolerance=1e-9)
+    res = coverage.compute(gdf, pop, PROFILES, parameters=prm)
+    (rec,) = res.meta["load_convergence"]
+    assert rec["operator"] == "Viettel" and rec["band"] == "B3" and rec["load_iterations"] == 1
+    assert rec["converged"] is False and rec["last_change"] > 1e-9 and rec["max_iterations"] == 1
+    (line,) = coverage.convergence_lines(res)
+    assert "NOT converged" in line and "1 of ≤ 1" in line

@@ -37,6 +37,11 @@ def coverage(study: Path, out: Path, overwrite: bool, method: str | None, no_ras
         tput = r.get("mean_user_mbps", float("nan"))
         echo(f"  {r['technology']:<3} {r['operator']:<10} {r['pct_covered']:6.1f} % covered   "
              f"mean over all users {tput:7.1f} Mb/s")
+    conv = _coverage.convergence_lines(res)
+    if conv:
+        echo("busy-hour load fixed point per carrier (utilisation ↔ interference):")
+        for line in conv:
+            echo(line)
     if units == "new":
         from .admin import write_coverage_in_new_units
 
