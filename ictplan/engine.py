@@ -571,18 +571,10 @@ class Interference:
     noise_mw: float
     scale: float = 1.0  # interference at the time-average beam gain (radio.beams)
 
-    def take(self, cells: np.ndarray) -> Interference:
-        """The split at flat ``cells`` only, as 1-D arrays in that order (a load pass over the
-        served cells then calls :meth:`sinr_db` with ``cells=None``)."""
-        def pick(a: np.ndarray) -> np.ndarray:
-            return a.reshape(-1)[cells]
-
-        return Interference(ids=[pick(a) for a in self.ids], p_mw=[pick(a) for a in self.p_mw],
-                            rest_mw=pick(self.rest_mw), noise_mw=self.noise_mw, scale=self.scale)
-
     def compact(self, cells: np.ndarray) -> Interference:
-        """:meth:`take` in place, one array at a time: each grid-sized array is dropped as soon as
-        its served cells are copied (the peak is one compact array above the grid-sized split)."""
+        """Keep the split at flat ``cells`` only, as 1-D arrays in that order (load passes over the
+        served cells then call :meth:`sinr_db` with ``cells=None``). In place, one array at a time:
+        each grid-sized array is dropped as soon as its cells are copied."""
         for lst in (self.ids, self.p_mw):
             for k, a in enumerate(lst):
                 lst[k] = a.reshape(-1)[cells]

@@ -240,3 +240,14 @@ def test_convergence_in_the_result_meta_and_its_lines():
     assert rec["converged"] is False and rec["last_change"] > 1e-9 and rec["max_iterations"] == 1
     (line,) = coverage.convergence_lines(res)
     assert "NOT converged" in line and "1 of ≤ 1" in line
+
+
+def test_compacted_split_gives_the_same_sinr():
+    g, sec, prof = grid(), sectors(25, 2), lte()
+    r, s, _, inter = eng.run_carrier_tracked(sec, g, prof, interferers=2, **KW)
+    cells = np.flatnonzero(s.reshape(-1) >= 0)[::3].astype(np.int32)
+    eta = np.random.default_rng(1).uniform(0.1, 1.0, len(sec))
+    want = inter.sinr_db(r.reshape(-1)[cells], cells, eta)
+    small = inter.compact(cells)
+    assert small is inter and inter.rest_mw.shape == (cells.size,) and all(a.shape == (cells.size,) for a in inter.ids)
+    np.testing.assert_array_equal(small.sinr_db(r.reshape(-1)[cells], None, eta), want)
