@@ -295,7 +295,7 @@ def _building_xy_area(buildings: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarr
     def col(name: str) -> np.ndarray:
         if name not in buildings:
             return np.full(len(geoms), np.nan)
-        return pd.to_numeric(buildings[name], errors="coerce").to_numpy(np.float64)
+        return np.array(pd.to_numeric(buildings[name], errors="coerce"), dtype=np.float64)  # a writable copy
 
     area = col("area_m2")
     fill = ~np.isfinite(area) & poly
@@ -462,8 +462,11 @@ def households_from_buildings(
     drops["no_households"] = kept & ~(h_com[np.maximum(cidx_all, 0)] > 0)
     used = kept & ~drops["no_households"]
     cb = cidx_all[used]
-    hh_b = h_com[cb] * area[used] / a_com[cb]
-    fallback = (h_com > 0) & (np.bincount(cb, minlength=len(communes)) == 0)
+    n_com = np.bincount(cb, minlength=len(communes))
+    # a commune whose buildings all have area 0 (building_min_area_m2 = 0) splits its households evenly
+    hh_b = h_com[cb] * np.where(a_com[cb] > 0, area[used] / np.where(a_com[cb] > 0, a_com[cb], 1.0),
+                                1.0 / np.maximum(n_com[cb], 1))
+    fallback = (h_com > 0) & (n_com == 0)
     df = _assemble(pop, x[used], y[used], hh_b, cb, pph, fallback, hamlets)
     nb = len(hh_b)
     report, table = _building_report(communes, cidx_all, drops, used, h_com, hh_b, cb, fallback,

@@ -139,6 +139,18 @@ def test_filters_and_fallback_are_counted():
         250 * np.array([100, 100, 300, 100, 15, 200]) / 815)
 
 
+def test_buildings_without_area_weigh_the_same():
+    pts = _buildings(as_points=True).iloc[:4].drop(columns=["area_m2"])  # points, no area anywhere
+    with pytest.warns(SkippedFeaturesWarning, match="keep the population cells"):
+        hh = households.households_from_buildings(pts, _population(), _communes())
+    assert hh["households"].iloc[:4].to_numpy() == pytest.approx(np.full(4, 62.5))
+    assert hh.attrs["buildings_report"]["weights"] == "count"
+    zero = _buildings(as_points=True).iloc[:2].assign(area_m2=0.0)  # areas of 0 m², kept with min_area_m2 = 0
+    with pytest.warns(SkippedFeaturesWarning):
+        hh0 = households.households_from_buildings(zero, _population(), _communes(), min_area_m2=0.0)
+    assert hh0["households"].iloc[:2].to_numpy() == pytest.approx([125.0, 125.0])
+
+
 def test_buildings_outside_communes_and_in_empty_communes_are_counted():
     com = pd.concat([_communes(), gpd.GeoDataFrame(
         {"commune_code": ["C2"], "commune_name": ["Xã 2"], "commune_type": "Xã", "pop2019": [0], "hh2019": [0]},
@@ -246,7 +258,10 @@ def test_vector_buildings_in_a_projected_layer(tmp_path):
     b = _buildings().drop(columns=["name"])
     b.to_file(tmp_path / "b.gpkg", layer="buildings", engine="pyogrio")
     got = io.read_buildings(tmp_path / "b.gpkg", layer="buildings", bounds_lonlat=BOUNDS)
-    assert len(got) == 6 and got["area_m2"].isna().all()  # the area is the footprint's, taken later
+    assert len(got) == 6 and got["area_m2"].isna().all()  # the area is the footprint's, taken here:
+    with pytest.warns(SkippedFeaturesWarning):
+        hh = households.households_from_buildings(got.to_crs(CRS), _population(), _communes())
+    assert hh["households"].iloc[:4].to_numpy() == pytest.approx([250 / 6, 250 / 6, 125.0, 250 / 6])
     # a UTM layer declared as lon/lat: one error naming the CRS
     b.set_crs(4326, allow_override=True).to_file(tmp_path / "wrong.gpkg", engine="pyogrio")
     with pytest.raises(CoordinateError, match="CRS"):
