@@ -340,6 +340,8 @@ INPUT_FILES: dict[str, str] = {
 #: alternatives, and an alternative a tuple of inputs that must all be present.
 JOB_INPUTS: dict[str, tuple[tuple[tuple[str, ...], ...], ...]] = {
     "coverage": ((("sites",),), (("population",),), (("communes",),), (("profiles",),)),
+    # fiber also uses an optional `buildings` layer (households placed on buildings, ictplan.households);
+    # it still needs the population raster: its grid holds the outputs, its cells the communes without buildings
     "fiber": ((("roads",),), (("communes",),), (("population",), ("households",))),
     "sharing": ((("sites",), ("cells",), ("poles", "spans"), ("fiber_routes",)),),
     "scorecard": ((("targets",),), (("communes",),)),
