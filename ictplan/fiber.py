@@ -152,7 +152,7 @@ __all__ = [
 class FiberResult:
     """What :func:`analyse` / :func:`run` found. Tables are pandas DataFrames.
 
-    ``households``: one row per household point or populated cell (``x``, ``y`` in
+    ``households``: one row per household point, building or populated cell (``x``, ``y`` in
     ``crs``; ``households``; ``commune_code``; ``hamlet_code``; ``edge_id``;
     ``drop_m``; ``dist_to_fiber_m`` (inf beyond the drop limit); ``reachable``;
     ``nearest_fiber_tech`` (technology of the nearest fiber access); ``offer_tech``
@@ -489,7 +489,8 @@ def analyse(
         From :func:`ictplan.network.build_edges` (metric CRS), or a networkx graph from
         :func:`ictplan.network.build_network`.
     households
-        From :func:`households_from_population` or :func:`households_from_points`
+        From :func:`households_from_population`, :func:`households_from_points` or
+        :func:`ictplan.households.households_from_buildings`
         (``attrs["crs"]``, when set, must be the network's CRS). Households are split
         between zones by the table's share matrices (see :mod:`ictplan.households`).
     communes
@@ -718,7 +719,9 @@ def write_outputs(result: FiberResult, out_dir: str | Path, /, *, overwrite: boo
     Files: ``fiber_households.csv`` (reach per household cell), ``fiber_hamlets.csv``,
     ``fiber_unreached_hamlets.csv`` (with missing metres), ``fiber_communes.csv``,
     ``fiber_districts.csv``, ``fiber_province.csv``, ``fiber_organisations.csv``,
-    ``fiber_organisation_summary.csv``; ``fiber.gpkg`` with layers ``households``,
+    ``fiber_organisation_summary.csv``, ``fiber_buildings.csv`` (with a buildings layer: per
+    commune, buildings used and dropped, and whether its households are on buildings or
+    population cells); ``fiber.gpkg`` with layers ``households``,
     ``unreached_hamlets``, ``network_edges`` (with ``component``) and ``organisations``.
     Households from the population raster (one row per cell) are written as GeoTIFFs on
     the population grid instead of points (``fiber_households_<band>.tif``: households,
