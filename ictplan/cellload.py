@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -188,17 +189,20 @@ def _run_bands(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, 
                eta: list[np.ndarray | None], plans: list[dict[str, Any]],
                outs: list[Any] | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return [_eng.run_carrier(c.reset_index(drop=True), grid, prof, utilisation=e, plans=pl,
-                             out=None if outs is None else outs[k], urban_prof=up, **_band_kw(engine_kw, up))
+                             out=None if outs is None else outs[k], urban_prof=up, **_band_kw(engine_kw, up, prof))
             for k, ((c, prof), e, pl, up) in enumerate(zip(bands, eta, plans, engine_kw["uprofs"], strict=True))]
 
 
-def _band_kw(engine_kw: dict[str, Any], uprof: radio.TechProfile | None) -> dict[str, Any]:
-    """The engine's keywords for one band: where its urban cells use the urban model
-    (``uprof``), the clutter loss of those cells is ``engine_kw["clutter_urban"]`` (built-up
-    clutter at 0 dB: UMa includes it, :func:`ictplan.coverage.clutter_in_urban_model`)."""
+def _band_kw(engine_kw: dict[str, Any], uprof: radio.TechProfile | None, prof: radio.TechProfile) -> dict[str, Any]:
+    """The engine's keywords for one band: its clutter loss (``engine_kw["clutter"]``, one
+    array or one per band name); where its urban cells use the urban model (``uprof``), the
+    clutter loss of those cells is ``engine_kw["clutter_urban"]`` (built-up clutter at 0 dB:
+    UMa includes it, :func:`ictplan.coverage.clutter_in_urban_model`)."""
     kw = {k: v for k, v in engine_kw.items() if k not in ("out", "uprofs", "clutter_urban")}
     if uprof is not None and engine_kw.get("clutter_urban") is not None:
         kw["clutter"] = engine_kw["clutter_urban"]
+    if isinstance(kw.get("clutter"), Mapping):
+        kw["clutter"] = kw["clutter"][prof.band]
     return kw
 
 
@@ -209,7 +213,7 @@ def _first_pass(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid,
     plans: list[dict[str, Any]] = [{} for _ in bands]
     if opts.load_iterations > 0 and opts.load_interferers > 0:
         tracked = [_eng.run_carrier_tracked(c.reset_index(drop=True), grid, prof, interferers=opts.load_interferers,
-                                            urban_prof=up, **_band_kw(engine_kw, up))
+                                            urban_prof=up, **_band_kw(engine_kw, up, prof))
                    for (c, prof), up in zip(bands, engine_kw["uprofs"], strict=True)]
         return [t[:3] for t in tracked], [t[3] for t in tracked], plans
     return _run_bands(bands, grid, engine_kw, [None] * len(bands), plans), None, plans

@@ -367,7 +367,7 @@ def compute(
     profiles: Mapping[str, Any],
     /,
     *,
-    clutter_loss: np.ndarray | None = None,
+    clutter_loss: np.ndarray | Mapping[str, np.ndarray] | None = None,
     margin_db: float = 20.0,
     keep_rasters: bool = True,
     window_rows: int = 256,
@@ -376,7 +376,7 @@ def compute(
     parameters: Any = None,
     urban: np.ndarray | None = None,
     market_shares: Mapping[str, np.ndarray] | None = None,
-    clutter_loss_urban: np.ndarray | None = None,
+    clutter_loss_urban: np.ndarray | Mapping[str, np.ndarray] | None = None,
 ) -> CoverageResult:
     """Best-server coverage of every operator × technology, plus ``"any"`` operator per technology.
 
@@ -389,7 +389,9 @@ def compute(
     profiles
         Output of :func:`ictplan.radio.load_profiles`.
     clutter_loss
-        Optional per-cell clutter loss (dB) on the grid.
+        Optional per-cell clutter loss (dB) on the grid: one array for every band, or one per
+        band name (``{"B3": ..., "n78": ...}``, as :func:`run` builds from the profiles'
+        per-band values).
     margin_db, window_rows, n_jobs
         See :func:`best_server`.
     keep_rasters
@@ -450,8 +452,7 @@ def compute(
             f"{', '.join(sec.loc[~sec['in_grid'], 'sector_id'].head(5))}); they still radiate into the grid "
             "where in range.", IctplanWarning, stacklevel=2,
         )
-    if clutter_loss is not None:
-        clutter_loss = _check_clutter(clutter_loss, grid)
+    clutter_loss = _clutter_on(clutter_loss, grid)
     counts = population.counts.reshape(-1)
     for col in ("pop_served", "users", "utilisation"):
         sec[col] = 0.0
@@ -469,7 +470,7 @@ def compute(
                disable=not progress, file=sys.stderr)
     engine_kw = {"clutter": clutter_loss, "margin_db": margin_db, "window_rows": window_rows, "n_jobs": n_jobs,
                  "urban": _check_urban(urban, grid),
-                 "clutter_urban": None if clutter_loss_urban is None else _check_clutter(clutter_loss_urban, grid)}
+                 "clutter_urban": _clutter_on(clutter_loss_urban, grid)}
     for op, opsec in sec.groupby("operator", sort=True):
         share = market_shares[str(op)] if market_shares and str(op) in market_shares else shares[str(op)]
         sub_pp = dem.subscribers_per_person * share  # share: a number, or per cell (ictplan.demand)
@@ -586,11 +587,9 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> C
     profiles = radio.parse_profiles(study.profiles, source=str(study.profiles_path or "profiles"))
     population = study.population
     landcover = study.landcover  # the study's land-cover raster, when it names one
-    clutter = clutter_loss_db(landcover, profiles) if landcover is not None else None
-    urban = _study_urban(study, population, prm)
-    clutter_u = (clutter_in_urban_model(clutter, landcover, profiles, urban, classes=prm.clutter_zero_in_urban)
-                 if clutter is not None and landcover is not None and urban is not None else None)
     carriers = study.layer("sites")[["operator", "technology", "band"]].astype(str).drop_duplicates()
+    urban = _study_urban(study, population, prm)
+    clutter, clutter_u = _study_clutter(landcover, profiles, urban, sorted(set(carriers["band"])), prm)
     default = {op: radio.profile_for(profiles, op, tech.upper(), band).market_share  # the province default
                for op, tech, band in carriers.itertuples(index=False)}
     market = _demand.study_cell_shares(study, sorted(default), default, table=prm.market_shares_table,
@@ -609,6 +608,32 @@ def run(study: Study, /, *, progress: bool | None = None, **overrides: Any) -> C
     logger.info("coverage: %d sectors, %d layers, table of %d rows in %.2f s", len(result.sectors),
                 len(result.layers), len(result.table), result.timings_s["total_s"])
     return result
+
+
+def _clutter_on(clutter: np.ndarray | Mapping[str, np.ndarray] | None, grid: Grid
+                ) -> np.ndarray | dict[str, np.ndarray] | None:
+    """Clutter loss checked against the grid: one array, or one per band name."""
+    if clutter is None:
+        return None
+    if isinstance(clutter, Mapping):
+        return {str(b): _check_clutter(c, grid) for b, c in clutter.items()}
+    return _check_clutter(clutter, grid)
+
+
+def _study_clutter(landcover: np.ndarray | None, profiles: Mapping[str, Any], urban: np.ndarray | None,
+                   bands: list[str], prm: Any) -> tuple[dict[str, np.ndarray] | None, dict[str, np.ndarray] | None]:
+    """Per band, the clutter loss of the study's land cover (the profiles' per-band values,
+    :func:`ictplan.radio.clutter.clutter_loss_db`) and the same with built-up at 0 dB in the
+    cells where the urban model is used; ``None`` without land cover (or without urban cells)."""
+    if landcover is None:
+        return None, None
+    from .radio import clutter as _clutter
+
+    loss = {b: _clutter.clutter_loss_db(landcover, profiles, band=b) for b in bands}
+    if urban is None:
+        return loss, None
+    return loss, {b: clutter_in_urban_model(c, landcover, profiles, urban, classes=prm.clutter_zero_in_urban)
+                  for b, c in loss.items()}
 
 
 def clutter_in_urban_model(clutter_loss: np.ndarray, landcover: np.ndarray, profiles: Mapping[str, Any],
