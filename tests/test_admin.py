@@ -696,6 +696,21 @@ def test_the_new_province_as_a_study_of_two_parts(two_parts):
     assert p4["population"] == pytest.approx(parts_pop, rel=1e-12)
     assert p4["pct_covered"] == pytest.approx(100 * p4["pop_covered"] / p4["population"], rel=1e-12)
     assert p4["mean_user_mbps"] == pytest.approx(prov["value"], rel=1e-9)  # M1: the mean over all users, both ways
+    # every other province figure is the parts' counts summed, its means re-derived from them (not left empty)
+    pp = [p.coverage.table.query("level == 'province' and technology == '4G' and operator == 'any'").iloc[0]
+          for p in res.parts]
+    for col in ("pop_ge_target", "pop_covered_indoor", "users"):
+        assert p4[col] == pytest.approx(sum(float(p[col]) for p in pp), rel=1e-12), col
+    tput = sum(float(p["mean_tput_mbps"]) * float(p["pop_covered"]) for p in pp) / sum(float(p["pop_covered"]) for p in pp)
+    assert p4["mean_tput_mbps"] == pytest.approx(tput, rel=1e-12)
+    assert p4["pct_covered_indoor"] == pytest.approx(100 * p4["pop_covered_indoor"] / p4["population"], rel=1e-12)
+    assert p4["target_mbps"] == pp[0]["target_mbps"]
+    # each level keeps one "(outside zones)" row (the parts' summed), so a level's rows add up to the grid
+    com4 = cov[(cov["level"] == "communes") & (cov["technology"] == "4G") & (cov["operator"] == "any")]
+    assert (com4["zone_code"] == "(outside zones)").sum() == 1
+    grid_pop = sum(float(p.coverage.table.query("level == 'communes' and technology == '4G' and operator == 'any'")
+                         ["population"].sum()) for p in res.parts)
+    assert com4["population"].sum() == pytest.approx(grid_pop, rel=1e-12)
     from ictplan.admin.inunits import territory
 
     assert territory(res, "vi").startswith("Toàn tỉnh Cà Mau mới (từ 1/7/2025)")

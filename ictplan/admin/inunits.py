@@ -131,31 +131,54 @@ def combined_study(study: Study, parts: list[Study], /) -> Study:
                                synthetic=study.synthetic or any(p.synthetic for p in parts))
 
 
-def _sum_province(tables: list[pd.DataFrame], keys: list[str], counts: list[str]) -> pd.DataFrame:
-    prov = pd.concat(tables, ignore_index=True)
-    return prov.groupby(keys, as_index=False, sort=False)[counts].sum(min_count=1)
+#: Coverage table columns that are counts (summed over parts) and the means and shares kept as
+#: (column, weight column): re-derived as Σ weight × value / Σ weight, never averaged.
+_COV_COUNTS = ("population", "pop_covered", "pop_ge_target", "pop_covered_indoor", "users")
+_COV_MEANS = {"mean_tput_mbps": "pop_covered", "mean_user_mbps": "users", "pct_users_ge_target": "users"}
+_COV_SHARES = {"pct_covered": "pop_covered", "pct_ge_target": "pop_ge_target", "pct_covered_indoor": "pop_covered_indoor"}
+
+
+def _summed_rows(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows of several parts with the same ``keys`` as one: counts summed, means and shares
+    re-derived from them (:data:`_COV_MEANS`, :data:`_COV_SHARES`); ``target_mbps`` kept where
+    the parts agree; ``p10_user_mbps`` (a percentile of each part's users) cannot be combined."""
+    counts = [c for c in _COV_COUNTS if c in rows.columns]
+    means = {m: w for m, w in _COV_MEANS.items() if m in rows.columns and w in rows.columns}
+    work = rows.assign(**{f"_w_{m}": np.nan_to_num(rows[m].to_numpy(np.float64)) * rows[w].to_numpy(np.float64)
+                          for m, w in means.items()})
+    g = work.groupby(keys, sort=False, dropna=False)
+    out = g[counts + [f"_w_{m}" for m in means]].sum(min_count=1).reset_index()
+    first = g[[c for c in ("zone_name",) if c in rows.columns]].first().reset_index(drop=True)
+    out = pd.concat([out, first], axis=1)
+    if "target_mbps" in rows.columns:
+        tgt = g["target_mbps"].agg(lambda v: v.iloc[0] if v.nunique(dropna=False) == 1 else np.nan)
+        out["target_mbps"] = tgt.to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for m, w in means.items():
+            out[m] = np.where(out[w] > 0, out.pop(f"_w_{m}") / out[w].where(out[w] > 0, 1.0), np.nan)
+        for sh, num in _COV_SHARES.items():
+            if sh in rows.columns and num in out.columns:
+                out[sh] = np.where(out["population"] > 0, 100.0 * out[num] / out["population"], np.nan)
+    if "p10_user_mbps" in rows.columns:
+        out["p10_user_mbps"] = np.nan
+    return out
 
 
 def _combined_coverage(parts: list[Results]) -> CoverageResult | None:
+    """The parts' coverage tables as one: their new units' rows, and the province and every
+    level's ``"(outside zones)"`` row summed over the parts (:func:`_summed_rows`)."""
+    from ..grid import OUTSIDE_ZONES
+
     covs = [p.coverage for p in parts]
     if any(c is None or c.table is None for c in covs):
         return None
     tabs: list[pd.DataFrame] = [c.table for c in covs if c is not None and c.table is not None]
-    com = pd.concat([t[t["level"] != "province"] for t in tabs], ignore_index=True)
-    com = com[com["zone_code"].astype(str) != "(outside zones)"]
-    ptabs = [t[t["level"] == "province"] for t in tabs]
-    mean_users = all({"users", "mean_user_mbps"} <= set(t.columns) for t in ptabs)
-    if mean_users:  # a mean over users is exact from the users and their summed rates
-        ptabs = [t.assign(_rate=t["users"] * t["mean_user_mbps"]) for t in ptabs]
-    prov = _sum_province(ptabs, ["level", "zone_code", "technology", "operator"],
-                         ["population", "pop_covered"] + (["users", "_rate"] if mean_users else []))
-    if mean_users:
-        prov["mean_user_mbps"] = np.where(prov["users"] > 0, prov["_rate"] / prov["users"].where(prov["users"] > 0, 1.0),
-                                          np.nan)
-    prov["zone_name"] = tabs[0].loc[tabs[0]["level"] == "province", "zone_name"].iloc[0] if len(tabs[0]) else ""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prov["pct_covered"] = np.where(prov["population"] > 0, 100.0 * prov["pop_covered"] / prov["population"], np.nan)
-    table = pd.concat([prov, com], ignore_index=True)[list(tabs[0].columns)]
+    cat = pd.concat(tabs, ignore_index=True)
+    whole = (cat["level"] == "province") | (cat["zone_code"].astype(str) == OUTSIDE_ZONES)
+    keys = ["level", "zone_code", "technology", "operator"]
+    summed = _summed_rows(cat[whole], keys)
+    prov, outside = summed[summed["level"] == "province"], summed[summed["level"] != "province"]
+    table = pd.concat([prov, cat[~whole], outside], ignore_index=True)[list(tabs[0].columns)]
     return dataclasses.replace(covs[0], table=table, layers={})  # type: ignore[type-var]
 
 
