@@ -197,7 +197,7 @@ def _band_kw(engine_kw: dict[str, Any], uprof: radio.TechProfile | None, prof: r
     """The engine's keywords for one band: its clutter loss (``engine_kw["clutter"]``, one
     array or one per band name); where its urban cells use the urban model (``uprof``), the
     clutter loss of those cells is ``engine_kw["clutter_urban"]`` (built-up clutter at 0 dB:
-    UMa includes it, :func:`ictplan.coverage.clutter_in_urban_model`)."""
+    UMa includes it, :func:`ictplan.radio.clutter.clutter_in_urban_model`)."""
     kw = {k: v for k, v in engine_kw.items() if k not in ("out", "uprofs", "clutter_urban")}
     if uprof is not None and engine_kw.get("clutter_urban") is not None:
         kw["clutter"] = engine_kw["clutter_urban"]

@@ -58,6 +58,7 @@ from .coverage_tables import population_covered
 from .engine import check_clutter as _check_clutter
 from .engine import clutter_loss_db, disc_coverage
 from .grid import Grid, Population
+from .radio.clutter import clutter_in_urban_model
 from .validation import HEIGHT_RANGE_M, TILT_RANGE_DEG, TX_POWER_RANGE_DBM
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -634,29 +635,6 @@ def _study_clutter(landcover: np.ndarray | None, profiles: Mapping[str, Any], ur
         return loss, None
     return loss, {b: clutter_in_urban_model(c, landcover, profiles, urban, classes=prm.clutter_zero_in_urban)
                   for b, c in loss.items()}
-
-
-def clutter_in_urban_model(clutter_loss: np.ndarray, landcover: np.ndarray, profiles: Mapping[str, Any],
-                           urban: np.ndarray, /, *, classes: Sequence[str] = ("built_up",)) -> np.ndarray:
-    """The clutter loss (dB, float32) where the urban path-loss model is used: 0 dB in the
-    ``urban`` cells whose land-cover class (the profiles' ``[clutter_classes]``) is one of
-    ``classes``, ``clutter_loss`` elsewhere.
-
-    TR 38.901 UMa is fitted to terminals among urban buildings, so its loss already holds
-    the built-up clutter that ITU-R P.2108 §3.1 adds over open land (WorldCover 50); adding
-    it again would count it twice. Trees and mangroves in an urban cell keep their loss
-    (UMa has no vegetation), as do the rural (RMa) cells, built-up or not.
-    """
-    names: Mapping[Any, str] = profiles.get("clutter_classes") or {}
-    codes = [int(c) for c, n in names.items() if n in set(classes)]
-    out = np.array(clutter_loss, dtype=np.float32, copy=True)
-    lc = np.asarray(landcover)
-    u = np.asarray(urban, dtype=bool)
-    if out.shape != lc.shape or out.shape != u.shape:
-        raise InputValidationError(f"the clutter loss {out.shape}, land cover {lc.shape} and urban mask {u.shape} "
-                                   "must be on one grid (the population grid).")
-    out[u & np.isin(lc, codes)] = 0.0
-    return out
 
 
 def urban_mask(population: Population, /, *, density_per_km2: float, window_m: float = 1000.0,

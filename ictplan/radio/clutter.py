@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ from .margins import P2108_CLUTTER_TYPES, p2108_height_gain_db
 
 __all__ = ["WORLDCOVER_CLASSES", "WORLDCOVER_NODATA", "P2108_TERMINAL", "P2108_REFERENCE",
            "TERMINAL_HEIGHT_M", "STREET_WIDTH_M", "p2108_statistical_median_db", "p2108_excess_db",
-           "worldcover_table", "class_losses_db", "clutter_loss_db", "class_counts"]
+           "worldcover_table", "class_losses_db", "clutter_loss_db", "class_counts", "clutter_in_urban_model"]
 
 WORLDCOVER_CLASSES: dict[int, str] = {
     10: "tree_cover", 20: "shrubland", 30: "grassland", 40: "cropland", 50: "built_up",
@@ -238,4 +238,27 @@ def class_counts(landcover: np.ndarray, profiles: Mapping[str, Any], /) -> dict[
     for c, k in zip(codes, n, strict=True):
         name = classes.get(int(c), f"unmapped {int(c)}")
         out[name] = out.get(name, 0) + int(k)
+    return out
+
+
+def clutter_in_urban_model(clutter_loss: np.ndarray, landcover: np.ndarray, profiles: Mapping[str, Any],
+                           urban: np.ndarray, /, *, classes: Sequence[str] = ("built_up",)) -> np.ndarray:
+    """The clutter loss (dB, float32) where the urban path-loss model is used: 0 dB in the
+    ``urban`` cells whose land-cover class (the profiles' ``[clutter_classes]``) is one of
+    ``classes``, ``clutter_loss`` elsewhere.
+
+    TR 38.901 UMa is fitted to terminals among urban buildings, so its loss already holds
+    the built-up clutter that ITU-R P.2108 §3.1 adds over open land (WorldCover 50); adding
+    it again would count it twice. Trees and mangroves in an urban cell keep their loss
+    (UMa has no vegetation), as do the rural (RMa) cells, built-up or not.
+    """
+    names: Mapping[Any, str] = profiles.get("clutter_classes") or {}
+    codes = [int(c) for c, n in names.items() if n in set(classes)]
+    out = np.array(clutter_loss, dtype=np.float32, copy=True)
+    lc = np.asarray(landcover)
+    u = np.asarray(urban, dtype=bool)
+    if out.shape != lc.shape or out.shape != u.shape:
+        raise InputValidationError(f"the clutter loss {out.shape}, land cover {lc.shape} and urban mask {u.shape} "
+                                   "must be on one grid (the population grid).")
+    out[u & np.isin(lc, codes)] = 0.0
     return out
