@@ -447,3 +447,18 @@ def test_study_cell_shares_reads_the_table(tmp_path):
     v = cell["Viettel"].reshape(grid.shape)
     assert v[:, :50] == pytest.approx(1.0) and v[:, 50:100] == pytest.approx(0.5) and v[:, 100:] == pytest.approx(0.0)
     assert demand.study_cell_shares(s, ["Viettel"], {"Viettel": 1.0}) is None  # no table, no columns
+
+
+@pytest.mark.parametrize(("mbps_per_user", "mean_before", "mean_after"), [(2.0, 52.8, 49.0), (10.0, 24.0, 45.0)])
+def test_under_load_losing_an_edge_user_can_raise_the_mean(mbps_per_user, mean_before, mean_after):
+    """Why "more loss never raises the mean speed over all users" holds only at light load
+    under processor sharing. One sector, one user near it (peak 100 Mb/s) and one at the edge
+    (peak 20). Before: ρ = d/100 + d/20, each gets peak × (1 − ρ); mean = 60 (1 − 0.06 d).
+    After a loss that takes the edge user out of coverage (0 Mb/s, no load): ρ = d/100,
+    mean = 50 (1 − 0.01 d). It falls while d < 10/3.1 (ρ < 0.19 here) and rises beyond:
+    at d = 10 (ρ = 0.6) from 24 to 45 Mb/s. The property test above therefore runs at zero
+    demand; this one pins the model's behaviour under load by hand."""
+    peak, users, server = np.array([100.0, 20.0]), np.array([1.0, 1.0]), np.array([0, 0])
+    before, _ = demand.processor_sharing(peak, users, server, 1, mbps_per_user)
+    after, _ = demand.processor_sharing(np.array([100.0, 0.0]), users, server, 1, mbps_per_user)
+    assert before.mean() == pytest.approx(mean_before) and after.mean() == pytest.approx(mean_after)
