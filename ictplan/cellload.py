@@ -23,30 +23,33 @@ import pandas as pd
 
 from . import demand as _demand
 from . import engine as _eng
+from . import parameters as _parameters
 from . import radio
 from ._errors import ConfigError
 from .grid import Grid
 
 logger = logging.getLogger(__name__)
+_P = _parameters.COVERAGE
 
 __all__ = ["ServeOptions", "TechServed", "serve", "load_convergence", "convergence_lines", "eligible_users"]
 
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """What :func:`serve` needs from the coverage parameters."""
+    """What :func:`serve` needs from the coverage parameters (defaults: :data:`ictplan.parameters.COVERAGE`'s,
+    their one definition; ``mbps_per_user`` comes from the demand, :meth:`from_parameters`)."""
 
-    location_probability: float = 0.5
-    load_iterations: int = 8
-    load_tolerance: float = 0.02
-    min_utilisation: float = 0.1
-    rank_sinr_db: tuple[float, ...] = radio.RANK_SINR_DB
-    high_loss_share_rural: float = 0.0
-    high_loss_share_urban: float = 0.2
+    location_probability: float = _P.location_probability
+    load_iterations: int = _P.load_iterations
+    load_tolerance: float = _P.load_tolerance
+    min_utilisation: float = _P.min_utilisation
+    rank_sinr_db: tuple[float, ...] = tuple(_P.rank_sinr_db)
+    high_loss_share_rural: float = _P.high_loss_building_share_rural
+    high_loss_share_urban: float = _P.high_loss_building_share_urban
     mbps_per_user: float = 0.0
-    load_interferers: int = 2
-    urban_model: str = "38901_uma"
-    load_damping: float = 1.0
+    load_interferers: int = _P.load_interferers
+    urban_model: str = _P.urban_model
+    load_damping: float = _P.load_damping
 
     def __post_init__(self) -> None:
         if not 0.0 < self.load_damping <= 1.0:
