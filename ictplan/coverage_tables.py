@@ -241,8 +241,8 @@ class _Streamed:
     """A level's zone sums streamed over chunks of cells.
 
     ``w`` (zones × cells, CSR) and ``out`` (each cell's share outside the zones) give the zone
-    rows and the ``"(outside zones)"`` row; with ``w=None`` the single row is the province,
-    weighted ``1 − out`` (``out`` the first level's leftover). :meth:`sums` evaluates many
+    rows and the ``"(outside zones)"`` row (the province row is summed from the first level's
+    zone rows, :func:`_level_table`). :meth:`sums` evaluates many
     per-cell quantities over one chunk at a time (no grid-sized temporaries); each chunk's
     weights are cut from the CSR rows by their (sorted) cell indices.
     """
@@ -251,15 +251,13 @@ class _Streamed:
         self.out = out
         self.n = out.size
         self.edges = _edges(self.n)
-        self.w = None if w is None else (w if w.has_sorted_indices else w.sorted_indices())
-        if self.w is not None:
-            ip, idx = self.w.indptr, self.w.indices
-            cuts = np.array([a for a, _ in self.edges] + [self.n])
-            self.lo = (np.stack([ip[z] + np.searchsorted(idx[ip[z]:ip[z + 1]], cuts) for z in range(self.w.shape[0])])
-                       if self.w.shape[0] else np.zeros((0, cuts.size), dtype=np.int64))
+        self.w = w if w.has_sorted_indices else w.sorted_indices()
+        ip, idx = self.w.indptr, self.w.indices
+        cuts = np.array([a for a, _ in self.edges] + [self.n])
+        self.lo = (np.stack([ip[z] + np.searchsorted(idx[ip[z]:ip[z + 1]], cuts) for z in range(self.w.shape[0])])
+                   if self.w.shape[0] else np.zeros((0, cuts.size), dtype=np.int64))
 
     def _chunk_weights(self, j: int) -> sp.csr_matrix:
-        assert self.w is not None
         a, b = self.edges[j]
         starts, lens = self.lo[:, j], self.lo[:, j + 1] - self.lo[:, j]
         ends = np.cumsum(lens)
@@ -272,11 +270,7 @@ class _Streamed:
         acc: np.ndarray | None = None
         for j, (a, b) in enumerate(self.edges):
             qv = np.asarray(fn(slice(a, b)), dtype=np.float64)
-            o = self.out[a:b]
-            if self.w is None:
-                part = (qv.sum(axis=0) - o @ qv)[None, :]
-            else:
-                part = np.vstack([self._chunk_weights(j) @ qv, (o @ qv)[None, :]])
+            part = np.vstack([self._chunk_weights(j) @ qv, (self.out[a:b] @ qv)[None, :]])
             acc = part if acc is None else acc + part
         assert acc is not None
         return acc
