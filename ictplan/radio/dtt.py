@@ -3,7 +3,7 @@
 The field model is ITU-R P.1546-6 (:mod:`ictplan.radio.p1546`), the broadcast planning
 standard, at 50 % of locations and 50 % of time, over land, sea or mixed land–sea paths.
 A ``[dtt]`` profile may still name a mobile path-loss model (``model = "hata"`` …) for
-comparison; that is not how broadcasters plan and is labelled so in the scorecard text.
+comparison; that is not how broadcasters plan, and :func:`dtt_model_name` says so in words.
 """
 
 from __future__ import annotations
