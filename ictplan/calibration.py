@@ -48,6 +48,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from . import parameters as _parameters
 from . import radio, services
 from ._errors import InputValidationError, MissingColumnError, NoDataInBoundsError
 
@@ -239,9 +240,12 @@ def calibrate_rsrp(result: CoverageResult, points: gpd.GeoDataFrame, /,
 
 
 def calibrated_overrides(fit: pd.DataFrame, profiles: Mapping[str, Any], /, *,
-                         min_points: int = 30) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+                         min_points: int | None = None) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
     """Profile overrides that apply the fitted offsets: ``{operator: {tech: {band:
-    {"antenna_gain_dbi": g + offset}}}}`` for every group with at least ``min_points``."""
+    {"antenna_gain_dbi": g + offset}}}}`` for every group with at least ``min_points``
+    (``None``: :class:`ictplan.parameters.CalibrationParameters`' default)."""
+    if min_points is None:
+        min_points = _parameters.CalibrationParameters().min_points
     out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for r in fit.itertuples(index=False):
         if r.n < min_points or not np.isfinite(r.offset_db):
