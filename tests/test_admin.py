@@ -834,3 +834,52 @@ def test_report_labels_the_old_plan_on_another_province(two_parts, tmp_path):
     assert "The Cà Mau plan&#39;s targets applied to Bạc Liêu&#39;s territory" in report.build(res, lang="en")
     own = _run(study.load(two_parts / "a"), jobs=("scorecard",))
     assert own.scorecard.meta["plan_applied_to"] == "" and "áp dụng cho địa bàn" not in report.build(own, lang="vi")
+
+
+def test_combined_fiber_of_two_parts_is_written_as_one(tmp_path):
+    """The new province's fiber result from two parts on their own population grids: counts summed,
+    shares and the hamlet rule's share re-derived, networks and hamlets put together, households
+    written as points (each part's cells are on its own grid), and the files agree with the parts."""
+    import types
+
+    import pyogrio
+    import shapely
+
+    from ictplan import fiber
+    from ictplan.admin.inunits import _combined_fiber
+
+    from .test_fiber import _population, build, communes_gdf, routes_gdf
+
+    def part(x0: float, code: str):
+        pop = _population(np.full((10, 10), 3.0), x0=x0, y0=1000.0)
+        com = communes_gdf([(x0, 0, x0 + 1000, 1000)], codes=[code], pop=[300], hh=[100])
+        ham = gpd.GeoDataFrame({"hamlet_code": [f"{code}a", f"{code}b"], "hamlet_name": ["Ấp 1", "Ấp 2"],
+                                "commune_code": [code, code]},
+                               geometry=[box(x0, 0, x0 + 500, 1000), box(x0 + 500, 0, x0 + 1000, 1000)], crs=32648)
+        road = shapely.LineString([(x0, 500), (x0 + 1000, 500)])
+        net = build([road])
+        routes = routes_gdf([shapely.LineString([(x0, 500), (x0 + 300, 500)])], ["GPON"])
+        hh = fiber.households_from_population(pop, com, hamlets=ham)
+        res = fiber.analyse(net, hh, communes=com, hamlets=ham, fiber_routes=routes, drop_limit_m=200.0)
+        return types.SimpleNamespace(fiber=res)
+
+    parts = [part(0.0, "A1"), part(5000.0, "B1")]
+    both = _combined_fiber(parts)
+    f = [p.fiber for p in parts]
+    for col in ("households", "households_reachable", "hamlets", "hamlets_reached"):
+        assert both.province[col].iloc[0] == pytest.approx(sum(float(x.province[col].iloc[0]) for x in f)), col
+    p = both.province.iloc[0]
+    assert p["pct_reachable"] == pytest.approx(100 * p["households_reachable"] / p["households"])
+    assert p["pct_hamlets_reached"] == pytest.approx(100 * p["hamlets_reached"] / p["hamlets"])
+    assert list(both.province.columns) == list(f[0].province.columns)
+    assert both.network.n_edges == sum(x.network.n_edges for x in f) and both.grid is None
+    # a household of the second part points at its own edge, renumbered after the first part's edges
+    hh2 = both.households.iloc[len(f[0].households):]
+    assert (hh2["edge_id"][hh2["edge_id"] >= 0] >= f[0].network.n_edges).all()
+    assert len(both.hamlet_geometry) == len(both.hamlets) == 4
+    paths = fiber.write_outputs(both, tmp_path, overwrite=True)
+    written = pd.read_csv(paths["households_csv"])
+    assert written["households"].sum() == pytest.approx(sum(x.households["households"].sum() for x in f))
+    assert set(pyogrio.list_layers(tmp_path / "fiber.gpkg")[:, 0]) >= {"network_edges", "households"}
+    edges = gpd.read_file(tmp_path / "fiber.gpkg", layer="network_edges")
+    assert len(edges) == both.network.n_edges and edges.total_bounds[2] > 5000

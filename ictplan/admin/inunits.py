@@ -182,23 +182,88 @@ def _combined_coverage(parts: list[Results]) -> CoverageResult | None:
     return dataclasses.replace(covs[0], table=table, layers={})  # type: ignore[type-var]
 
 
+def _concat_networks(nets: list[Any]) -> tuple[Any, list[int]]:
+    """The parts' road networks as one (nodes and edges renumbered, components kept apart),
+    and each part's first edge id in it."""
+    from ..network import EdgeNetwork
+
+    n0 = np.cumsum([0] + [n.n_nodes for n in nets[:-1]])
+    e0 = np.cumsum([0] + [n.n_edges for n in nets[:-1]]).tolist()
+    c0 = np.cumsum([0] + [int(n.node_component.max()) + 1 if n.n_nodes else 0 for n in nets[:-1]])
+    cat = np.concatenate
+    repairs: dict[str, int] = {}
+    for n in nets:
+        for k, v in n.repairs.items():
+            repairs[k] = repairs.get(k, 0) + int(v)
+    net = EdgeNetwork(
+        node_xy=cat([n.node_xy for n in nets]), u=cat([n.u + o for n, o in zip(nets, n0, strict=True)]),
+        v=cat([n.v + o for n, o in zip(nets, n0, strict=True)]), length_m=cat([n.length_m for n in nets]),
+        crossing_cost_m=cat([n.crossing_cost_m for n in nets]), geometry=cat([n.geometry for n in nets]),
+        kind=cat([n.kind for n in nets]), source_index=cat([np.asarray(n.source_index, dtype=object) for n in nets]),
+        node_component=cat([n.node_component + o for n, o in zip(nets, c0, strict=True)]), crs=nets[0].crs,
+        repairs=repairs, water=cat([n.water for n in nets]), side=cat([n.bank_side for n in nets]))
+    return net, e0
+
+
+def _with_edge_offset(tab: pd.DataFrame, offset: int) -> pd.DataFrame:
+    """A part's table with its ``edge_id`` (−1: none) numbered in the combined network."""
+    if "edge_id" not in tab.columns or offset == 0:
+        return tab
+    e = tab["edge_id"].to_numpy()
+    return tab.assign(edge_id=np.where(e >= 0, e + offset, e))
+
+
+def _combined_organisation_summary(fibs: list[Any]) -> pd.DataFrame:
+    """The organisations per group over the parts: counts summed, shares re-derived."""
+    tabs = [f.organisation_summary for f in fibs if len(f.organisation_summary)]
+    if not tabs:
+        return fibs[0].organisation_summary
+    out = pd.concat(tabs, ignore_index=True).groupby("group", as_index=False, sort=False)[
+        ["organisations", "reachable", "ge_1gbps"]].sum()
+    m = out["organisations"].to_numpy(np.float64)
+    for pct, num in (("pct_reachable", "reachable"), ("pct_ge_1gbps", "ge_1gbps")):
+        out[pct] = np.where(m > 0, 100.0 * out[num].to_numpy(np.float64) / np.where(m > 0, m, 1.0), np.nan)
+    return out[list(tabs[0].columns)]
+
+
 def _combined_fiber(parts: list[Results]) -> FiberResult | None:
-    fibs = [p.fiber for p in parts]
+    """The parts' fiber results as one: their tables concatenated (``edge_id`` numbered in the
+    parts' networks put together), the province's counts summed and its shares re-derived.
+    No ``grid``: each part's households lie on its own population grid, so the combined
+    households are written as points. ``diagnostics``: the tables every part has,
+    concatenated, and each part's own under ``"parts"``."""
+    fibs: list[Any] = [p.fiber for p in parts]
     if any(f is None for f in fibs):
         return None
-    f0: Any = fibs[0]
-    cat = {name: pd.concat([getattr(f, name) for f in fibs], ignore_index=True)
+    f0 = fibs[0]
+    net, e0 = _concat_networks([f.network for f in fibs])
+    cat = {name: pd.concat([_with_edge_offset(getattr(f, name), o) for f, o in zip(fibs, e0, strict=True)],
+                           ignore_index=True)
            for name in ("communes", "households", "hamlets", "organisations")}
-    provs = [f.province for f in fibs]  # type: ignore[union-attr]
+    provs = [f.province for f in fibs]
     counts = [c for c in provs[0].columns if pd.api.types.is_numeric_dtype(provs[0][c]) and not str(c).startswith("pct_")]
     prov = pd.DataFrame([{c: sum(float(p[c].iloc[0]) for p in provs) for c in counts}])
-    for out, (num, den, scale) in studies.FIBER_RATIOS.items():
+    ratios = {**studies.FIBER_RATIOS, "pct_hamlets_reached": ("hamlets_reached", "hamlets", 100.0)}
+    for out, (num, den, scale) in ratios.items():
         if num in prov.columns and den in prov.columns:
             prov[out] = np.where(prov[den] > 0, scale * prov[num] / prov[den].where(prov[den] > 0, 1.0), np.nan)
+    org_sum = _combined_organisation_summary(fibs)
+    if "pct_urban_orgs_1gbps" in provs[0].columns and len(org_sum):
+        urban = org_sum[org_sum["group"] == "urban"]
+        prov["pct_urban_orgs_1gbps"] = float(urban["pct_ge_1gbps"].iloc[0]) if len(urban) else np.nan
     for c in ("level", "zone_code", "zone_name"):
         if c in provs[0].columns:
             prov.insert(0, c, provs[0][c].iloc[0])
-    return dataclasses.replace(f0, province=prov, districts=f0.districts.iloc[:0], **cat)
+    geoms = [f.hamlet_geometry for f in fibs]
+    hgeom = (np.concatenate([np.asarray(list(g), dtype=object) for g in geoms])
+             if all(g is not None for g in geoms) else None)
+    shared = [k for k, v in f0.diagnostics.items()
+              if isinstance(v, pd.DataFrame) and all(isinstance(f.diagnostics.get(k), pd.DataFrame) for f in fibs)]
+    diag: dict[str, Any] = {k: pd.concat([f.diagnostics[k] for f in fibs], ignore_index=True) for k in shared}
+    diag["parts"] = [f.diagnostics for f in fibs]
+    return dataclasses.replace(f0, province=prov[[c for c in provs[0].columns if c in prov.columns]],
+                               districts=f0.districts.iloc[:0], organisation_summary=org_sum, network=net,
+                               hamlet_geometry=hgeom, grid=None, diagnostics=diag, **cat)
 
 
 def run_parts(study: Study, /, *, jobs: Iterable[str] | str, progress: Any = None, plan: Any = None,
