@@ -346,7 +346,7 @@ def serve(bands: list[tuple[pd.DataFrame, radio.TechProfile]], grid: Grid, count
 
     rerun = functools.partial(_rerun, passes, bands, grid, engine_kw, plans, runs)
     tputs, rhos, eta, it, delta, history = _fixed_point(bands, passes, opts, rerun)
-    if inters is not None and it > 0:
+    if inters is not None and opts.load_iterations > 0:  # the passes reran from the floor, even with no update
         _update_sinr_rasters(runs, inters, cells_b, [v.sinr for v in passes], eta, keep_rasters=keep_rasters)
     del inters, passes, rerun  # the served cells' gathered data
     out = _assemble(bands, runs, cells_b, tputs, rhos, eta, covered, served, counts, eligible_users, grid, opts,

@@ -251,3 +251,18 @@ def test_compacted_split_gives_the_same_sinr():
     small = inter.compact(cells)
     assert small is inter and inter.rest_mw.shape == (cells.size,) and all(a.shape == (cells.size,) for a in inter.ids)
     np.testing.assert_array_equal(small.sinr_db(r.reshape(-1)[cells], None, eta), want)
+
+
+def test_sinr_raster_at_the_floor_when_the_fixed_point_stops_at_once():
+    """No demand: ρ = 0, so the fixed point stops at its start, every sector at the floor η =
+    min_utilisation, with no update. The kept SINR raster is then the engine's at that floor
+    (what the throughputs used), not the first pass's at the profile's load factor."""
+    g, sec, prof, users = _three_sites()
+    opts = cellload.ServeOptions(location_probability=0.5, load_iterations=6, load_tolerance=1e-4,
+                                 mbps_per_user=0.0, load_interferers=2)
+    out = cellload.serve([(sec, prof)], g, np.ones(users.size), users, opts, engine_kw=dict(KW), keep_rasters=True)
+    assert out.load[0]["load_iterations"] == 0 and out.load[0]["converged"]
+    r, _, q = eng.run_carrier(sec, g, prof, utilisation=np.full(len(sec), opts.min_utilisation), **KW)
+    served = r.reshape(-1) >= prof.rsrp_threshold_dbm
+    assert served.sum() > 100 and prof.load_factor > 2 * opts.min_utilisation  # the two loads differ
+    np.testing.assert_allclose(out.sinr_db.reshape(-1)[served], q.reshape(-1)[served], atol=2e-3)
