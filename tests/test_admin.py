@@ -743,6 +743,8 @@ def test_report_and_map_of_the_new_units(two_parts):
     from ictplan import maps, report, study
 
     whole = _run(two_parts / "np")
+    assert all(p.sharing is not None for p in whole.parts) and whole.sharing is None
+    assert "Results.parts" in whole.skipped["sharing"]  # not combined, and said so
     vi = report.build(whole, lang="vi")
     assert "Địa bàn: Toàn tỉnh Cà Mau mới (từ 1/7/2025)" in vi
     assert "Chỉ tiêu của quy hoạch tỉnh cũ áp dụng cho tỉnh mới" in vi

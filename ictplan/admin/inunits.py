@@ -301,6 +301,10 @@ def run_parts(study: Study, /, *, jobs: Iterable[str] | str, progress: Any = Non
         sc.meta["study"] = f"{study.name}: {studies.NEW_PROVINCE}"
     skipped = {job: "; ".join(f"{r.study.name}: {r.skipped[job]}" for r in done if job in r.skipped)
                for job in dict.fromkeys(j for r in done for j in r.skipped)}
+    for job in ("sharing", "sensitivity"):  # per part only: said, not dropped silently
+        if job not in skipped and any(r.get(job) is not None for r in done):
+            skipped[job] = (f"{job} is not combined over the parts of {study.name}; each part's result is in "
+                            "Results.parts (run the job on each part's study)")
     res = workflow.Results(study=combined, coverage=_combined_coverage(done), fiber=_combined_fiber(done),
                            sharing=None, scorecard=sc, skipped=skipped,
                            seconds={k: sum(r.seconds.get(k, 0.0) for r in done) for k in done[0].seconds},
