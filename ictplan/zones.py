@@ -187,11 +187,17 @@ def resolve_overlaps(matrix: sp.spmatrix, /) -> tuple[sp.csr_matrix, np.ndarray]
     """
     w = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
     col = np.bincount(w.indices, weights=w.data, minlength=w.shape[1])
+    return w, _scale_over_full(w, col)
+
+
+def _scale_over_full(w: sp.csr_matrix, col: np.ndarray) -> np.ndarray:
+    """In place: scale the over-full columns of ``w`` (column sums ``col``) to sum 1, and set
+    their ``col`` to 1; returns the boolean per cell: was it scaled."""
     over = col > 1.0 + _OVER_TOL
     if over.any():
-        scale = np.where(over, 1.0 / np.where(over, col, 1.0), 1.0)
-        w.data *= scale[w.indices]
-    return w, over
+        w.data *= np.where(over, 1.0 / np.where(over, col, 1.0), 1.0)[w.indices]
+        col[over] = 1.0  # the scaled columns sum to 1 (to rounding)
+    return over
 
 
 def overlap_pairs(zones: gpd.GeoDataFrame | gpd.GeoSeries, /, *, codes: np.ndarray | None = None) -> pd.DataFrame:
@@ -240,14 +246,12 @@ def build(
     # one column-sum array serves the overlap report, the resolution and (in place) the leftover:
     # the matrix is scaled in place (built here), no grid-sized copies (as resolve_overlaps makes)
     col = np.bincount(matrix.indices, weights=matrix.data, minlength=matrix.shape[1])
-    over = col > 1.0 + _OVER_TOL
     n_over_cells = int(np.count_nonzero(col > 1.0 + _REPORT_TOL))
+    over = col > 1.0 + _OVER_TOL
     people = None
     if population is not None:
         people = float(np.maximum(col[over] - 1.0, 0.0) @ population.counts.reshape(-1)[over])
-    if over.any():
-        matrix.data *= np.where(over, 1.0 / np.where(over, col, 1.0), 1.0)[matrix.indices]
-        col[over] = 1.0  # the scaled columns sum to 1 (to rounding)
+    _scale_over_full(matrix, col)
     outside = np.subtract(1.0, col, out=col)
     np.clip(outside, 0.0, 1.0, out=outside)
     outside[np.abs(outside) < 1e-12] = 0.0
