@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from . import parameters as _parameters
 from . import validation as _validation
 from ._errors import ConfigError, IctplanError
+from .study import DEFAULT_UNITS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -93,7 +94,7 @@ class Results:
     errors: dict[str, IctplanError] = field(default_factory=dict, repr=False)
     # the study's units ([study] units, ictplan.admin.inunits): "2025" results keep the old
     # units' results, the province side by side and the crosswalk; a study of parts, each part's
-    units: str = "2019"
+    units: str = DEFAULT_UNITS
     old_units: Results | None = field(default=None, repr=False)
     side_by_side: Any = field(default=None, repr=False)
     crosswalk: Any = field(default=None, repr=False)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import ConfigError
+from ..study import DEFAULT_UNITS
 from . import studies
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -347,7 +348,7 @@ def territory(results: Results, /, lang: str = "en") -> str:
         head = W["parts"].format(p=p, names=joined)
     else:
         head = W["old"].format(p=p)
-    if getattr(results, "units", "2019") == "2025":
+    if getattr(results, "units", DEFAULT_UNITS) == "2025":
         from .units import units_table
 
         total = len(units_table("new"))  # the new Cà Mau province: the registry's 64 units

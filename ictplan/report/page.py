@@ -16,6 +16,7 @@ import pandas as pd
 
 from .._errors import IctplanError, InputValidationError
 from ..io import read_toml
+from ..study import DEFAULT_UNITS
 from . import findings as _fnd
 from . import mobile as _mobile
 from . import units as _units
@@ -251,7 +252,7 @@ def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | N
     T = dict(_t(lang))
     study = results.study
     uc = _units.context(results, sc, lang)
-    if getattr(results, "units", "2019") == "2025":
+    if getattr(results, "units", DEFAULT_UNITS) == "2025":
         T["communes"] = _units.unit_words(lang)["communes_new"]
     figures, people_note = _figures(results)
     tables, plan_name = _scorecard_tables(sc, figures, lang)
