@@ -5,9 +5,9 @@ the operators below a target judged per operator.
 table, in the reader's language and notation (every number through :mod:`.numbers`), with
 one sentence computed from the table: which assumption moves each headline figure (M1, M2,
 M3) most, and whether that takes a plan target across its threshold. The table's ``value``
-column is English text made by :mod:`ictplan.sensitivity` from numbers (``"× 1.5"``,
-``"90 % of people indoors"``, ``"2030 value: 60 %"``); the numbers are read back from it
-and written again in the reader's words.
+column is English text (``"× 1.5"``, ``"90 % of people indoors"``); the report writes each
+scenario's value again in the reader's words from the table's numeric ``setting`` and
+``year`` columns (:func:`scenario_value`).
 
 :func:`operators_below` reads the scorecard's province rows ``operators_below`` (M1, M2,
 M3/X2: the operators whose own figure misses the target, lowest first) into one sentence.
