@@ -548,3 +548,6 @@ def test_findings_say_why_f3_equals_f2_or_how_far_below(monkeypatch):
     assert en == ("F3 (50.9 %) is below F2 (83.2 %): 1 access point(s) give their households under 200 Mb/s in the "
                   "busy hour (a full PON or OLT uplink; the lowest 150 Mb/s).")
     assert findings.f3_versus_f2(sc(83.2, 83.2), None, "en") == ""
+    # equal to the shown decimal but an access point under 200 Mb/s: never "every household reaches 200 Mb/s"
+    en = findings.f3_versus_f2(sc(83.2, 83.18), SimpleNamespace(diagnostics={"access_point_capacity": ap2}), "en")
+    assert en.startswith("F3 (83.2 %) is below F2 (83.2 %): 1 access point(s)") and "equals" not in en
