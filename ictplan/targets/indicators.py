@@ -185,7 +185,8 @@ def users_200mbps_pct(inputs: ScoreInputs) -> pd.DataFrame:
     least 200 Mb/s under the 2025 demand: the household has a port, and its PON (line rate ×
     efficiency, shared by ``split_ratio`` ONTs at the access point's fill, a share
     ``busy_hour_active_2025_frac`` active at their plan rates of ``plan_mix_2025``) leaves a
-    top-plan user ≥ 200 Mb/s (max-min fair share; :mod:`ictplan.fiber_capacity`). Gap:
+    top-plan user ≥ 200 Mb/s (max-min fair share), also within its OLT's uplink
+    (``olt_uplink_mbps``, shared by the OLT's PONs; :mod:`ictplan.fiber_capacity`). Gap:
     households below 200 Mb/s."""
     f = _fixed(inputs)
     return _per_commune(inputs, f["households_ge_200mbps"], f["households"])
