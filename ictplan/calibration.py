@@ -51,6 +51,7 @@ import shapely
 from . import parameters as _parameters
 from . import radio, services
 from ._errors import InputValidationError, MissingColumnError, NoDataInBoundsError
+from .coverage_tables import CellUsers
 
 if TYPE_CHECKING:  # pragma: no cover
     from .coverage import CoverageResult
@@ -439,6 +440,8 @@ def modelled_user_mbps(result: CoverageResult, /,
         t5 = l5.tput_mbps.reshape(-1).astype(float) if l5 is not None else np.zeros_like(num)
         if subscribers_per_person is not None and op in subscribers_per_person:
             s: Any = subscribers_per_person[op]
+        elif l4 is not None and isinstance(l4.users_per_person, CellUsers):  # 4G's base: every subscriber
+            s = l4.users_per_person.base
         else:  # users per person of the layers: a number, or an array per cell (market shares per commune)
             upp4 = np.asarray(l4.users_per_person if l4 is not None and l4.users_per_person is not None else 0.0, float)
             upp5 = np.asarray(l5.users_per_person if l5 is not None and l5.users_per_person is not None else 0.0, float)

@@ -26,6 +26,7 @@ from . import engine as _eng
 from . import parameters as _parameters
 from . import radio
 from ._errors import ConfigError
+from .coverage_tables import CellUsers
 from .grid import Grid
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,15 @@ def eligible_users(counts: np.ndarray, subs_per_person: Any, uptake_5g: float, t
     if tech != "5G" and covered_5g is not None:
         out[covered_5g.reshape(-1)] *= np.float32(1.0 - uptake_5g)
     return out
+
+
+def layer_users(sub_pp: Any, uptake_5g: float, tech: str, covered_5g: np.ndarray | None) -> CellUsers:
+    """The users a layer's speed means are over, as :func:`eligible_users` loads them: 5G, the
+    uptake share of the subscribers; 4G, everyone else plus the 5G users outside their
+    operator's 5G (all subscribers where it has none)."""
+    if tech == "5G":
+        return CellUsers(sub_pp * uptake_5g)
+    return CellUsers(sub_pp, None if covered_5g is None else covered_5g.reshape(-1), 1.0 - uptake_5g)
 
 
 def _peak(sinr: np.ndarray, prof: radio.TechProfile, opts: ServeOptions) -> np.ndarray:

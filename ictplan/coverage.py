@@ -54,7 +54,7 @@ from ._errors import (
     ProfileError,
     SkippedFeaturesWarning,
 )
-from .coverage_tables import population_covered
+from .coverage_tables import CellUsers, population_covered
 from .engine import check_clutter as _check_clutter
 from .engine import clutter_loss_db, disc_coverage
 from .grid import Grid, Population
@@ -116,7 +116,7 @@ class CoverageLayer:
     server: np.ndarray | None = None
     sinr_db: np.ndarray | None = None
     covered_indoor: np.ndarray | None = None  # uint8: percent of the cell's indoor users covered
-    users_per_person: float | np.ndarray | None = None  # per cell when market shares differ by commune
+    users_per_person: float | np.ndarray | CellUsers | None = None  # users per person: a number, per cell, or CellUsers
 
 
 @dataclass
@@ -490,11 +490,10 @@ def compute(
             sec.loc[st.index, list(st.columns)] = st.to_numpy()
             load += served.load
             validity += served.validity
-            tech_users = dem.uptake_5g if tech == "5G" else 1.0 - dem.uptake_5g
             layers[(str(op), tech)] = CoverageLayer(
                 str(op), tech, bands[0][1].target_mbps, served.covered, served.tput_mbps, served.rsrp_dbm,
                 served.server, served.sinr_db, covered_indoor=served.covered_indoor,
-                users_per_person=dem.subscribers_per_person * share * tech_users)
+                users_per_person=_cellload.layer_users(sub_pp, dem.uptake_5g, tech, covered_5g))
             timings[f"{op}/{tech}"] = time.perf_counter() - t0
             bar.update(len(bands))
     layers.update(_union_layers(layers, keep_rasters=keep_rasters))

@@ -26,6 +26,7 @@ Definitions (one row per level × zone × technology × operator):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import geopandas as gpd
@@ -276,10 +277,40 @@ class _Streamed:
         return acc
 
 
-def _upp(lay: CoverageLayer) -> Any:
-    """Users per person of a layer: a number, or an array per cell."""
-    u = 0.0 if lay.users_per_person is None else lay.users_per_person
-    return float(u) if np.ndim(u) == 0 else np.asarray(u, dtype=np.float64).reshape(-1)
+_CHUNK = 262_144  # cells per chunk when a whole-grid total is streamed
+
+
+@dataclass(frozen=True)
+class CellUsers:
+    """A layer's users per person, per cell: ``base`` (a number, or one per cell) times
+    ``factor`` in the ``mask`` cells (bool per cell) and times 1 elsewhere. A 4G layer's users
+    are every subscriber, but only ``1 − 5G uptake`` of them where the operator's 5G serves
+    (its 5G users are on 5G there): ``CellUsers(subs, served_5g, 1 − uptake)``. Kept as a mask
+    and a number, not a grid-sized float array."""
+
+    base: Any
+    mask: np.ndarray | None = None
+    factor: float = 1.0
+
+    def at(self, sl: slice) -> Any:
+        """Users per person over the cells ``sl`` (a number when nothing varies)."""
+        b = self.base if np.ndim(self.base) == 0 else self.base[sl]
+        return b if self.mask is None else b * np.where(self.mask[sl], self.factor, 1.0)
+
+    def total(self, pop: np.ndarray) -> float:
+        """Σ people × users per person over the grid (streamed)."""
+        return float(sum(float(np.sum(pop[i:i + _CHUNK] * self.at(slice(i, i + _CHUNK))))
+                         for i in range(0, pop.size, _CHUNK)))
+
+
+def _upp(lay: CoverageLayer) -> CellUsers:
+    """Users per person of a layer as :class:`CellUsers` (flat arrays)."""
+    u = lay.users_per_person
+    if isinstance(u, CellUsers):
+        base = u.base if np.ndim(u.base) == 0 else np.asarray(u.base, dtype=np.float64).reshape(-1)
+        return CellUsers(base, None if u.mask is None else np.asarray(u.mask, bool).reshape(-1), float(u.factor))
+    u = 0.0 if u is None else u
+    return CellUsers(float(u) if np.ndim(u) == 0 else np.asarray(u, dtype=np.float64).reshape(-1))
 
 
 def _layer_fn(lay: CoverageLayer, pop: np.ndarray, upp: Any, by_users: bool) -> Any:
@@ -295,7 +326,7 @@ def _layer_fn(lay: CoverageLayer, pop: np.ndarray, upp: Any, by_users: bool) -> 
         pc = p * cov[sl]
         cols = [p, pc, pc * t, pc * (t >= lay.target_mbps), p * (ind[sl] / 100.0) if ind is not None else 0.0 * p]
         if upp is not None:
-            users = p * (upp if np.ndim(upp) == 0 else upp[sl])
+            users = p * upp.at(sl)
             uw = users if by_users else p
             cols += [users, uw, uw * t, uw * ((t >= lay.target_mbps) & (t > 0))]
         return np.column_stack(cols)
@@ -318,7 +349,7 @@ def _level_table(level: str, codes: list[str], names: list[str], w: Any, w_out: 
     ops: dict[str, list[tuple[CoverageLayer, pd.DataFrame]]] = {}
     for (op, tech), lay in sorted(result.layers.items(), key=lambda kv: (kv[0][1], kv[0][0] == _ANY, kv[0][0])):
         upp = None if op == _ANY else _upp(lay)
-        by_users = upp is not None and (float(upp) * float(pop.sum()) if np.ndim(upp) == 0 else float(pop @ upp)) > 0
+        by_users = upp is not None and upp.total(pop) > 0
         if zs is not None:
             z = zs.sums(_layer_fn(lay, pop, upp, by_users))
             if first_sums is not None:
@@ -350,7 +381,7 @@ def _level_table(level: str, codes: list[str], names: list[str], w: Any, w_out: 
 def _province_users(pop: np.ndarray, upp: Any, w_out: np.ndarray) -> Any:
     """The province's users per cell over a slice (a function: no grid-sized array)."""
     def fn(sl: slice) -> np.ndarray:
-        return pop[sl] * (upp if np.ndim(upp) == 0 else upp[sl]) * (1.0 - w_out[sl])
+        return pop[sl] * upp.at(sl) * (1.0 - w_out[sl])
 
     return fn
 

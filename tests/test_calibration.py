@@ -88,7 +88,7 @@ def _brute_force_tiles(res, pop, tiles):
     num, den = np.zeros(counts.size), np.zeros(counts.size)
     for op in {o for o, _ in res.layers if o != "any"}:
         l4, l5 = res.layers.get((op, "4G")), res.layers.get((op, "5G"))
-        s = l4.users_per_person + (l5.users_per_person if l5 is not None else 0.0)
+        s = l4.users_per_person.base  # the operator's subscribers per person (its 4G layer's base)
         for c in range(counts.size):
             t4 = float(l4.tput_mbps.reshape(-1)[c])
             t5 = float(l5.tput_mbps.reshape(-1)[c]) if l5 is not None else 0.0

@@ -599,3 +599,29 @@ def test_clutter_per_band_applies_each_bands_loss():
         n = none.layers[("Viettel", tech)].rsrp_dbm
         m = np.isfinite(a) & np.isfinite(n)
         assert m.any() and np.allclose(n[m] - a[m], loss, atol=1e-3)
+
+
+def test_speed_means_are_over_the_users_the_load_model_counts():
+    """M1's weights: a 4G layer's users are every subscriber, times 1 − 5G uptake only where the operator's 5G
+    serves (its 5G users are on 5G there); the mean over users is Σ users × speed / Σ users by hand."""
+    g = make_grid(40, 30)
+    rng = np.random.default_rng(3)
+    pop = Population(grid=g, counts=rng.gamma(0.8, 10, g.shape), nodata_mask=np.zeros(g.shape, bool))
+    xy = [(X0 + 1000.0, Y0 - 1500.0), (X0 + 3000.0, Y0 - 1500.0)]
+    gdf = pd.concat([sites(xy), sites(xy[:1], tech="5G", band="n78")], ignore_index=True)
+    gdf["sector_id"] = [f"s{i}" for i in range(len(gdf))]
+    res = coverage.compute(gdf, pop, PROFILES, keep_rasters=True, progress=False)
+    dem, lay4 = res.demand, res.layers[("Viettel", "4G")]
+    sub = pop.counts.reshape(-1) * dem.subscribers_per_person  # one operator: every subscriber is Viettel's
+    minx, miny, maxx, maxy = g.bounds
+    one = gpd.GeoDataFrame({"commune_code": ["1"], "commune_name": ["A"]}, geometry=[shapely.box(minx, miny, maxx, maxy)],
+                           crs=UTM)
+    t = coverage.population_covered(res, pop, {"communes": one})
+    r = t[(t.level == "province") & (t.technology == "4G") & (t.operator == "Viettel")].iloc[0]
+    thr = radio.profile_for(PROFILES, "Viettel", "5G", "n78").rsrp_threshold_dbm
+    served5 = res.layers[("Viettel", "5G")].rsrp_dbm.reshape(-1) >= thr  # 5G serves where its median RSRP reaches it
+    assert np.array_equal(lay4.users_per_person.mask, served5)
+    users = sub * np.where(served5, 1 - dem.uptake_5g, 1.0)
+    assert r.users == pytest.approx(users.sum(), rel=1e-6)
+    assert r.mean_user_mbps == pytest.approx((users * lay4.tput_mbps.reshape(-1)).sum() / users.sum(), rel=1e-5)
+    assert served5.sum() < served5.size  # the weights differ by cell: a uniform 1 − uptake would be wrong

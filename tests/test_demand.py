@@ -253,11 +253,16 @@ def test_user_speed_is_own_operator_over_all_users():
     for op in ("Viettel", "VNPT"):
         lay = res.layers[(op, "4G")]
         r = prov.loc[("4G", op)]
-        # mean over ALL people (4G users ∝ people), 0 where not served
-        assert r.mean_user_mbps == pytest.approx((counts * lay.tput_mbps).sum() / counts.sum(), rel=1e-5)
-        assert r.users == pytest.approx(counts.sum() * dem.subscribers_per_person * shares[op] * (1 - dem.uptake_5g))
+        # over ALL the operator's 4G users, 0 where not served: every subscriber, but only 1 − 5G uptake
+        # of them where the operator's 5G serves (median RSRP at its threshold)
+        l5 = res.layers.get((op, "5G"))
+        on5 = (np.zeros(counts.shape, bool) if l5 is None else
+               l5.rsrp_dbm >= radio.profile_for(PROFILES, op, "5G", {"VNPT": "n78", "Viettel": "n41"}[op]).rsrp_threshold_dbm)
+        users = counts * dem.subscribers_per_person * shares[op] * np.where(on5, 1 - dem.uptake_5g, 1.0)
+        assert r.mean_user_mbps == pytest.approx((users * lay.tput_mbps).sum() / users.sum(), rel=1e-5)
+        assert r.users == pytest.approx(users.sum(), rel=1e-6)
         v = np.sort(lay.tput_mbps.reshape(-1))
-        w = counts.reshape(-1)[np.argsort(lay.tput_mbps.reshape(-1), kind="stable")]
+        w = users.reshape(-1)[np.argsort(lay.tput_mbps.reshape(-1), kind="stable")]
         assert r.p10_user_mbps == pytest.approx(v[np.searchsorted(np.cumsum(w), 0.1 * w.sum())], rel=1e-6)
     a = prov.loc[("4G", "any")]
     want = sum(prov.loc[("4G", o), "users"] * prov.loc[("4G", o), "mean_user_mbps"] for o in ("Viettel", "VNPT"))
