@@ -145,17 +145,17 @@ INDICATORS: dict[str, tuple[str, str, str, str]] = {
         "Tỷ lệ trụ sở UBND xã " + _MOBILE_VI + ".", "Share of commune offices with " + _MOBILE_EN + "."),
     "mean_4g_mbps": (
         "Tốc độ tải xuống trung bình 4G", "Average 4G download speed",
-        "Tốc độ tải xuống trung bình giờ cao điểm của mọi người dùng 4G (thuê bao không có máy và gói cước 5G), mỗi "
+        "Tốc độ tải xuống trung bình giờ cao điểm của mọi người dùng 4G (thuê bao không có máy và gói cước 5G, và người dùng 5G ở ngoài vùng phủ 5G của nhà mạng mình, vì họ dùng 4G), mỗi "
         "người trên mạng của nhà mạng mình (ở ngoài vùng phủ hoặc trong sector quá tải: tính 0 Mb/s), có trọng số "
         "theo số người dùng: tốc độ luồng của sector phục vụ theo mô "
         "hình chia sẻ xử lý (tốc độ đỉnh × (1 − mức tải) của sector), tốc độ đỉnh tính từ tỷ số tín hiệu trên nhiễu, "
         "số luồng MIMO và tỷ lệ đường xuống TDD; nhiễu theo mức tải của các sector lân cận. Số toàn tỉnh là trung bình "
         "theo số thuê bao của các nhà mạng; mục tiêu được đánh giá cả cho từng nhà mạng và báo cáo nêu tên các nhà "
         "mạng chưa đạt. Là ước tính mô hình, không phải số đo thực tế.",
-        "Mean busy-hour download speed of all 4G users (subscribers without a 5G device and plan), each on their own "
+        "Mean busy-hour download speed of all 4G users (subscribers without a 5G device and plan, and 5G users outside their operator's 5G, who fall back to 4G), each on their own "
         "operator's network (0 Mb/s where not covered or in a congested sector), weighted by users: the serving sector's flow throughput by processor sharing (the sector's peak "
         "rate × (1 − its load)), the peak rate from the signal-to-interference ratio, the MIMO rank and the TDD "
-        "downlink share, interference by the neighbours' load. The province figure is the subscriber-weighted mean "
+        "downlink share, interference by the neighbours' load. The province figure is the user-weighted mean "
         "over the operators; the target is also judged per operator, and the report names the operators below it. "
         "A model estimate, not a measurement."),
     "mean_5g_mbps": (
