@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputValidationError
+from ..parameters import COVERAGE
 from .propagation import _f
 
 
@@ -73,9 +74,10 @@ def tdd_dl_share(pattern: str, *, special_dl_symbols: int = 10, symbols_per_slot
     return (p.count("D") + p.count("S") * special_dl_symbols / symbols_per_slot) / len(p)
 
 
-RANK_SINR_DB: tuple[float, ...] = (5.0, 12.0, 18.0)
+RANK_SINR_DB: tuple[float, ...] = tuple(COVERAGE.rank_sinr_db)
 """SINR (dB) from which 2, 3 and 4 MIMO layers are used (planning assumption: below 5 dB
-one layer, as channel-quality reports typically ask for rank 1 at the cell edge)."""
+one layer, as channel-quality reports typically ask for rank 1 at the cell edge); the one
+default is :attr:`ictplan.parameters.CoverageParameters.rank_sinr_db`."""
 
 
 def mimo_rank(sinr_db: Any, *, max_layers: int, thresholds_db: tuple[float, ...] = RANK_SINR_DB) -> np.ndarray:
