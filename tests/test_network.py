@@ -666,3 +666,22 @@ def test_no_cable_serves_the_other_bank_of_a_random_canal(seed):
     assert south.any()
     assert not h["reachable"].to_numpy()[south].any()
     assert h["reachable"].to_numpy()[~south].any()  # the north side is served (the test can fail both ways)
+
+
+def test_datacentre_redundancy_builds_its_network_with_the_given_canal_banks(monkeypatch):
+    """When D2 lays routes on the road/canal layer itself, the network gets the study's canal half-width."""
+    from ictplan.network import redundancy
+
+    seen: list = []
+    real = redundancy.build_edges
+
+    def spy(lines, **kw):
+        seen.append(kw.get("canal_half_width_m"))
+        return real(lines, **kw)
+
+    monkeypatch.setattr(redundancy, "build_edges", spy)
+    roads = gpd.GeoDataFrame({"kind": ["road", "canal"]}, geometry=[shapely.LineString([(0, 0), (2000, 0)]),
+                                                                  shapely.LineString([(0, 500), (2000, 500)])], crs=CRS)
+    pairs = redundancy.datacentre_redundancy(_routes([[(0, 2), (2000, 2)]]), _dcs([(0, 10), (2000, 10)]), roads=roads,
+                                             canal_half_width_m=7.5)
+    assert seen and seen[0] == 7.5 and len(pairs) == 1

@@ -528,10 +528,12 @@ def test_run_reads_parameters_and_the_province(tmp_path):
     root = make_study(tmp_path / "tiny")
     (root / "other.csv").write_text("zone,adult_smartphone_pct\nprovince,100\n", encoding="utf-8")
     toml = (root / "study.toml").read_text(encoding="utf-8")
-    (root / "study.toml").write_text(toml + "[parameters.fiber]\ndrop_limit_m = 500\n", encoding="utf-8")
+    (root / "study.toml").write_text(toml + "[parameters.fiber]\ndrop_limit_m = 500\ncanal_half_width_m = 8.0\n\n"
+                                     "[parameters.sharing]\ncorridor_m = 12.0\n", encoding="utf-8")
     s = study.load(root)
     inp = targets.inputs_from_study(s)
     assert inp.drop_limit_m == 500 and inp.province_name == "Test"
+    assert inp.canal_half_width_m == 8.0 and inp.corridor_m == 12.0  # D2 builds its network with the study's values
     sc = targets.run(s, indicators_table="other.csv")
     assert sc.row("M4").value == 100 and sc.row("M4").status == "met"  # 97.5 (not met) in indicators.csv
     assert sc.row("P1").zone_name == "Test" and sc.meta["province"] == "Test"

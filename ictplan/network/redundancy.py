@@ -27,7 +27,8 @@ def datacentre_redundancy(fiber_routes: gpd.GeoDataFrame, datacentres: gpd.GeoDa
                           attach_distance_m: float = FIBER.drop_limit_m,
                           snap_tolerance_m: float = FIBER.snap_tolerance_m,
                           roads: gpd.GeoDataFrame | EdgeNetwork | None = None,
-                          corridor_m: float = SHARING.corridor_m) -> pd.DataFrame:
+                          corridor_m: float = SHARING.corridor_m,
+                          canal_half_width_m: float = FIBER.canal_half_width_m) -> pd.DataFrame:
     """Corridor-disjoint (shared-risk-disjoint) fiber paths between every pair of data centres.
 
     With ``roads`` (the study's road/canal layer, or the network built from it), two paths are redundant only if they
@@ -53,6 +54,10 @@ def datacentre_redundancy(fiber_routes: gpd.GeoDataFrame, datacentres: gpd.GeoDa
         limit (``parameters.FIBER.drop_limit_m``).
     snap_tolerance_m
         Route ends closer than this are joined (``parameters.FIBER.snap_tolerance_m``).
+    canal_half_width_m
+        A canal's two banks lie this far either side of its line when the network is built
+        here from ``roads`` (``parameters.FIBER.canal_half_width_m``); unused when ``roads``
+        is the fiber analysis's network already.
 
     Returns
     -------
@@ -86,7 +91,7 @@ def datacentre_redundancy(fiber_routes: gpd.GeoDataFrame, datacentres: gpd.GeoDa
                              "redundant": False})
     check_same_crs(fiber_routes=fiber_routes, datacentres=datacentres)
     if roads is not None and (isinstance(roads, EdgeNetwork) or len(roads)):
-        lines = _fiber_corridors(roads, fiber_routes, corridor_m, snap_tolerance_m)
+        lines = _fiber_corridors(roads, fiber_routes, corridor_m, snap_tolerance_m, canal_half_width_m)
         if lines is None:
             return pd.DataFrame({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs], "disjoint_paths": 0,
                                  "redundant": False})
@@ -104,7 +109,8 @@ def datacentre_redundancy(fiber_routes: gpd.GeoDataFrame, datacentres: gpd.GeoDa
 
 
 def _fiber_corridors(roads: gpd.GeoDataFrame | EdgeNetwork, fiber_routes: gpd.GeoDataFrame, corridor_m: float,
-                     snap_tolerance_m: float) -> gpd.GeoDataFrame | None:
+                     snap_tolerance_m: float, canal_half_width_m: float = FIBER.canal_half_width_m
+                     ) -> gpd.GeoDataFrame | None:
     """The road/canal edges that carry fiber (half their length within ``corridor_m`` of a
     route, sampled every ~20 m), one line each: the corridors. None when no edge carries fiber.
     ``roads`` may be the built network already (the fiber analysis's, in the routes' CRS)."""
@@ -113,7 +119,8 @@ def _fiber_corridors(roads: gpd.GeoDataFrame | EdgeNetwork, fiber_routes: gpd.Ge
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            net = build_edges(roads, snap_tolerance_m=snap_tolerance_m, working_crs=fiber_routes.crs)
+            net = build_edges(roads, snap_tolerance_m=snap_tolerance_m, working_crs=fiber_routes.crs,
+                              canal_half_width_m=canal_half_width_m)
     # points every ~20 m along each edge (at least 5): an edge carries fiber when half of
     # them lie within corridor_m of a route
     n = np.clip(np.ceil(net.length_m / 20.0).astype(np.int64), 5, None)

@@ -425,7 +425,8 @@ def datacentre_pairs_redundant_pct(inputs: ScoreInputs) -> pd.DataFrame:
         roads = net  # the fiber run's network: built once
     elif roads is not None and routes.crs is not None and roads.crs is not None and not roads.crs.equals(routes.crs):
         roads = roads.to_crs(routes.crs)
-    pairs = datacentre_redundancy(routes, dcs, attach_distance_m=limit, roads=roads, corridor_m=inputs.corridor_m)
+    pairs = datacentre_redundancy(routes, dcs, attach_distance_m=limit, roads=roads, corridor_m=inputs.corridor_m,
+                                  canal_half_width_m=inputs.canal_half_width_m, snap_tolerance_m=inputs.snap_tolerance_m)
     inputs._cache["datacentre_pairs"] = pairs
     return pd.DataFrame({"level": ["province"], "zone_code": ["province"],
                          "num": [float(pairs["redundant"].sum())], "den": [float(len(pairs))]})

@@ -276,6 +276,8 @@ class ScoreInputs:
     table: pd.DataFrame | None = None
     drop_limit_m: float = FIBER.drop_limit_m
     corridor_m: float = SHARING.corridor_m  # D2's trench width ([parameters.sharing] corridor_m)
+    canal_half_width_m: float = FIBER.canal_half_width_m  # D2's canal banks when it builds its own network
+    snap_tolerance_m: float = FIBER.snap_tolerance_m  # ... and its snapping ([parameters.fiber])
     commune_weights: zones.ZoneWeights | None = None
     satellite_tv: bool = SCORECARD.satellite_tv
     no_satellite_communes: tuple[str, ...] = SCORECARD.no_satellite_communes
@@ -407,7 +409,8 @@ def inputs_from_study(
             missing[_JOB_INPUT[job]] = _no_result(job, study, skipped)
     mobile = None if coverage is None else mobile_inputs(coverage, facilities=facilities)
     fixed = None if fiber is None else fixed_inputs(fiber)
-    drop_limit_m = fixed.drop_limit_m if fixed is not None else parameters.resolve("fiber", study).drop_limit_m
+    fib_prm = parameters.resolve("fiber", study)
+    drop_limit_m = fixed.drop_limit_m if fixed is not None else fib_prm.drop_limit_m
     weights = None
     if population is not None and dtt is not None and dtt_profile is not None:  # only the DTT indicator needs them
         weights = zones.for_study(study, "communes")
@@ -416,5 +419,7 @@ def inputs_from_study(
                        dtt_profile=dtt_profile, mobile=mobile, fixed=fixed,
                        table=_indicators_table(study, missing, indicators_table), drop_limit_m=float(drop_limit_m),
                        corridor_m=float(parameters.resolve("sharing", study).corridor_m),
+                       canal_half_width_m=float(fib_prm.canal_half_width_m),
+                       snap_tolerance_m=float(fib_prm.snap_tolerance_m),
                        commune_weights=weights, satellite_tv=bool(sc_prm.satellite_tv),
                        no_satellite_communes=tuple(str(c) for c in sc_prm.no_satellite_communes), missing=missing)
