@@ -182,3 +182,20 @@ def small_study(root: Path, *, communes: gpd.GeoDataFrame | None = None, sites: 
         encoding="utf-8",
     )
     return root
+
+
+def road_components(geoms: np.ndarray):
+    """Noded pieces of a line layer, their connected-component label and each component's
+    length (brute force: shapely noding + scipy connected components), for the samples' tests."""
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    noded = shapely.get_parts(shapely.union_all(geoms))
+    ends = np.vstack([shapely.get_coordinates(shapely.get_point(noded, 0)),
+                      shapely.get_coordinates(shapely.get_point(noded, -1))])
+    uniq, inv = np.unique(ends, axis=0, return_inverse=True)
+    m = len(noded)
+    g = sparse.coo_matrix((np.ones(m), (inv[:m], inv[m:])), shape=(len(uniq),) * 2)
+    n, lab = csgraph.connected_components(g, directed=False)
+    seg_lab = lab[inv[:m]]
+    return noded, seg_lab, np.bincount(seg_lab, weights=shapely.length(noded), minlength=n)

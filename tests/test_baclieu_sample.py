@@ -20,6 +20,8 @@ import rasterio
 import shapely
 from rasterio import features
 
+from ._studydata import road_components
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "baclieu"
 CAMAU = REPO / "data" / "camau"
@@ -199,27 +201,11 @@ def test_shared_roads_meet_at_the_border():
 # --------------------------------------------------------------------------------------
 # roads: one connected network + two deliberate islands; the real main lines by name
 # --------------------------------------------------------------------------------------
-def _components(geoms: np.ndarray):
-    """Noded pieces, their component label and each component's length (brute force)."""
-    from scipy import sparse
-    from scipy.sparse import csgraph
-
-    noded = shapely.get_parts(shapely.union_all(geoms))
-    ends = np.vstack([shapely.get_coordinates(shapely.get_point(noded, 0)),
-                      shapely.get_coordinates(shapely.get_point(noded, -1))])
-    uniq, inv = np.unique(ends, axis=0, return_inverse=True)
-    m = len(noded)
-    g = sparse.coo_matrix((np.ones(m), (inv[:m], inv[m:])), shape=(len(uniq),) * 2)
-    n, lab = csgraph.connected_components(g, directed=False)
-    seg_lab = lab[inv[:m]]
-    return noded, seg_lab, np.bincount(seg_lab, weights=shapely.length(noded), minlength=n)
-
-
 def test_road_network_connected_with_two_islands():
     r = gpd.read_file(GPKG, layer="roads")
     assert {"road", "canal", "river"} <= set(r.kind)
     net = r[r.kind != "river"]
-    noded, seg_lab, length = _components(net.geometry.to_numpy())
+    noded, seg_lab, length = road_components(net.geometry.to_numpy())
     main = int(np.argmax(length))
     others = [k for k in range(len(length)) if k != main]
     assert len(others) == 2, f"expected exactly the 2 deliberate islands, got {len(others)}"

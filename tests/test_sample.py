@@ -20,11 +20,11 @@ import pytest
 import rasterio
 import shapely
 from rasterio import features
-from scipy import sparse
-from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from ictplan.schemas import SCHEMAS
+
+from ._studydata import road_components
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "camau"
@@ -262,25 +262,12 @@ def test_hamlets(layers, communes):
 # --------------------------------------------------------------------------------------
 # roads: one connected network + two deliberate islands
 # --------------------------------------------------------------------------------------
-def _components(geoms: np.ndarray):
-    noded = shapely.get_parts(shapely.union_all(geoms))
-    ends = np.vstack([shapely.get_coordinates(shapely.get_point(noded, 0)),
-                      shapely.get_coordinates(shapely.get_point(noded, -1))])
-    uniq, inv = np.unique(ends, axis=0, return_inverse=True)
-    m = len(noded)
-    g = sparse.coo_matrix((np.ones(m), (inv[:m], inv[m:])), shape=(len(uniq),) * 2)
-    n, lab = csgraph.connected_components(g, directed=False)
-    seg_lab = lab[inv[:m]]
-    length = np.bincount(seg_lab, weights=shapely.length(noded), minlength=n)
-    return noded, seg_lab, length
-
-
 def test_road_network_connected(layers):
     r = layers["roads"]
     assert set(r.kind) == {"road", "canal", "river", "bridge", "ferry"}
     assert 500 <= len(r) <= 25_000
     net = r[r.kind != "river"]
-    noded, seg_lab, length = _components(net.geometry.to_numpy())
+    noded, seg_lab, length = road_components(net.geometry.to_numpy())
     main = int(np.argmax(length))
     assert length[main] >= 0.99 * length.sum()
     others = [k for k in range(len(length)) if k != main]
@@ -585,7 +572,7 @@ def test_commune_centres_on_the_road_network(layers):
     real = pd.read_csv(SHARED / "commune_points_2019.csv")
     pts = gpd.GeoSeries(gpd.points_from_xy(real.lon, real.lat), crs=4326).to_crs(EPSG).to_numpy()
     r = layers["roads"]
-    noded, seg_lab, length = _components(r[r.kind != "river"].geometry.to_numpy())
+    noded, seg_lab, length = road_components(r[r.kind != "river"].geometry.to_numpy())
     main_geom = shapely.union_all(noded[seg_lab == int(np.argmax(length))])
     assert (shapely.distance(pts, main_geom) < 1.0).all()
 
