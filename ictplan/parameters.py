@@ -25,7 +25,7 @@ from ._errors import ConfigError
 
 __all__ = [
     "CoverageParameters", "FiberParameters", "SharingParameters", "ScorecardParameters",
-    "CalibrationParameters", "SensitivityParameters",
+    "CalibrationParameters", "SensitivityParameters", "PlanParameters", "PLAN",
     "COVERAGE", "FIBER", "SHARING", "SCORECARD", "JOBS", "resolve", "check_table",
 ]
 
@@ -152,10 +152,52 @@ class SensitivityParameters:
     uptake_years: tuple[int, ...] = (2025, 2030)  # 5G uptake at these anchor years' values, the demand year kept
 
 
+@dataclass(frozen=True)
+class PlanParameters:
+    """The planner (:mod:`ictplan.planning`, ``ictplan plan``): what to build, where, at what cost.
+
+    Unit costs are ASSUMPTIONS in VND at 2025 prices (order of magnitude of Vietnamese
+    operators' published capex and MIC unit-price norms; replace them with the operators' own
+    in ``[parameters.plan]``). Every cost column of the plan is one of these times a count or km.
+    """
+
+    # --- unit costs (VND, assumptions)
+    cost_upgrade_vnd: float = 6.0e8  # 5G radio, antennas and power on an existing 4G site of the operator (3 sectors)
+    cost_colocation_vnd: float = 9.0e8  # 5G equipment on another operator's tower: radio + tower works + lease set-up
+    cost_new_tower_vnd: float = 1.6e9  # new 30-40 m tower with land, power, civil works and 5G radio (3 sectors)
+    cost_carrier_vnd: float = 3.0e8  # a second 5G carrier on a congested site (radio units, licence share)
+    cost_fiber_aerial_vnd_per_km: float = 6.0e7  # aerial cable on existing poles, hardware and labour
+    cost_fiber_duct_vnd_per_km: float = 3.0e8  # new trench and duct along a road or canal bank
+    cost_crossing_vnd: float = 8.0e7  # a canal or river crossing (bridge attachment or directional drilling)
+    cost_postal_point_vnd: float = 2.0e8  # a staffed postal point fitted out and connected (first year's staff excluded)
+    # --- 5G roll-out (ictplan.planning.rollout)
+    solver: str = "greedy"  # "greedy" (lazy greedy + swap local search) or "highs" (exact MILP, warm-started, gap reported)
+    mip_gap: float = 0.005  # HiGHS relative gap at which the MILP stops
+    time_limit_s: float = 120.0  # HiGHS time limit; the incumbent and its gap are reported when it stops
+    neutral_host_band: str = "n78"  # band of the neutral host's 5G (the profiles' [default.5G.<band>])
+    new_tower_grid_m: float = 1500.0  # new-tower candidates: grid points this far apart over populated cells ...
+    new_tower_min_people: float = 50.0  # ... with at least this many people within 1 km and no tower within colocation_m
+    new_tower_height_m: float = 35.0  # height of a new tower's antennas
+    max_utilisation: float = 0.8  # after selection: a sector busier than this (busy hour) gets another carrier
+    # --- fiber extension (ictplan.planning.fiber_ext)
+    aerial_share: float = 0.7  # share of new route km hung on existing poles (the rest trenched), where poles exist
+    households_target_frac: float = 1.0  # connect hamlets until this share of unreached households is reached
+    # --- postal gaps (ictplan.planning.postal)
+    postal_reach_m: float = 3000.0  # a person is served by a postal point within this road distance
+    postal_points_target: int = 300  # P1: points in the province
+    # --- data-centre siting (ictplan.planning.datacentre): weights of the criteria (sum need not be 1)
+    dc_weight_substation: float = 0.3
+    dc_weight_energy_zone: float = 0.2
+    dc_weight_flood: float = 0.3
+    dc_weight_fiber: float = 0.2
+    dc_flood_level_m: float = 1.5  # land below this elevation (m above mean sea level) floods (assumption)
+
+
 COVERAGE = CoverageParameters()
 FIBER = FiberParameters()
 SHARING = SharingParameters()
 SCORECARD = ScorecardParameters()
+PLAN = PlanParameters()
 
 JOBS: dict[str, type] = {
     "coverage": CoverageParameters,
@@ -164,6 +206,7 @@ JOBS: dict[str, type] = {
     "scorecard": ScorecardParameters,
     "calibration": CalibrationParameters,
     "sensitivity": SensitivityParameters,
+    "plan": PlanParameters,
 }
 
 P = TypeVar("P")

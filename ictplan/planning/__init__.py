@@ -1,0 +1,13 @@
+"""What to build, where and at what cost: the planner behind ``ictplan plan``.
+
+* :mod:`~ictplan.planning.candidates`, :mod:`~ictplan.planning.coverage_sets`,
+  :mod:`~ictplan.planning.rollout`: the 5G roll-out (candidate sites as data, sparse
+  cell × candidate coverage sets from the radio engine, lazy greedy + swap or HiGHS MILP);
+* :mod:`~ictplan.planning.fiber_ext`: the least-cost fiber extension to unreached hamlets;
+* :mod:`~ictplan.planning.postal`: postal points for the communes without a staffed one;
+* :mod:`~ictplan.planning.datacentre`: data-centre sites scored by documented criteria;
+* :mod:`~ictplan.planning.plan`: phases (2025, 2030), costs, the plan as a variant study
+  re-run through the scorecard.
+
+Unit costs and every other default are :class:`ictplan.parameters.PlanParameters`.
+"""
