@@ -161,6 +161,7 @@ class PlanParameters:
     in ``[parameters.plan]``). Every cost column of the plan is one of these times a count or km.
     """
 
+    year: int = 2030  # the last phase planned (2025: the 2025 phase only; 2030: both phases)
     # --- unit costs (VND, assumptions)
     cost_upgrade_vnd: float = 6.0e8  # 5G radio, antennas and power on an existing 4G site of the operator (3 sectors)
     cost_colocation_vnd: float = 9.0e8  # 5G equipment on another operator's tower: radio + tower works + lease set-up
@@ -185,12 +186,19 @@ class PlanParameters:
     # --- postal gaps (ictplan.planning.postal)
     postal_reach_m: float = 3000.0  # a person is served by a postal point within this road distance
     postal_points_target: int = 300  # P1: points in the province
+    postal_candidate_spacing_m: float = 500.0  # road-junction candidates: at most one per square this size per commune
     # --- data-centre siting (ictplan.planning.datacentre): weights of the criteria (sum need not be 1)
     dc_weight_substation: float = 0.3
     dc_weight_energy_zone: float = 0.2
     dc_weight_flood: float = 0.3
     dc_weight_fiber: float = 0.2
     dc_flood_level_m: float = 1.5  # land below this elevation (m above mean sea level) floods (assumption)
+    dc_flood_margin_m: float = 1.0  # elevation score 1 at this height above the flood level, 0 at or below it
+    dc_substation_max_m: float = 20000.0  # substation score 1 - d / this (straight line), 0 beyond
+    dc_energy_zone_max_m: float = 10000.0  # energy-zone score 1 inside, 1 - d / this outside, 0 beyond
+    dc_water_min_m: float = 500.0  # river/canal score d / this, 1 from this distance on
+    dc_coast_min_m: float = 10000.0  # coast score d / this, 1 from this distance on
+    dc_candidate_grid_m: float = 3000.0  # default candidates: grid points this far apart, moved onto the nearest road
 
 
 COVERAGE = CoverageParameters()
