@@ -19,6 +19,7 @@ from ..io import read_toml
 from ..study import DEFAULT_UNITS
 from . import findings as _fnd
 from . import mobile as _mobile
+from . import plan_section as _plan
 from . import units as _units
 from . import words
 from .figures import _coverage_rows, add_people, key_figures, result_figures
@@ -267,10 +268,11 @@ def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | N
     return {
         "lang": lang, "T": T, "page_title": f"{T['title']} — {province or study_name}", "province": province,
         "study_name": study_name, "generated": generated.isoformat(), "synthetic": study.synthetic,
-        "nav": [(a, T[a]) for a in ("findings", "scorecard", "sensitivity", "charts", "maps", "sources", "methods")],
+        "nav": [(a, T[a]) for a in ("findings", "plan", "scorecard", "sensitivity", "charts", "maps", "sources", "methods")],
         "skipped": [(T.get("job_" + job, job), why) for job, why in results.skipped.items()],
         "notes": [T[people_note]] if people_note else [],
         "findings": found, "priority": priority,
+        "plan": _plan.plan_section(getattr(results, "plan", None), lang, today=sc),  # the lead adds Results.plan
         "kpis": _kpis(figures.get("province"), sc, T, lang),
         "scorecard_note": T["key_figures_note"] if sc is None else "",
         "plan_line": (f"{plan_name}" + (f" — {uc['plan_label']}" if uc["plan_label"] else "") + f". {T['marks']}"
