@@ -6,7 +6,7 @@ PY      = $(VENV)/bin/python
 STUDY  ?= data/camau
 OUT    ?= out
 
-.PHONY: all demo test bench bench-small sample lint screenshot clean coverage fiber sharing scorecard maps report notebooks sensitivity
+.PHONY: all demo test bench bench-small sample lint screenshot clean coverage fiber sharing scorecard maps report notebooks sensitivity plan
 
 all: demo
 
@@ -64,3 +64,8 @@ maps: $(VENV)/.installed
 notebooks: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[notebooks]"
 	$(PY) scripts/run_notebooks.py notebooks
+
+## plan: what to build by 2025 and 2030 (5G to 99 % by 2030, fiber to every hamlet, postal points), with costs,
+## checked by re-running the scorecard on the plan; writes out/plan/ (plan.gpkg, CSVs, plan.md, variants/)
+plan: $(VENV)/.installed
+	$(PY) -m ictplan plan $(STUDY) --target M3=0.99 --year 2030 --out $(OUT)/plan --overwrite

@@ -162,6 +162,10 @@ class PlanParameters:
     """
 
     year: int = 2030  # the last phase planned (2025: the 2025 phase only; 2030: both phases)
+    targets: tuple[str, ...] = ()  # "ID=VALUE" replacing a target's threshold in the phase of `year`, e.g. ("M3=0.99",)
+    operator: str = ""  # the operator whose 5G is planned; "" = a neutral host (any operator's 5G counts)
+    budget_vnd: float | None = None  # cap on the 5G roll-out's cost over both phases (None: build to the targets)
+    variant_dir: str | None = None  # folder for the plan's variant studies (None: a temporary folder)
     # --- unit costs (VND, assumptions)
     cost_upgrade_vnd: float = 6.0e8  # 5G radio, antennas and power on an existing 4G site of the operator (3 sectors)
     cost_colocation_vnd: float = 9.0e8  # 5G equipment on another operator's tower: radio + tower works + lease set-up

@@ -345,6 +345,9 @@ JOB_INPUTS: dict[str, tuple[tuple[tuple[str, ...], ...], ...]] = {
     "fiber": ((("roads",),), (("communes",),), (("population",), ("households",))),
     "sharing": ((("sites",), ("cells",), ("poles", "spans"), ("fiber_routes",)),),
     "scorecard": ((("targets",),), (("communes",),)),
+    # the planner (ictplan.planning): the 5G roll-out needs coverage's inputs and the targets; the fiber
+    # extension, postal points and data-centre siting each run when their own layers are there
+    "plan": ((("sites",),), (("population",),), (("communes",),), (("profiles",),), (("targets",),)),
 }
 
 

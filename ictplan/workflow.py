@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .coverage import CoverageResult
     from .fiber import FiberResult
+    from .planning.plan import PlanResult
     from .sharing import SharingResult
     from .study import Study
     from .targets import Plan, Scorecard
@@ -56,13 +57,14 @@ log = logging.getLogger(__name__)
 JOBS: tuple[str, ...] = ("coverage", "fiber", "sharing", "scorecard")
 
 #: Jobs run only when asked for (not in the default set): ``"sensitivity"`` reruns coverage
-#: per assumption (:mod:`ictplan.sensitivity`).
-OPTIONAL_JOBS: tuple[str, ...] = ("sensitivity",)
+#: per assumption (:mod:`ictplan.sensitivity`); ``"plan"`` plans what to build to the targets and re-runs
+#: the analyses on the plan (:mod:`ictplan.planning`).
+OPTIONAL_JOBS: tuple[str, ...] = ("sensitivity", "plan")
 _ALL: tuple[str, ...] = JOBS + OPTIONAL_JOBS
 
 #: Results a job needs: asking for the job runs these first (it still runs if they are skipped).
 NEEDS: dict[str, tuple[str, ...]] = {"coverage": (), "fiber": (), "sharing": (), "scorecard": ("coverage", "fiber"),
-                                 "sensitivity": ("coverage",)}
+                                 "sensitivity": ("coverage",), "plan": ("scorecard",)}
 
 #: Results a job uses when they were asked for, without pulling them in.
 USES: dict[str, tuple[str, ...]] = {"scorecard": ("sharing",)}
@@ -88,6 +90,7 @@ class Results:
     sharing: SharingResult | None = None
     scorecard: Scorecard | None = None
     sensitivity: pd.DataFrame | None = None
+    plan: PlanResult | None = None
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -161,33 +164,33 @@ def _call(fn: Callable[..., Any], study: Study, params: Any, progress: bool | No
     return fn(study, **kw, **extra, progress=progress)
 
 
-def _run_coverage(study: Study, res: Results, params: Any, progress: bool | None, plan: Plan | None) -> Any:
+def _run_coverage(study: Study, res: Results, params: Any, progress: bool | None, targets_plan: Plan | None) -> Any:
     from . import coverage
 
     return _call(coverage.run, study, params, progress)
 
 
-def _run_fiber(study: Study, res: Results, params: Any, progress: bool | None, plan: Plan | None) -> Any:
+def _run_fiber(study: Study, res: Results, params: Any, progress: bool | None, targets_plan: Plan | None) -> Any:
     from . import fiber
 
     return _call(fiber.run, study, params, progress)
 
 
-def _run_sharing(study: Study, res: Results, params: Any, progress: bool | None, plan: Plan | None) -> Any:
+def _run_sharing(study: Study, res: Results, params: Any, progress: bool | None, targets_plan: Plan | None) -> Any:
     from . import sharing
 
     return _call(sharing.run, study, params, progress)
 
 
-def _run_scorecard(study: Study, res: Results, params: Any, progress: bool | None, plan: Plan | None) -> Any:
+def _run_scorecard(study: Study, res: Results, params: Any, progress: bool | None, targets_plan: Plan | None) -> Any:
     from . import targets
 
     uses = (*NEEDS["scorecard"], *USES["scorecard"])
-    return _call(targets.run, study, params, progress, plan=plan, coverage=res.coverage, fiber=res.fiber,
+    return _call(targets.run, study, params, progress, plan=targets_plan, coverage=res.coverage, fiber=res.fiber,
                  sharing=res.sharing, skipped={job: why for job, why in res.skipped.items() if job in uses})
 
 
-def _run_sensitivity(study: Study, res: Results, params: Any, progress: bool | None, plan: Plan | None) -> Any:
+def _run_sensitivity(study: Study, res: Results, params: Any, progress: bool | None, targets_plan: Plan | None) -> Any:
     from . import sensitivity
 
     if res.coverage is None:
@@ -195,9 +198,15 @@ def _run_sensitivity(study: Study, res: Results, params: Any, progress: bool | N
     return _call(sensitivity.table, study, params, progress, coverage=res.coverage)
 
 
+def _run_plan(study: Study, res: Results, params: Any, progress: bool | None, targets_plan: Plan | None) -> Any:
+    from .planning import plan
+
+    return _call(plan.run, study, params, progress, before=res)
+
+
 _RUNNERS: dict[str, Callable[[Study, Results, Any, bool | None, Any], Any]] = {
     "coverage": _run_coverage, "fiber": _run_fiber, "sharing": _run_sharing, "scorecard": _run_scorecard,
-    "sensitivity": _run_sensitivity,
+    "sensitivity": _run_sensitivity, "plan": _run_plan,
 }
 
 
@@ -206,7 +215,7 @@ def _notify(progress: Any, job: str, event: str, detail: str) -> None:
         progress(job, event, detail)
 
 
-def _one_job(job: str, results: Results, progress: Any, plan: Plan | None) -> None:
+def _one_job(job: str, results: Results, progress: Any, targets_plan: Plan | None) -> None:
     study = results.study
     reason = _validation.skip_reason(study, "coverage" if job == "sensitivity" else job)
     if reason is not None:
@@ -218,7 +227,7 @@ def _one_job(job: str, results: Results, progress: Any, plan: Plan | None) -> No
     flag = getattr(progress, "bars", None) if callable(progress) else progress
     t0 = time.perf_counter()
     try:
-        out = _RUNNERS[job](study, results, results.parameters[job], flag, plan)
+        out = _RUNNERS[job](study, results, results.parameters[job], flag, targets_plan)
     except IctplanError as err:
         results.seconds[job] = time.perf_counter() - t0
         results.errors[job] = err
@@ -232,7 +241,7 @@ def _one_job(job: str, results: Results, progress: Any, plan: Plan | None) -> No
 
 
 def run(study: Study, /, *, jobs: Iterable[str] | str = JOBS, progress: bool | None | ProgressCallback = None,
-        plan: Plan | None = None, **overrides: Mapping[str, Any] | None) -> Results:
+        targets_plan: Plan | None = None, **overrides: Mapping[str, Any] | None) -> Results:
     """Run ``jobs`` (and what they need) on ``study``, each once, in dependency order.
 
     Parameters
@@ -247,7 +256,7 @@ def run(study: Study, /, *, jobs: Iterable[str] | str = JOBS, progress: bool | N
         terminal). Or a callback ``progress(job, event, detail)`` (see
         :data:`ProgressCallback`), e.g. to print each step or advance a tqdm bar; the
         callback's ``bars`` attribute, if it has one, is then passed to the analyses.
-    plan
+    targets_plan
         The targets the scorecard scores (default: the study's ``[targets]`` file).
     **overrides
         One dict of parameters per job, e.g. ``fiber={"drop_limit_m": 500}``; ``None``
@@ -268,11 +277,11 @@ def run(study: Study, /, *, jobs: Iterable[str] | str = JOBS, progress: bool | N
     if study.parts:  # the new province from its parts (ictplan.admin.inunits)
         from .admin.inunits import run_parts
 
-        return run_parts(study, jobs=jobs, progress=progress, plan=plan, **overrides)
+        return run_parts(study, jobs=jobs, progress=progress, targets_plan=targets_plan, **overrides)
     order = jobs_for(jobs)
     results = Results(study=study, parameters=_resolve_all(study, order, overrides))
     for job in order:
-        _one_job(job, results, progress, plan)
+        _one_job(job, results, progress, targets_plan)
     if study.unit_set == "new":  # [study] units = "2025": reported in the units since 1 July 2025
         from .admin.inunits import results_in_new_units
 

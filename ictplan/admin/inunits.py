@@ -267,7 +267,7 @@ def _combined_fiber(parts: list[Results]) -> FiberResult | None:
                                hamlet_geometry=hgeom, grid=None, diagnostics=diag, **cat)
 
 
-def run_parts(study: Study, /, *, jobs: Iterable[str] | str, progress: Any = None, plan: Any = None,
+def run_parts(study: Study, /, *, jobs: Iterable[str] | str, progress: Any = None, targets_plan: Any = None,
               **overrides: Mapping[str, Any] | None) -> Results:
     """Run ``jobs`` on each part of ``study`` (``[study] parts``), each in the new units, and
     combine them (module docstring). ``Results.parts`` holds each part's results (in the new
@@ -288,11 +288,11 @@ def run_parts(study: Study, /, *, jobs: Iterable[str] | str, progress: Any = Non
     loaded = [_study.load(p) for p in study.parts]
     if any(p.parts for p in loaded):
         raise ConfigError(f"{study.root / 'study.toml'}: a part is itself made of parts; list the old provinces' studies.")
-    if plan is None and study.targets_path is not None:
-        plan = _targets.load_targets(study.targets_path)
+    if targets_plan is None and study.targets_path is not None:
+        targets_plan = _targets.load_targets(study.targets_path)
     done = []
     for p in loaded:
-        r = workflow.run(dataclasses.replace(p, units="2025"), jobs=jobs, progress=progress, plan=plan, **overrides)
+        r = workflow.run(dataclasses.replace(p, units="2025"), jobs=jobs, progress=progress, targets_plan=targets_plan, **overrides)
         done.append(r)
     combined = combined_study(study, [r.study for r in done])
     sc = None

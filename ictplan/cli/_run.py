@@ -34,12 +34,12 @@ class Steps:
             echo(f"[{job}] done in {detail}")
 
 
-def run_jobs(study: Study, jobs: Iterable[str], *, steps: bool = False, plan: Plan | None = None,
+def run_jobs(study: Study, jobs: Iterable[str], *, steps: bool = False, targets_plan: Plan | None = None,
              **overrides: Any) -> Results:
     """:func:`ictplan.workflow.run` with the CLI's progress (``None`` flags leave the study's values)."""
     from .. import workflow
 
-    return workflow.run(study, jobs=tuple(jobs), progress=Steps(steps=steps), plan=plan, **overrides)
+    return workflow.run(study, jobs=tuple(jobs), progress=Steps(steps=steps), targets_plan=targets_plan, **overrides)
 
 
 def run_job(study: Study, job: str, /, **overrides: Any) -> Any:

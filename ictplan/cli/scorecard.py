@@ -52,7 +52,7 @@ def _what_if(variant: Path, sc: Scorecard, base_name: str, out: Path, overrides:
     from .. import targets as _targets
 
     sv = _study.load(variant)
-    scv = run_jobs(sv, ("scorecard",), plan=sc.plan, **overrides).require("scorecard")
+    scv = run_jobs(sv, ("scorecard",), targets_plan=sc.plan, **overrides).require("scorecard")
     scv.meta["variant_of"] = base_name
     _targets.write_scorecard(scv, out / "variant", overwrite=True)
     diff = _targets.compare(sc, scv)
@@ -96,7 +96,7 @@ def scorecard(study: Path, out: Path, overwrite: bool, variant: Path | None, tar
     plan = _targets.load_targets(targets_path) if targets_path else None
     out = out_dir(out, overwrite)
     overrides: dict[str, Any] = {"fiber": {"drop_limit_m": drop_limit_m, "hamlet_threshold_frac": hamlet_threshold}}
-    res = run_jobs(s, ("scorecard",), plan=plan, **overrides)
+    res = run_jobs(s, ("scorecard",), targets_plan=plan, **overrides)
     sc = res.require("scorecard")
     paths = _targets.write_scorecard(sc, out, overwrite=True)
     _print_province(s.name, sc)

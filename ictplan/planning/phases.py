@@ -1,0 +1,174 @@
+"""The plan's phases: build each phase on the one before, write it as a variant study and
+re-run the analyses on it (:func:`ictplan.planning.plan.run` is the entry point)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from . import variant as _variant
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..study import Study
+    from ..workflow import Results
+
+log = logging.getLogger(__name__)
+
+#: Rows of the phases table: the item of each kind of planned feature.
+SITE_ITEMS: dict[str, str] = {"upgrade": "5g_upgrade", "colocation": "5g_colocation", "new_tower": "5g_new_tower"}
+CHECK_TARGETS: tuple[str, ...] = ("M3", "X2", "M1", "M2", "F1", "F2", "F3", "P1", "P2", "D2")
+
+
+def _empty(crs: Any) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"phase": pd.Series(dtype=str)}, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+# ============================================================================ the pieces
+def _fiber(study: Study, before: Results, kinds: Mapping[str, float], operator: str | None, prm: Any,
+           progress: bool | None) -> Any:
+    from .fiber_ext import extend_fiber
+
+    if before.fiber is None or not study.has("roads"):
+        return None
+    return extend_fiber(study, before.fiber, operator=operator, households_target_frac=kinds.get("households"),
+                        progress=progress, **_plan_overrides(prm))
+
+
+def _postal(study: Study, kinds: Mapping[str, float], prm: Any, progress: bool | None) -> Any:
+    from .postal import postal_gaps
+
+    if not study.has("postal_points"):
+        return None
+    return postal_gaps(study, progress=progress, **_plan_overrides(prm))
+
+
+def _datacentres(study: Study, prm: Any, progress: bool | None) -> Any:
+    from .datacentre import datacentre_sites
+
+    return datacentre_sites(study, progress=progress, **_plan_overrides(prm))
+
+
+_ORCHESTRATION = ("targets", "year", "operator", "budget_vnd", "variant_dir", "households_target_frac")
+
+
+def _plan_overrides(prm: Any) -> dict[str, Any]:
+    """The resolved plan parameters as keyword overrides for the pieces (which resolve them
+    again), less the ones this module passes by name."""
+    import dataclasses
+
+    return {f.name: getattr(prm, f.name) for f in dataclasses.fields(prm) if f.name not in _ORCHESTRATION}
+
+
+def _rollout(study: Study, before: Results, share: float | None, operator: str | None, budget_left: float | None,
+             fixed: gpd.GeoDataFrame | None, prm: Any, progress: bool | None) -> Any:
+    from .rollout import plan_5g
+
+    return plan_5g(study, before.require("coverage"), operator=operator, target_share=share, budget_vnd=budget_left,
+                   fixed=fixed, progress=progress, **_plan_overrides(prm))
+
+
+def _sectors(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    from .candidates import candidate_sectors
+
+    rows = candidate_sectors(sites)
+    if "phase" in sites and "phase" not in rows:
+        rows = rows.merge(sites[["candidate_id", "phase"]], on="candidate_id", how="left") \
+            if "candidate_id" in rows else rows.assign(phase=sites["phase"].iloc[0])
+    return _variant.sectors_frame(rows.drop(columns=[c for c in ("candidate_id",) if c in rows]))
+
+
+def _capacity(after: Results, sites: gpd.GeoDataFrame, prm: Any) -> gpd.GeoDataFrame | None:
+    from .rollout import capacity_additions
+
+    if after.coverage is None:
+        return None
+    return capacity_additions(after.coverage, sites, **_plan_overrides(prm))
+
+
+# ============================================================================ one phase
+def _additions(study: Study, sites: list[gpd.GeoDataFrame], carriers: list[gpd.GeoDataFrame], fiber: Any,
+               postal: Any) -> dict[str, gpd.GeoDataFrame]:
+    """Layer name → the planned features to add, for a variant of every phase so far."""
+    out: dict[str, gpd.GeoDataFrame] = {}
+    parts = [_sectors(s) for s in sites if len(s)] + [c for c in carriers if len(c)]
+    if parts:
+        out["sites"] = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
+    if fiber is not None and len(fiber.segments):
+        out["fiber_routes"] = fiber.routes_layer().assign(phase="2025")
+    if postal is not None and len(postal.points):
+        out["postal_points"] = postal.points_layer().assign(phase="2025")
+    return out
+
+
+def _check_phase(study: Study, py: str, additions: dict[str, gpd.GeoDataFrame], root: Path,
+                 progress: bool | None) -> tuple[Results, Path]:
+    from .. import workflow
+
+    folder = root / f"variant_{py}"
+    name = f"{study.name} — plan to {py}"
+    v = _variant.write_variant(study, folder, additions=additions, name=name,
+                               description=f"ictplan plan: today's layers plus what the plan builds by {py}",
+                               parameters={"coverage": {"year": int(py)}})
+    return workflow.run(v, jobs=("scorecard",), progress=progress), folder
+
+
+def _phase(study: Study, before: Results, py: str, kinds: Mapping[str, float], state: dict[str, Any], prm: Any,
+           root: Path, progress: bool | None) -> None:
+    """Build phase ``py`` on ``state`` (the phases so far), write it, re-run the analyses on it."""
+    left = None if state["budget"] is None else max(state["budget"] - state["spent"], 0.0)
+    fixed = pd.concat(state["sites"], ignore_index=True) if state["sites"] else None
+    ro = _rollout(study, before, kinds.get("pop_5g"), state["operator"], left, fixed, prm, progress)
+    chosen = ro.chosen.assign(phase=py)
+    state["rollout"][py] = ro
+    state["spent"] += float(chosen["cost_vnd"].sum()) if len(chosen) else 0.0
+    state["sites"].append(chosen)
+    after, folder = _check_phase(study, py, _additions(study, state["sites"], state["carriers"], state["fiber"],
+                                                        state["postal"]), root, progress)
+    extra = _capacity(after, pd.concat(state["sites"], ignore_index=True), prm)
+    if extra is not None and len(extra):  # congested sectors get a carrier; the plan is checked again with it
+        state["carriers"].append(extra.assign(phase=py))
+        after, folder = _check_phase(study, py, _additions(study, state["sites"], state["carriers"], state["fiber"],
+                                                            state["postal"]), root, progress)
+    state["after"][py] = after
+    state["variants"][py] = folder
+
+
+def _timed(seconds: dict[str, float], key: str, fn: Any, *args: Any) -> Any:
+    t0 = time.perf_counter()
+    out = fn(*args)
+    seconds[key] = time.perf_counter() - t0
+    return out
+
+
+def build(study: Study, before: Results, kinds: Mapping[str, Mapping[str, float]], *, operator: str | None,
+          budget_vnd: float | None, prm: Any, root: Path, progress: bool | None,
+          seconds: dict[str, float]) -> dict[str, Any]:
+    """Every phase of the plan, its variant studies re-run, and the tables of what is built."""
+    from . import tables as _tables
+
+    first = next(iter(kinds))
+    state: dict[str, Any] = {"operator": operator, "budget": budget_vnd, "spent": 0.0, "sites": [], "carriers": [],
+                             "rollout": {}, "after": {}, "variants": {}}
+    state["fiber"] = _timed(seconds, "fiber", _fiber, study, before, kinds[first], operator, prm, progress)
+    state["postal"] = _timed(seconds, "postal", _postal, study, kinds[first], prm, progress)
+    dc = _timed(seconds, "datacentre", _datacentres, study, prm, progress) if "2030" in kinds else None
+    for py, k in kinds.items():
+        _timed(seconds, f"phase_{py}", _phase, study, before, py, k, state, prm, root, progress)
+    last = list(kinds)[-1]
+    feats = _tables.features(study, state, dc, first)
+    return {
+        **feats,
+        "phases": _tables.phases_table(feats, prm),
+        "by_commune": _tables.by_commune(study, feats),
+        "check": _tables.check_table(before, state["after"]),
+        "scorecard_after": state["after"][last].scorecard,
+        "variants": state["variants"],
+        "rollout": state["rollout"],
+        "notes": _tables.notes(state, kinds),
+    }
