@@ -139,6 +139,10 @@ def result_layers(results: Results, /, *, lang: str = "en") -> dict[str, Any]:
         _fiber_layers(results.fiber, study, values, value_labels, extra, L, R)
     if results.sharing is not None:
         _sharing_layers(results.sharing, extra, L, R)
+    if results.plan is not None:
+        from .planlayers import plan_layers
+
+        extra.extend(plan_layers(results.plan, lang=lang))
     values = values.dropna(axis=1, how="all")
     return {"values": values if len(values.columns) else None, "value_labels": value_labels, "rasters": rasters,
             "extra": extra, "notes": skipped_notes(results, lang=lang)}

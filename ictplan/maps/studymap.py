@@ -418,7 +418,7 @@ def _add_extra(m: folium.Map, spec: Mapping[str, Any]) -> None:
     kinds = set(gdf.geom_type)
     if kinds <= {"Point"}:
         add_points(m, gdf, colour=spec.get("colour", _DEFAULT_COLOUR), colour_by=spec.get("colour_by"),
-                   radius=spec.get("radius", 4), **kw)
+                   colours=spec.get("colours"), radius=spec.get("radius", 4), **kw)
     elif kinds <= {"LineString", "MultiLineString"}:
         add_lines(m, gdf, colour=spec.get("colour", _DEFAULT_COLOUR), colour_by=spec.get("colour_by"),
                   weight=spec.get("weight", 3), **kw)

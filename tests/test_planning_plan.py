@@ -1,0 +1,134 @@
+"""The plan: targets per phase, the variant study it is written as, its tables."""
+
+from __future__ import annotations
+
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from ictplan import datasets
+from ictplan._errors import ConfigError
+from ictplan.planning import plan as _plan
+from ictplan.planning import tables as _tables
+from ictplan.planning.variant import sectors_frame, write_variant
+
+
+@pytest.fixture(scope="module")
+def camau():
+    return datasets.camau()
+
+
+# ============================================================================ targets
+def test_parse_targets_reads_fractions_and_percentages():
+    assert _plan.parse_targets(["M3=0.99", "x2=95"]) == {"M3": 0.99, "X2": 0.95}
+    assert _plan.parse_targets({"F1": 1}) == {"F1": 1.0}
+    assert _plan.parse_targets(None) == {}
+    for bad in (["M3"], ["M3=abc"], ["M3=0"], ["M3=150"], ["=0.5"]):
+        with pytest.raises(ConfigError, match="target"):
+            _plan.parse_targets(bad)
+
+
+def test_phase_targets_take_the_plans_thresholds_and_the_given_one_in_its_year(camau):
+    k = _plan.phase_targets(camau, {"M3": 0.99}, 2030)
+    assert list(k) == ["2025", "2030"]
+    assert k["2025"]["pop_5g"] == pytest.approx(0.20)  # M3's own 20 % by 2025
+    assert k["2030"]["pop_5g"] == pytest.approx(0.99)  # the given target replaces X2's 99 % in 2030
+    assert k["2025"]["hamlets"] == 1.0 and k["2025"]["postal_points"] == 300.0  # F1, P1 (2025) hold in 2030 too
+    assert k["2030"]["hamlets"] == 1.0
+    assert _plan.phase_targets(camau, {"X2": 0.5}, 2025)["2025"]["pop_5g"] == 0.5
+    assert list(_plan.phase_targets(camau, {}, 2025)) == ["2025"]
+
+
+def test_phase_targets_refuse_unknown_and_unplannable_targets(camau):
+    with pytest.raises(ConfigError, match="unknown target"):
+        _plan.phase_targets(camau, {"Z9": 0.5}, 2030)
+    with pytest.raises(ConfigError, match="cannot build to"):
+        _plan.phase_targets(camau, {"M1": 0.5}, 2030)  # a speed, not something the planner builds to
+
+
+def test_run_refuses_a_bad_year_and_budget(camau):
+    with pytest.raises(ConfigError, match="phases"):
+        _plan.run(camau, year=2027)
+    with pytest.raises(ConfigError, match="budget"):
+        _plan.run(camau, budget_vnd=-5.0)
+
+
+# ============================================================================ the variant study
+def _new_sector(**kw):
+    row = dict(sector_id="PLAN-1-A", site_id="PLAN-1", operator="Viettel", technology="5G", band="n41",
+               azimuth_deg=90.0, height_m=35.0, tilt_deg=4.0, tx_power_dbm=49.0, lon=105.15, lat=9.18, phase="2025")
+    row.update(kw)
+    return sectors_frame(pd.DataFrame([row]))
+
+
+def test_variant_keeps_every_layer_and_adds_the_planned_features(camau, tmp_path):
+    v = write_variant(camau, tmp_path / "v", additions={"sites": _new_sector()}, name="plan",
+                      parameters={"coverage": {"year": 2030}})
+    assert v.layer_names == camau.layer_names
+    old, new = camau.layer("sites"), v.layer("sites")
+    assert len(new) == len(old) + 1
+    added = new[new["planned"] == 1]
+    assert added["sector_id"].tolist() == ["PLAN-1-A"] and added["phase"].tolist() == ["2025"]
+    assert (new["planned"] == 0).sum() == len(old)
+    assert added["lon"].iloc[0] == pytest.approx(105.15) and added["lat"].iloc[0] == pytest.approx(9.18)
+    assert v.parameters["coverage"]["year"] == 2030
+    # the layers not added to are today's files, read the same
+    pd.testing.assert_frame_equal(pd.DataFrame(v.layer("hamlets").drop(columns="geometry")),
+                                  pd.DataFrame(camau.layer("hamlets").drop(columns="geometry")))
+
+
+def test_variant_refuses_a_layer_the_study_lacks(camau, tmp_path):
+    pts = gpd.GeoDataFrame({"phase": ["2025"]}, geometry=[shapely.Point(105.1, 9.1)], crs="EPSG:4326")
+    with pytest.raises(ConfigError, match="lacks"):
+        write_variant(camau, tmp_path / "v", additions={"buildings": pts}, name="plan")
+
+
+def test_sectors_frame_names_missing_columns():
+    with pytest.raises(Exception, match="lon"):
+        sectors_frame(pd.DataFrame([{"sector_id": "a"}]))
+
+
+# ============================================================================ the tables
+def _sites(crs):
+    return gpd.GeoDataFrame(
+        {"kind": ["upgrade", "upgrade", "new_tower", "colocation"], "operator": ["VNPT", "VNPT", "VNPT", "Viettel"],
+         "cost_vnd": [6e8, 6e8, 1.6e9, 9e8], "phase": ["2025", "2030", "2030", "2030"],
+         "commune_code": [None, None, None, None]},
+        geometry=[shapely.Point(530000, 1010000)] * 4, crs=crs)
+
+
+def test_phases_table_sums_counts_km_and_cost_per_phase_item_and_operator(camau):
+    crs = camau.crs
+    fiber = gpd.GeoDataFrame({"operator": ["VNPT", "VNPT"], "length_m": [1500.0, 500.0], "cost_vnd": [1e8, 5e7],
+                              "phase": ["2025", "2025"], "commune_code": ["x", "x"]},
+                             geometry=[shapely.LineString([(0, 0), (1500, 0)]), shapely.LineString([(0, 0), (500, 0)])],
+                             crs=crs)
+    empty = _tables._concat([], crs)
+    feats = {"sites": _sites(crs), "carriers": empty, "fiber": fiber, "postal": empty,
+             "datacentres": empty.assign(build=pd.Series(dtype=bool))}
+    t = _tables.phases_table(feats, None)
+    row = t[(t["phase"] == "2030") & (t["item"] == "5g_upgrade")].iloc[0]
+    assert row["count"] == 1 and row["cost_vnd"] == 6e8
+    fib = t[t["item"] == "fiber_km"].iloc[0]
+    assert fib["km"] == pytest.approx(2.0) and fib["count"] == 2 and fib["cost_vnd"] == pytest.approx(1.5e8)
+    assert t["cost_vnd"].sum() == pytest.approx(6e8 * 2 + 1.6e9 + 9e8 + 1.5e8)
+    assert list(t[t["phase"] == "2030"]["item"]) == ["5g_upgrade", "5g_colocation", "5g_new_tower"]  # reading order
+
+
+def test_by_commune_places_each_feature_in_its_commune(camau):
+    communes = camau.layer_in_crs("communes")
+    c = communes.iloc[[3, 10]]
+    pts = c.geometry.representative_point()
+    sites = gpd.GeoDataFrame({"kind": ["upgrade", "new_tower"], "operator": ["VNPT"] * 2, "cost_vnd": [6e8, 1.6e9],
+                              "phase": ["2025"] * 2}, geometry=pts.to_numpy(), crs=communes.crs)
+    empty = _tables._concat([], camau.crs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bc = _tables.by_commune(camau, {"sites": sites, "carriers": empty, "fiber": empty, "postal": empty})
+    assert sorted(bc["commune_code"]) == sorted(c["commune_code"].astype(str))
+    assert bc.set_index("commune_code").loc[str(c["commune_code"].iloc[1]), "cost_vnd"] == 1.6e9
+    assert np.all(bc["commune_name"].notna())
