@@ -242,7 +242,9 @@ def test_report_names_the_skipped_jobs(study):
     res = workflow.Results(study=study, skipped={"fiber": "needs <roads> — add a roads layer"})
     page = report.build(res, lang="en", maps=[])
     assert "Not in this report (the analysis could not run)" in page
-    assert "<li>Fiber: needs &lt;roads&gt; — add a roads layer</li>" in page and "<roads>" not in page
+    # a sentence not written by the workflow's rules: said in general, the original kept (escaped) as the detail
+    assert "<li>Fiber: the analysis could not run; the reason is in the technical detail below.<details>" in page
+    assert '<span lang="en" translate="no">needs &lt;roads&gt; — add a roads layer</span>' in page and "<roads>" not in page
 
 
 
@@ -494,7 +496,8 @@ def test_report_without_the_sensitivity_job(mobile_run):
     failed = dataclasses.replace(res, sensitivity=None, skipped={**res.skipped, "sensitivity": "sensitivity could not run: x"})
     page = report.build(failed, lang="vi", maps=[])
     assert "Phân tích độ nhạy không chạy được" in _section(page)
-    assert "<li>Độ nhạy của các chỉ tiêu di động: sensitivity could not run: x</li>" in page  # the reason, with the others
+    assert ("<li>Độ nhạy của các chỉ tiêu di động: phân tích đã chạy nhưng dừng lại: dữ liệu không dùng được cho phân tích "
+            "này.") in page and '<span lang="en" translate="no">x</span>' in page  # the reason, with the others, in Vietnamese
     assert "Phân tích độ nhạy không chạy" in _section(report.build(workflow.Results(study=res.study), lang="vi", maps=[]))
 
 

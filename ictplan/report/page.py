@@ -20,6 +20,7 @@ from ..study import DEFAULT_UNITS
 from . import findings as _fnd
 from . import mobile as _mobile
 from . import plan_section as _plan
+from . import skipped as _skipped
 from . import units as _units
 from . import words
 from .figures import _coverage_rows, add_people, key_figures, result_figures
@@ -269,7 +270,7 @@ def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | N
         "lang": lang, "T": T, "page_title": f"{T['title']} — {province or study_name}", "province": province,
         "study_name": study_name, "generated": generated.isoformat(), "synthetic": study.synthetic,
         "nav": [(a, T[a]) for a in ("findings", "plan", "scorecard", "sensitivity", "charts", "maps", "sources", "methods")],
-        "skipped": [(T.get("job_" + job, job), why) for job, why in results.skipped.items()],
+        "skipped": _skipped.skipped_list(results, T, lang), "detail_label": _skipped.detail_label(lang),
         "notes": [T[people_note]] if people_note else [],
         "findings": found, "priority": priority,
         "plan": _plan.plan_section(getattr(results, "plan", None), lang, today=sc),  # the lead adds Results.plan
