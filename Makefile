@@ -60,10 +60,11 @@ coverage fiber sharing scorecard report sensitivity: $(VENV)/.installed
 maps: $(VENV)/.installed
 	$(PY) -m ictplan map $(STUDY) --out $(OUT)/maps --overwrite
 
-## notebooks: execute every notebook top to bottom on the sample (fresh kernel)
+## notebooks: execute every notebook top to bottom on the sample (fresh kernel); the executed copies, with
+## their outputs, go to out/notebooks/ (open them with `$(VENV)/bin/jupyter lab out/notebooks`); notebooks/ stays output-free
 notebooks: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[notebooks]"
-	$(PY) scripts/run_notebooks.py notebooks
+	$(PY) scripts/run_notebooks.py notebooks --out $(OUT)/notebooks
 
 ## plan: what to build by 2025 and 2030 (5G to 99 % by 2030, fiber to every hamlet, postal points), with costs,
 ## checked by re-running the scorecard on the plan; writes out/plan/ (plan.gpkg, CSVs, plan.md, variants/)
