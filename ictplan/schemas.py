@@ -239,7 +239,35 @@ SCHEMAS: dict[str, LayerSchema] = {
             {},
             description="Digital terrestrial TV (DVB-T2) transmitters.",
         ),
+        # the planner's layers (ictplan.planning.datacentre); `source` says where a feature comes from
+        LayerSchema(
+            "substations",
+            "point",
+            "substation_id",
+            {"substation_id": "str", "name": "str", "voltage_kv": "float"},
+            {"source": None},
+            description="High-voltage substations (110 / 220 / 500 kV) of the power grid.",
+        ),
+        LayerSchema(
+            "energy_zones",
+            "polygon",
+            "zone_id",
+            {"zone_id": "str", "name": "str", "kind": "str"},
+            {"source": None},
+            choices={"kind": ("wind", "solar", "industrial", "power", "other")},
+            description="Zones of the provincial energy plan: wind and solar power, power plants, industrial parks.",
+        ),
+        LayerSchema(
+            "protected_areas",
+            "polygon",
+            "area_id",
+            {"area_id": "str", "name": "str", "kind": "str"},
+            {"source": None},
+            choices={"kind": ("special_use", "protection", "other")},
+            description="Protected forest: special-use (national parks, rừng đặc dụng) and protection "
+            "forest (coastal mangrove belts, rừng phòng hộ); no data centre is sited in them.",
+        ),
     ]
 }
 
-LAYER_NAMES = tuple(SCHEMAS) + ("population", "landcover", "districts", "cells")
+LAYER_NAMES = tuple(SCHEMAS) + ("population", "landcover", "elevation", "districts", "cells")

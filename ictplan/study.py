@@ -215,7 +215,7 @@ class Study:
             return gdf
         if name == "districts" and "districts" not in self.layer_specs:
             gdf = _io.read_districts(self.layer("communes"))
-        elif name in ("population", "landcover"):
+        elif name in ("population", "landcover", "elevation"):
             raise ConfigError(f"the {name} raster is `study.{name}`, not a layer.")
         elif name not in self.layer_specs:
             raise ConfigError(
@@ -270,6 +270,20 @@ class Study:
         return lc
 
     @property
+    def elevation(self) -> np.ndarray | None:
+        """Ground elevation in metres (float32, NaN outside) on the population grid, or None when
+        the study names no ``elevation`` raster (:func:`ictplan.planning.datacentre.read_elevation`)."""
+        if "elevation" not in self.layer_specs:
+            return None
+        if "elevation" not in self._cache:
+            from .planning.datacentre import read_elevation
+
+            self._cache["elevation"] = read_elevation(self.root / self.layer_specs["elevation"]["path"],
+                                                      self.population.grid)
+        dem: np.ndarray = self._cache["elevation"]
+        return dem
+
+    @property
     def profiles(self) -> dict[str, Any]:
         """The technology profiles TOML as a dict (validated by :mod:`ictplan.radio`)."""
         if "profiles" not in self._cache:
@@ -292,6 +306,9 @@ class Study:
                 elif name == "landcover":
                     lc = self.landcover
                     n, report = (0 if lc is None else int(lc.size)), {}
+                elif name == "elevation":
+                    dem = self.elevation
+                    n, report = (0 if dem is None else int(np.isfinite(dem).sum())), {}
                 else:
                     obj = self.layer(name)
                     n, report = len(obj), dict(obj.attrs.get("ictplan_report", {}))
@@ -507,6 +524,11 @@ def load(path: str | os.PathLike[str]) -> Study:
     """
     path = Path(path)
     toml_path = path if path.suffix == ".toml" else path / "study.toml"
+    if not toml_path.parent.is_dir():  # say the folder is missing, not its study.toml
+        raise MissingFileError(
+            f"no study folder {toml_path.parent}: it does not exist. Give the folder that holds the study's "
+            "study.toml (e.g. data/camau), relative to where you run the command, or an absolute path."
+        )
     if not toml_path.exists():
         raise MissingFileError(
             f"no study found at {path}: {toml_path.name} is missing. A study is a folder with a study.toml; "
