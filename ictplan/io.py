@@ -54,7 +54,7 @@ from ._errors import (
     SkippedFeaturesWarning,
 )
 from .grid import Grid, Population
-from .names import normalise_text_columns
+from .names import normalise_text_columns, tidy_name_columns
 from .schemas import SCHEMAS, LayerSchema
 
 __all__ = [
@@ -394,6 +394,9 @@ def validate_layer(
     gdf, n_changed = normalise_text_columns(gdf)
     if n_changed:
         report["names_normalised_nfc"] = n_changed
+    gdf, n_spaced = tidy_name_columns(gdf)
+    if n_spaced:
+        report["names_spaces_tidied"] = n_spaced  # "Tạ An Khương  Đông" -> "Tạ An Khương Đông"
     _check_ids(gdf, schema, what)
     _v.check_values(gdf, schema.name, what=what, id_column=schema.id_column)
     _v.check_lonlat(gdf, what, bounds_lonlat)

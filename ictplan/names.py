@@ -15,9 +15,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-__all__ = ["nfc", "name_key", "match_name", "normalise_text_columns"]
+__all__ = ["nfc", "name_key", "match_name", "normalise_text_columns", "tidy_name_columns"]
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_SPACES = re.compile(r"\s+")
 
 
 def nfc(text: str) -> str:
@@ -55,4 +56,30 @@ def normalise_text_columns(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         normed = values.where(~is_str, values[is_str].map(nfc))
         changed += int((normed[is_str] != values[is_str]).sum())
         out[col] = normed
+    return out, changed
+
+
+def _is_name_column(col: object) -> bool:
+    return isinstance(col, str) and (col == "name" or col.endswith("_name"))
+
+
+def tidy_name_columns(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Names (``name`` and ``*_name`` columns) with each run of spaces as one space and none at
+    the ends ("Tạ An Khương  Đông" → "Tạ An Khương Đông"): a report, a map or a QGIS label
+    shows them as written; returns the new frame and how many values changed."""
+    out = df
+    changed = 0
+    for col in [c for c in df.columns if _is_name_column(c)]:
+        values = df[col]
+        is_str = values.map(lambda v: isinstance(v, str))
+        if not is_str.any():
+            continue
+        tidy = values[is_str].map(lambda v: _SPACES.sub(" ", v).strip())
+        n = int((tidy != values[is_str]).sum())
+        if n:
+            out = out.copy() if out is df else out
+            new = values.copy()
+            new[is_str] = tidy  # other values (None, NaN) as they were
+            out[col] = new
+            changed += n
     return out, changed

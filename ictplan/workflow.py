@@ -122,7 +122,8 @@ class Results:
             return res
         if job in self.errors:
             raise self.errors[job]
-        raise ConfigError(f"{job}: {self.skipped.get(job, 'it was not asked for')}")
+        why = self.skipped.get(job, "it was not asked for")
+        raise ConfigError(why if why.startswith((f"{job}:", f"{job} ")) else f"{job}: {why}")  # the job named once
 
 
 # ============================================================================ planning

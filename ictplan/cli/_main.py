@@ -40,11 +40,26 @@ def echo(msg: str = "", *, err: bool = False) -> None:
         click.echo(msg, err=err)
 
 
+#: output folders this command made (out_dir); a command that fails removes those still empty
+_CREATED: list[Path] = []
+
+
 def out_dir(path: Path, overwrite: bool) -> Path:
     if path.exists() and any(path.iterdir()) and not overwrite:
         raise OutputExistsError(f"the output folder {path} is not empty. Pass --overwrite to replace its files, or choose another --out.")
+    _CREATED.extend(p for p in (path, *path.parents) if not p.exists())
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _drop_empty_outputs() -> None:
+    """A failed command leaves no empty output folder behind: the folders out_dir made, deepest first, if still empty."""
+    for p in sorted(set(_CREATED), key=lambda q: len(q.parts), reverse=True):
+        try:
+            p.rmdir()  # only an empty folder
+        except OSError:
+            pass
+    _CREATED.clear()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -183,7 +198,19 @@ def _register_subcommands() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: one clean line per error, exit code 1 (traceback with -vv)."""
+    """Entry point: one clean line per error, exit code 1 (traceback with -vv); a command that
+    fails leaves no empty output folder."""
+    code = 1
+    try:
+        code = _main(argv)
+        return code
+    finally:
+        if code != 0:
+            _drop_empty_outputs()
+        _CREATED.clear()
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _register_subcommands()
 
