@@ -3,6 +3,8 @@
 * every GeoPackage opens, and every zone layer in it holds one feature per zone (a
   QGIS user styling by a field sees every zone, not the top one of a stack);
 * every GeoTIFF declares its nodata value;
+* scorecard.gpkg's fields are named by target, what it measures and year, with a ``targets``
+  lookup table (no geometry) beside them;
 * the report's headline figures are the province rows of the analyses' CSV files;
 * the Vietnamese report holds no English unit, code markup or machine path;
 * the report's sensitivity table is the demo's sensitivity.csv, and the operators it names
@@ -43,6 +45,9 @@ def test_every_geopackage_has_one_feature_per_zone(demo):
     for path in files:
         for layer, geom in pyogrio.list_layers(path):
             info = pyogrio.read_info(path, layer=layer)
+            if geom is None:  # an attribute table: scorecard.gpkg's lookup of its field names
+                assert (path.name, layer) == ("scorecard.gpkg", "targets"), f"{path.name}:{layer} has no geometry"
+                continue
             assert info["crs"], f"{path.name}:{layer} has no CRS"
             if "Polygon" not in str(geom):
                 continue
@@ -59,6 +64,19 @@ def test_every_geopackage_has_one_feature_per_zone(demo):
     assert set(problems) <= known
     if set(problems) != known:  # a known problem was fixed: drop it from KNOWN
         pytest.fail(f"fixed, remove from KNOWN: {sorted(known - set(problems))}")
+
+
+def test_scorecard_fields_are_readable_with_a_lookup_table(demo):
+    path = demo / "scorecard" / "scorecard.gpkg"
+    look = pyogrio.read_dataframe(path, layer="targets")
+    sc = pd.read_csv(demo / "scorecard" / "scorecard.csv", dtype={"zone_code": str})
+    assert list(look["target_id"]) == list(dict.fromkeys(sc["target_id"]))  # every target, once
+    for layer in ("communes", "districts"):
+        fields = list(pyogrio.read_info(path, layer=layer)["fields"])
+        assert not [f for f in fields if re.fullmatch(r"[A-Z]\d_(value|status|gap|operators_below)", f)], layer  # no bare codes
+        for prefix in look["field_prefix"]:
+            assert {f"{prefix}_value", f"{prefix}_status", f"{prefix}_gap"} <= set(fields), (layer, prefix)
+    assert "M3_people_covered_by_5g_2025" in set(look["field_prefix"])
 
 
 def test_every_raster_declares_nodata(demo):

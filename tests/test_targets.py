@@ -431,10 +431,21 @@ def test_write_scorecard(sc, tmp_path):
     df = pd.read_csv(paths["csv"], dtype={"zone_code": str})
     assert len(df) == len(sc.table) and set(df["status"]) <= set(targets.STATUSES)
     layers = dict(pyogrio.list_layers(paths["gpkg"]))
-    assert set(layers) == {"communes", "districts"}
+    assert set(layers) == {"communes", "districts", "targets"} and layers["targets"] is None  # a table, no geometry
     g = gpd.read_file(paths["gpkg"], layer="communes")
-    assert len(g) == 3 and {"P2_value", "P2_status", "X2_gap"} <= set(g.columns)
-    assert g.set_index("commune_code").loc["00002", "P2_status"] == "not met"
+    # readable field names: the id, what is measured, the year (whole words, at most 36 characters between)
+    p2, x2 = "P2_communes_with_a_staffed_postal_point_2025", "X2_people_covered_by_5g_2030"
+    assert len(g) == 3 and {f"{p2}_value", f"{p2}_status", f"{x2}_gap"} <= set(g.columns)
+    assert "F3_households_offered_at_least_200_mb_s_2025_value" in g.columns and "P2_value" not in g.columns
+    assert g.set_index("commune_code").loc["00002", f"{p2}_status"] == "not met"
+    assert g.set_index("commune_code").loc["00002", f"{p2}_status"] == cell(sc, "P2", "00002")["status"]
+    look = pyogrio.read_dataframe(paths["gpkg"], layer="targets").set_index("target_id")
+    assert list(look.index) == [t.id for t in sc.plan.targets]  # every target once, in the plan's order
+    assert look.loc["X2", "field_prefix"] == x2 and look.loc["X2", "year"] == 2030 and look.loc["X2", "threshold"] == 99
+    assert look.loc["M3", "name_vi"] == "Dân số được phủ sóng 5G" and look.loc["M3", "unit"] == "%"
+    prefixes = set(look["field_prefix"])
+    assert len(prefixes) == len(look) and all(any(c.startswith(p + "_") for c in g.columns) for p in prefixes)
+    assert set(pyogrio.read_dataframe(paths["gpkg"], layer="districts", read_geometry=False).columns) >= {f"{p2}_value"}
     md = paths["markdown"].read_text(encoding="utf-8")
     assert "| P1 | 2025 |" in md and "side by side" in md and "Not measured, and why" in md
     side = pd.read_csv(paths["side_by_side"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,8 +176,11 @@ def write_scorecard(sc: Scorecard, out_dir: str | Path, /, *, overwrite: bool = 
     -------
     dict
         ``{"csv", "side_by_side", "gpkg", "markdown"}`` → paths. The GeoPackage holds layer
-        ``communes`` (commune polygons with ``<id>_value``, ``<id>_status``, ``<id>_gap``
-        per target, for QGIS) and ``districts`` (dissolved, same columns).
+        ``communes`` (commune polygons with ``<prefix>_value``, ``_status``, ``_gap`` per
+        target, for QGIS; the prefix is the id, what is measured and the year, e.g.
+        ``M3_people_covered_by_5g_2025``: :func:`field_prefixes`), ``districts``
+        (dissolved, same columns) and ``targets``, a table without geometry that gives each
+        prefix its target's id, words (vi, en), unit and threshold (:func:`lookup_table`).
 
     Raises
     ------
@@ -196,9 +201,11 @@ def write_scorecard(sc: Scorecard, out_dir: str | Path, /, *, overwrite: bool = 
     gpkg = out / "scorecard.gpkg"
     if gpkg.exists() and overwrite:
         gpkg.unlink()
-    _io.write_layer(gdf, gpkg, layer="communes", overwrite=overwrite)
+    prefixes = field_prefixes(sc.plan)
+    _io.write_layer(readable_fields(gdf, prefixes), gpkg, layer="communes", overwrite=overwrite)
     if (sc.table["level"] == "district").any():
-        _write_districts(sc, gpkg)
+        _write_districts(sc, gpkg, prefixes)
+    _write_lookup(sc.plan, prefixes, gpkg)
     paths["gpkg"] = gpkg
     md = out / "scorecard.md"
     with _io.atomic_path(md, overwrite=overwrite) as tmp:
@@ -207,14 +214,65 @@ def write_scorecard(sc: Scorecard, out_dir: str | Path, /, *, overwrite: bool = 
     return paths
 
 
-def _write_districts(sc: Scorecard, gpkg: Path) -> None:
+_SUFFIXES = ("_operators_below", "_value", "_status", "_gap")
+
+
+def field_prefixes(plan: Any) -> dict[str, str]:
+    """Target id -> the readable start of its fields in ``scorecard.gpkg``: the id, what is
+    measured and the year (``M3`` -> ``M3_people_covered_by_5g_2025``), so that a QGIS user
+    tells the fields apart without the targets file (the ``targets`` table has the rest)."""
+    from ..report import words  # the indicators' short English names
+
+    out = {}
+    for t in plan.targets:
+        ascii_name = unicodedata.normalize("NFKD", words.name(t.indicator, "en")).encode("ascii", "ignore").decode()
+        slug = re.sub(r"[^0-9a-z]+", "_", ascii_name.lower()).strip("_")
+        while len(slug) > 36 and "_" in slug:  # whole words, short enough to read in a field list
+            slug = slug.rsplit("_", 1)[0]
+        out[t.id] = "_".join(p for p in (t.id, slug, str(t.year)) if p)
+    return out
+
+
+def readable_fields(frame: pd.DataFrame, prefixes: dict[str, str]) -> pd.DataFrame:
+    """``M3_value`` -> ``M3_people_covered_by_5g_2025_value`` (and ``_status``, ``_gap``,
+    ``_operators_below``); other columns as they are."""
+    names = {}
+    for col in frame.columns:
+        tid, suffix = next(((str(col)[: -len(x)], x) for x in _SUFFIXES if str(col).endswith(x)), ("", ""))
+        if tid in prefixes:
+            names[col] = prefixes[tid] + suffix
+    return frame.rename(columns=names)
+
+
+def lookup_table(plan: Any, prefixes: dict[str, str]) -> pd.DataFrame:
+    """One row per target: its field prefix in ``scorecard.gpkg``, id, year, what it measures
+    (vi, en), the plan's text, unit, comparison, threshold and kind of figure."""
+    from ..report import words
+
+    rows = [{"field_prefix": prefixes[t.id], "target_id": t.id, "year": int(t.year), "theme": t.theme,
+             "indicator": t.indicator, "name_vi": words.name(t.indicator, "vi"), "name_en": words.name(t.indicator, "en"),
+             "text_vi": t.text_vi, "text_en": t.text_en, "unit": t.unit or "", "comparison": t.comparison or "",
+             "threshold": float("nan") if t.threshold is None else float(t.threshold), "level": t.level,
+             "measure": getattr(t, "measure", "")} for t in plan.targets]
+    return pd.DataFrame(rows)
+
+
+def _write_lookup(plan: Any, prefixes: dict[str, str], gpkg: Path) -> None:
+    """The ``targets`` attribute table (no geometry) of the scorecard's GeoPackage."""
+    import pyogrio
+
+    with _io.atomic_path(gpkg, overwrite=True, copy_existing=True) as tmp:
+        pyogrio.write_dataframe(lookup_table(plan, prefixes), tmp, layer="targets", driver="GPKG")
+
+
+def _write_districts(sc: Scorecard, gpkg: Path, prefixes: dict[str, str]) -> None:
     """The ``districts`` layer of the scorecard's GeoPackage (communes dissolved)."""
     dgeo = sc.communes.assign(district_code=sc.communes["district_code"].astype(str)).dissolve(by="district_code")[["geometry"]]
     dwide = sc.wide("district").drop(columns=["district_code", "district_name"]).rename(
         columns={"zone_code": "district_code", "zone_name": "district_name"})
     dg = gpd.GeoDataFrame(dgeo.reset_index().merge(dwide, on="district_code", how="left"), geometry="geometry",
                           crs=sc.communes.crs)
-    _io.write_layer(dg, gpkg, layer="districts", overwrite=True)
+    _io.write_layer(readable_fields(dg, prefixes), gpkg, layer="districts", overwrite=True)
 
 
 
