@@ -11,3 +11,8 @@
 
 Unit costs and every other default are :class:`ictplan.parameters.PlanParameters`.
 """
+
+from .datacentre import DatacentreSiting as DatacentreSiting
+from .datacentre import datacentre_sites as datacentre_sites
+from .postal import PostalPlan as PostalPlan
+from .postal import postal_gaps as postal_gaps

@@ -361,14 +361,14 @@ def _existing_reach(net: nw.EdgeNetwork, snap: Mapping[str, np.ndarray], points:
 
 def _people_communes(study: Study, communes: gpd.GeoDataFrame) -> np.ndarray:
     """The commune code of every populated cell (by its centre; '' outside every commune)."""
+    from rasterio import features
+
     pop = study.population
-    r, c = np.nonzero(pop.counts > 0)
-    t = pop.grid.transform
-    pts = shapely.points(t.c + (c + 0.5) * t.a, t.f + (r + 0.5) * t.e)
-    pi, ci = shapely.STRtree(np.asarray(communes.geometry.values, dtype=object)).query(pts, predicate="within")
-    out = np.full(len(pts), "", dtype=object)
-    out[pi] = communes["commune_code"].astype(str).to_numpy()[ci]
-    return out
+    grid = pop.grid
+    idx = features.rasterize(((g, i + 1) for i, g in enumerate(communes.geometry.values)), out_shape=grid.shape,
+                             transform=grid.transform, fill=0, dtype="int32")
+    codes = np.concatenate([[""], communes["commune_code"].astype(str).to_numpy()]).astype(object)
+    return codes[idx[pop.counts > 0]]
 
 
 def _points_frame(cand: pd.DataFrame, picks: list[tuple[int, float, str]], cover: sparse.csc_matrix, w: np.ndarray,
