@@ -243,7 +243,7 @@ def test_report_names_the_skipped_jobs(study):
     page = report.build(res, lang="en", maps=[])
     assert "Not in this report (the analysis could not run)" in page
     # a sentence not written by the workflow's rules: said in general, the original kept (escaped) as the detail
-    assert "<li>Fiber: the analysis could not run; the reason is in the technical detail below.<details>" in page
+    assert "<li>Fiber: the analysis could not run; the reason is in the technical detail.<details>" in page
     assert '<span lang="en" translate="no">needs &lt;roads&gt; — add a roads layer</span>' in page and "<roads>" not in page
 
 

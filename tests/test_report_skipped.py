@@ -110,3 +110,12 @@ def test_parts_and_unknown_sentences():
 def test_no_paths():
     st = SimpleNamespace(root=None)
     assert sk.no_paths("see /usr/lib/a/b.csv and C:\\data\\f.gpkg; 3/4 done", st) == "see b.csv and f.gpkg; 3/4 done"
+
+
+def test_the_vietnamese_map_says_it_in_vietnamese(bare):
+    from ictplan import maps
+
+    vi, en = maps.skipped_notes(bare, lang="vi"), maps.skipped_notes(bare, lang="en")
+    assert en[1] == "Not shown — fiber: fiber: needs roads — missing (add the layer under [layers] in study.toml)"  # as before
+    assert len(vi) == 3 and vi[1].startswith("Không hiển thị — Cáp quang: chưa chạy được vì nghiên cứu còn thiếu lớp dữ liệu")
+    assert all(_english_words(n) == [] for n in vi)

@@ -36,9 +36,18 @@ _RESULT_LABELS = {
 
 
 def skipped_notes(results: Results, /, *, lang: str = "en") -> list[str]:
-    """One sentence per job that did not run: ``"<job>: <reason>"`` (prefixed "Not shown")."""
+    """One sentence per job that did not run: ``"<job>: <reason>"`` (prefixed "Not shown"):
+    in English the workflow's own reason; in Vietnamese the job's name and the reason in
+    Vietnamese (:func:`ictplan.report.skipped.explain`)."""
     L = labels(lang)
-    return [f"{L['skipped']} — {job}: {why}" for job, why in results.skipped.items()]
+    if lang != "vi":
+        return [f"{L['skipped']} — {job}: {why}" for job, why in results.skipped.items()]
+    from ..report import skipped as _skipped
+    from ..report.text import _t
+
+    T = _t(lang)
+    return [f"{L['skipped']} — {T.get('job_' + job, job)}: {_skipped.explain(results, job, str(why), lang)[0]}"
+            for job, why in results.skipped.items()]
 
 
 def _coverage_layers(cov: CoverageResult, values: pd.DataFrame, value_labels: dict[str, str],

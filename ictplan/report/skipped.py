@@ -38,8 +38,8 @@ _W = {
         "or": " hoặc ", "and": " và ", "sep": "; ",
         "failed": "{what} (có khai báo nhưng không đọc được)",
         "where_file": "mục [{f}] với đường dẫn tới tệp", "where_layer": "lớp dữ liệu còn thiếu trong mục [layers]",
-        "error": "phân tích đã chạy nhưng dừng lại: {kind}. Sửa theo chi tiết kỹ thuật dưới đây rồi chạy lại.",
-        "other": "phân tích không chạy được; lý do ghi trong chi tiết kỹ thuật dưới đây.",
+        "error": "phân tích đã chạy nhưng dừng lại: {kind}. Sửa theo chi tiết kỹ thuật kèm theo rồi chạy lại.",
+        "other": "phân tích không chạy được; lý do ghi trong chi tiết kỹ thuật kèm theo.",
         "parts": "không cộng gộp được qua các phần của {study}: kết quả của từng phần nằm riêng trong từng phần "
                  "(chạy phân tích trên nghiên cứu của từng phần).",
         "part": "phần {name}: {text}",
@@ -55,8 +55,8 @@ _W = {
         "or": " or ", "and": " and ", "sep": "; ",
         "failed": "{what} (named, but it failed to load)",
         "where_file": "a [{f}] section with the file's path", "where_layer": "the missing layer under [layers]",
-        "error": "the analysis ran but stopped: {kind}. Fix what the technical detail below says and run it again.",
-        "other": "the analysis could not run; the reason is in the technical detail below.",
+        "error": "the analysis ran but stopped: {kind}. Fix what the technical detail says and run it again.",
+        "other": "the analysis could not run; the reason is in the technical detail.",
         "parts": "is not combined over the parts of {study}: each part's result stays with that part (run the "
                  "analysis on each part's study).",
         "part": "part {name}: {text}",
