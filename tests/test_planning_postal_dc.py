@@ -277,7 +277,7 @@ def test_hand_computed_scores_and_weights_change_the_ranking():
                                                dc_weight_flood=0.1), substations=subs, elevation_m=elev)
     assert ranked["site_id"].tolist() == ["S0", "S1"]  # (0.8 + 0) / 1.1 > (0.2 + 0.1) / 1.1
     assert ranked["total_score"].tolist() == pytest.approx([0.8 / 1.1, 0.3 / 1.1])
-    assert "2.0 km from the T substation (110 kV)" in ranked.loc[0, "explanation"]
+    assert "2.0 km from T (110 kV substation)" in ranked.loc[0, "explanation"]
     assert "0.5 m below the flood level" in ranked.loc[0, "explanation"]
     assert "Cách T (110 kV) 2,0 km" in ranked.loc[0, "explanation_vi"]
 

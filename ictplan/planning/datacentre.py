@@ -268,7 +268,7 @@ def _explain(r: Any, prm: Any, *, vi: bool) -> str:
     if g("substation_km") is not None:
         kv = f"{g('substation_kv'):g} kV"
         parts.append(f"cách {g('substation_name')} ({kv}) {_num(g('substation_km'), True)} km" if vi
-                     else f"{_num(g('substation_km'), False)} km from the {g('substation_name')} substation ({kv})")
+                     else f"{_num(g('substation_km'), False)} km from {g('substation_name')} ({kv} substation)")
     if g("energy_zone_km") is not None:
         kind, name = str(g("energy_zone_kind")), g("energy_zone_name")
         if g("in_energy_zone"):
@@ -536,6 +536,9 @@ def datacentre_sites(study: Study, *, candidates: gpd.GeoDataFrame | None = None
     notes: list[str] = []
     sites = default_candidates(study, prm, notes) if candidates is None else _user_candidates(candidates, study)
     sites = _place(sites, communes)
+    unnamed = sites["name"].astype(str).str.len() == 0
+    sites.loc[unnamed, "name"] = [f"{k} point, {c}" for k, c in zip(sites.loc[unnamed, "candidate_kind"],
+                                                                     sites.loc[unnamed, "commune_name"], strict=True)]
     pts = np.asarray(sites.geometry.values, dtype=object)
     subs = _optional(study, "substations", notes, "substation")
     zones = _optional(study, "energy_zones", notes, "energy zone")
