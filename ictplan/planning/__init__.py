@@ -14,5 +14,7 @@ Unit costs and every other default are :class:`ictplan.parameters.PlanParameters
 
 from .datacentre import DatacentreSiting as DatacentreSiting
 from .datacentre import datacentre_sites as datacentre_sites
+from .fiber_ext import FiberExtension as FiberExtension
+from .fiber_ext import extend_fiber as extend_fiber
 from .postal import PostalPlan as PostalPlan
 from .postal import postal_gaps as postal_gaps
