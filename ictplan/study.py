@@ -73,7 +73,7 @@ _STUDY_KEYS = {"name", "province", "crs", "bounds_lonlat", "synthetic", "descrip
 DEFAULT_UNITS = "2019"
 #: ``[study] units`` -> the unit set of :mod:`ictplan.admin` ("old": before 1 July 2025; "new": since).
 UNIT_SETS = {"2019": "old", "2025": "new"}
-_LAYER_KEYS = {"path", "layer", "x", "y", "crs", "format", "schema", "columns"}
+_LAYER_KEYS = {"path", "layer", "x", "y", "crs", "format", "schema", "columns", "date"}
 
 
 class LayerSpec(TypedDict, total=False):
@@ -87,6 +87,7 @@ class LayerSpec(TypedDict, total=False):
     format: str
     schema: str
     columns: dict[str, str]  # schema name -> the file's column name
+    date: str  # the data's own date as its source gives it (e.g. "2019-04-01", the census): the report's sources
 
 
 def _line_of(text: str, needle: str) -> int | None:

@@ -246,7 +246,8 @@ def _findings(sc: Any, figures: Mapping[str, pd.DataFrame], lang: str,
 def _sources(study: Study, T: Mapping[str, str], lang: str) -> pd.DataFrame:
     src = sources(study)
     src["layer"] = [LAYERS.get(str(n), (str(n), str(n)))[0 if lang == "vi" else 1] for n in src["layer"]]
-    return src.rename(columns={"layer": T["layer"], "file": T["file"], "features": T["features"], "modified": T["modified"]})
+    return src.rename(columns={"layer": T["layer"], "file": T["file"], "features": T["features"], "date": T["data_date"],
+                               "modified": T["modified"]})
 
 
 def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | None, chart_columns: Sequence[str] | None,

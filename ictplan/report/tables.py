@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import IctplanError, MissingColumnError
+from .dates import data_date
 from .numbers import number
 from .text import _COLUMNS, _label, _t
 
@@ -210,7 +211,8 @@ def charts(districts: pd.DataFrame, /, *, lang: str = "vi", columns: Sequence[st
 
 # --------------------------------------------------------------------------- sources, methods
 def sources(study: Study, /, *, count: bool = True) -> pd.DataFrame:
-    """Each of the study's layers: file, layer, features (``count``: loads each layer) and the file's date (UTC)."""
+    """Each of the study's layers: file, layer, features (``count``: loads each layer), the data's own
+    date (:func:`.dates.data_date`: study.toml's ``date``, or one the data carries) and the file's date (UTC)."""
     rows = []
     for name, spec in study.layer_specs.items():
         path = Path(study.root) / spec["path"]
@@ -218,15 +220,16 @@ def sources(study: Study, /, *, count: bool = True) -> pd.DataFrame:
             mtime = _dt.datetime.fromtimestamp(path.stat().st_mtime, tz=_dt.UTC).date().isoformat()
         except OSError:
             mtime = ""
-        n = None
-        if count and name != "population":
+        n, obj = None, None
+        if count and name not in ("population", "landcover", "elevation"):
             try:
-                n = len(study.layer(name))
+                obj = study.layer(name)
+                n = len(obj)
             except IctplanError:
                 n = None
         rows.append({"layer": name, "file": spec["path"] + (f" : {spec['layer']}" if "layer" in spec else ""),
-                     "features": n, "modified": mtime})
-    out = pd.DataFrame(rows, columns=["layer", "file", "features", "modified"])
+                     "features": n, "date": data_date(Path(study.root), spec, obj), "modified": mtime})
+    out = pd.DataFrame(rows, columns=["layer", "file", "features", "date", "modified"])
     out["features"] = out["features"].astype("Int64")
     return out
 

@@ -26,7 +26,7 @@ _T = {
                     "Bản đồ nền trực tuyến chỉ hiện khi có Internet; các lớp dữ liệu luôn hiển thị.",
         "sources": "Nguồn dữ liệu",
         "methods": "Cách đo các chỉ tiêu",
-        "layer": "Lớp", "file": "Tệp", "features": "Số đối tượng", "modified": "Ngày cập nhật tệp",
+        "layer": "Lớp", "file": "Tệp", "features": "Số đối tượng", "modified": "Ngày cập nhật tệp", "data_date": "Ngày của dữ liệu",
         "indicator": "Chỉ tiêu", "how": "Cách tính",
         "key_figures": "Số liệu chính của nghiên cứu",
         "targets_met": "chỉ tiêu toàn tỉnh đã đạt; {not_met} chưa đạt, {no_data} chưa có dữ liệu",
@@ -69,7 +69,7 @@ _T = {
                     "The online basemap shows only with Internet; the data layers always show.",
         "sources": "Data sources",
         "methods": "How each indicator was measured",
-        "layer": "Layer", "file": "File", "features": "Features", "modified": "File date",
+        "layer": "Layer", "file": "File", "features": "Features", "modified": "File date", "data_date": "Data date",
         "indicator": "Indicator", "how": "How it is measured",
         "key_figures": "The study's key figures",
         "targets_met": "province targets met; {not_met} not met, {no_data} no data",
@@ -108,6 +108,9 @@ LAYERS: dict[str, tuple[str, str]] = {
     "facilities": ("Cơ quan, trường học, cơ sở y tế", "Agencies, schools, health facilities"),
     "dtt_transmitters": ("Máy phát truyền hình số mặt đất", "DTT transmitters"),
     "households": ("Hộ gia đình", "Households"), "ducts": ("Cống bể cáp", "Ducts"), "towers": ("Cột ăng-ten", "Towers"),
+    "landcover": ("Lớp phủ mặt đất", "Land cover"), "elevation": ("Độ cao địa hình", "Elevation"),
+    "buildings": ("Công trình, nhà ở", "Buildings"), "substations": ("Trạm biến áp", "Substations"),
+    "energy_zones": ("Vùng năng lượng", "Energy zones"), "protected_areas": ("Khu bảo tồn, rừng phòng hộ", "Protected areas"),
 }
 
 # column -> (vi label, en label, vi method, en method)
