@@ -69,6 +69,7 @@ _W = {
         "still_nd": "Vẫn chưa có dữ liệu để đánh giá: {ids}.",
         "notes": "Bộ lập kế hoạch ghi {n} lưu ý kỹ thuật (bằng tiếng Anh) trong kết quả của lệnh lập kế hoạch.",
         "nothing": "Kế hoạch không cần xây thêm hạng mục nào: các chỉ tiêu mà bộ lập kế hoạch tính đã đạt.",
+        "uncosted": "Dấu – ở cột chi phí: hạng mục chỉ chọn địa điểm, chưa có đơn giá (chi phí do nhà đầu tư), không tính vào tổng.",
     },
     "en": {
         "heading": "What to build next",
@@ -97,6 +98,7 @@ _W = {
         "still_nd": "Still no data to judge: {ids}.",
         "notes": "The planner's notes:",
         "nothing": "The plan builds nothing more: the targets the planner works to are already met.",
+        "uncosted": "A – in the cost columns: the item is sited, not costed (the investor's cost), and is not in the totals.",
     },
 }
 
@@ -131,51 +133,79 @@ def _qty_text(item: str, q: float, lang: str) -> str:
     return number(q, lang, digits=1 if item == "fiber_km" and not float(q).is_integer() else 0)
 
 
+_NO_OPERATOR = {"", "none", "nan", "<na>", "neutral"}  # the planner's rows without an operator (fiber, postal, a neutral host)
+
+
+def _operator_names(col: pd.Series, lang: str) -> pd.Series:
+    s = col.astype(object)
+    blank = s.isna() | s.astype(str).str.strip().str.lower().isin(_NO_OPERATOR)
+    return s.where(~blank, _W[lang]["host_short"]).astype(str)
+
+
 def _operators(rows: pd.DataFrame, item: str, lang: str) -> str:
     """"Viettel 12 · VNPT 8" (the operator's quantities over every phase), "" for one or none."""
-    ops = rows.assign(operator=rows["operator"].where(rows["operator"].notna() & (rows["operator"] != ""),
-                                                      _W[lang]["host_short"]))
-    by = ops.groupby("operator", sort=True)
+    by = rows.assign(operator=_operator_names(rows["operator"], lang)).groupby("operator", sort=True)
     if by.ngroups < 2:
         return ""
     return " · ".join(f"{op} {_qty_text(item, _quantity(item, g), lang)}" for op, g in by)
+
+
+def _cost(rows: pd.DataFrame) -> float | None:
+    """The rows' cost; None when there are rows and none has a cost (a data-centre site is sited, not costed)."""
+    v = pd.to_numeric(rows["cost_vnd"], errors="coerce")
+    return float(v.sum()) if v.notna().any() or not len(rows) else None
 
 
 def _phases_of(phases: pd.DataFrame) -> list[str]:
     return sorted({str(p) for p in phases["phase"].dropna()})
 
 
+def _item_row(item: str, sub: pd.DataFrame, names: list[str], lang: str) -> tuple[list[str], dict[str, float | None]] | None:
+    """One item's cells (label, unit, quantity per phase and in all, cost per phase and in all) and
+    its cost per phase; None when it builds nothing and costs nothing."""
+    qty = {p: _quantity(item, sub[sub["phase"] == p]) for p in names}
+    cost = {p: _cost(sub[sub["phase"] == p]) for p in names}
+    if not any(qty.values()) and not any(cost.values()):
+        return None
+    label = ITEMS.get(item, (item, item, "", ""))
+    cells = [label[0 if lang == "vi" else 1], label[2 if lang == "vi" else 3],
+             *(_qty_text(item, qty[p], lang) for p in names), _qty_text(item, sum(qty.values()), lang),
+             *(billions(cost[p], lang) for p in names), billions(_cost(sub), lang)]
+    return cells, cost
+
+
 def build_table(phases: pd.DataFrame, lang: str) -> dict[str, Any]:
     """Item × phase: quantity (count, or km for fiber) and cost in billions, with totals.
 
     Items in :data:`ITEMS` order (an unknown item is shown by its code, last); rows whose
-    quantity and cost are both zero are left out; the last row is the cost total.
+    quantity and cost are both zero are left out; an item without a cost ("–", e.g. a
+    data-centre site) is not in the totals (``uncosted``); ``total`` is the cost total row.
     """
     W = _W[lang]
     ph = _frame(phases, ("phase", "item", "operator", "count", "km", "cost_vnd"))
     ph["phase"] = ph["phase"].astype(str)
     names = _phases_of(ph)
     items = [i for i in ITEMS if i in set(ph["item"])] + sorted(set(ph["item"].dropna()) - set(ITEMS))
-    many_ops = ph["operator"].dropna().nunique() > 1
-    head = [W["h_item"], W["h_unit"], *(W["h_qty"].format(phase=p) for p in names), W["h_total_qty"],
-            *(W["h_cost"].format(phase=p) for p in names), W["h_total_cost"]] + ([W["h_operators"]] if many_ops else [])
-    rows, cost_by_phase = [], {p: 0.0 for p in names}
+    rows, ops, cost_by_phase, uncosted = [], [], {p: 0.0 for p in names}, False
     for item in items:
         sub = ph[ph["item"] == item]
-        qty = {p: _quantity(item, sub[sub["phase"] == p]) for p in names}
-        cost = {p: float(pd.to_numeric(sub[sub["phase"] == p]["cost_vnd"], errors="coerce").fillna(0.0).sum()) for p in names}
-        if not any(qty.values()) and not any(cost.values()):
+        made = _item_row(item, sub, names, lang)
+        if made is None:
             continue
-        for p in names:
-            cost_by_phase[p] += cost[p]
-        label = ITEMS.get(item, (item, item, "", ""))
-        rows.append([label[0 if lang == "vi" else 1], label[2 if lang == "vi" else 3],
-                     *(_qty_text(item, qty[p], lang) for p in names), _qty_text(item, sum(qty.values()), lang),
-                     *(billions(cost[p], lang) for p in names), billions(sum(cost.values()), lang)]
-                    + ([_operators(sub, item, lang)] if many_ops else []))
+        rows.append(made[0])
+        ops.append(_operators(sub, item, lang))
+        for p, c in made[1].items():
+            cost_by_phase[p] += c or 0.0
+            uncosted = uncosted or c is None
+    many_ops = any(ops)
+    if many_ops:
+        rows = [r + [o] for r, o in zip(rows, ops, strict=True)]
+    head = [W["h_item"], W["h_unit"], *(W["h_qty"].format(phase=p) for p in names), W["h_total_qty"],
+            *(W["h_cost"].format(phase=p) for p in names), W["h_total_cost"]] + ([W["h_operators"]] if many_ops else [])
     total = [W["total"], "", *("" for _ in names), "", *(billions(cost_by_phase[p], lang) for p in names),
              billions(sum(cost_by_phase.values()), lang)] + ([""] if many_ops else [])
-    return {"head": head, "rows": rows, "total": total, "cost_by_phase": cost_by_phase, "ops": many_ops}
+    return {"head": head, "rows": rows, "total": total, "cost_by_phase": cost_by_phase, "ops": many_ops,
+            "uncosted": W["uncosted"] if uncosted else ""}
 
 
 def _target_goal(tid: str, value: float, today: pd.DataFrame | None, lang: str) -> str:
