@@ -12,9 +12,17 @@
 Unit costs and every other default are :class:`ictplan.parameters.PlanParameters`.
 """
 
+from .candidates import candidate_sectors as candidate_sectors
+from .candidates import candidates as candidates
+from .coverage_sets import CoverageSets as CoverageSets
+from .coverage_sets import coverage_sets as coverage_sets
 from .datacentre import DatacentreSiting as DatacentreSiting
 from .datacentre import datacentre_sites as datacentre_sites
 from .fiber_ext import FiberExtension as FiberExtension
 from .fiber_ext import extend_fiber as extend_fiber
 from .postal import PostalPlan as PostalPlan
 from .postal import postal_gaps as postal_gaps
+from .rollout import RolloutResult as RolloutResult
+from .rollout import capacity_additions as capacity_additions
+from .rollout import plan_5g as plan_5g
+from .rollout import sites_with as sites_with
