@@ -124,6 +124,22 @@ def test_mehlhorn_on_a_road_grid_is_close_to_networkx():
     assert ref * 0.9 <= better.total <= ref + 1e-6
 
 
+def test_mehlhorn_spans_many_terminals():
+    """More than 46,341 terminals: pair keys (k * k) overflow int32 (scipy's MST indices)."""
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(2)
+    ids = np.arange(250 * 250).reshape(250, 250)
+    u = np.r_[ids[:, :-1].ravel(), ids[:-1, :].ravel()]
+    v = np.r_[ids[:, 1:].ravel(), ids[1:, :].ravel()]
+    g = steiner.graph_from_edges(ids.size, u, v, rng.uniform(50.0, 150.0, len(u)))
+    term = rng.choice(g.shape[0], size=50_000, replace=False)
+    t = steiner.mehlhorn(g, term, improve_rounds=0)
+    n_comp, lab = connected_components(t.matrix(g.shape[0]), directed=False)
+    assert len(np.unique(lab[term])) == 1
+    assert len(t.u) == len(t.nodes) - 1  # a tree
+
+
 def test_exact_milp_equals_brute_force_on_tiny_graphs():
     rng = np.random.default_rng(11)
     for _ in range(12):

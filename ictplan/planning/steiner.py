@@ -229,12 +229,9 @@ def _mehlhorn_once(g: sparse.csr_matrix, term: np.ndarray) -> tuple[np.ndarray, 
     mst = minimum_spanning_tree(links).tocoo()
     n_comp = connected_components(links, directed=False)[0]
     # the chosen links' boundary edges, and the paths from their ends back to the terminals
-    lkey = li * k + lj
-    pos = np.searchsorted(lkey, np.minimum(mst.row, mst.col) * k + np.maximum(mst.row, mst.col)) \
-        if np.all(np.diff(lkey) > 0) else None
-    if pos is None:
-        srt = np.argsort(lkey)
-        pos = srt[np.searchsorted(lkey[srt], np.minimum(mst.row, mst.col) * k + np.maximum(mst.row, mst.col))]
+    lkey = li * k + lj  # sorted: one link per pair, in key order
+    mr, mc = mst.row.astype(np.int64), mst.col.astype(np.int64)  # int32 from scipy: k * k overflows
+    pos = np.searchsorted(lkey, np.minimum(mr, mc) * k + np.maximum(mr, mc))
     ba, bb = le[0][pos], le[1][pos]
     pu, pv = _expand(pred, np.r_[ba, bb])
     ua, ub = np.r_[ba, pu], np.r_[bb, pv]
