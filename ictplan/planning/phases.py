@@ -66,29 +66,65 @@ def _plan_overrides(prm: Any) -> dict[str, Any]:
 
 
 def _rollout(study: Study, before: Results, share: float | None, operator: str | None, budget_left: float | None,
-             fixed: gpd.GeoDataFrame | None, prm: Any, progress: bool | None) -> Any:
+             fixed: list[str], prm: Any, progress: bool | None) -> Any:
+    """The phase's roll-out: to ``share`` at least cost; when that costs more than the budget
+    left, the most people for the budget left instead."""
     from .rollout import plan_5g
 
-    return plan_5g(study, before.require("coverage"), operator=operator, target_share=share, budget_vnd=budget_left,
-                   fixed=fixed, progress=progress, **_plan_overrides(prm))
+    cov = before.require("coverage")
+    kw = _plan_overrides(prm)
+    ro = plan_5g(study, cov, operator=operator, target_share=share if share is not None else 0.0, fixed=fixed,
+                 progress=progress, **kw)
+    if budget_left is not None and ro.cost_vnd > budget_left:
+        ro = plan_5g(study, cov, operator=operator, budget_vnd=budget_left, fixed=fixed, progress=progress, **kw)
+    return ro
 
 
-def _sectors(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _moran(rows: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """A neutral host's sectors as every operator's own carrier on the shared site (multi-operator
+    RAN): the operators with 5G in the sites layer (else every operator), each on its 5G band, so
+    that each operator's subscribers load their own carrier in the re-run."""
+    from .candidates import NEUTRAL, operator_band
+
+    neutral = rows["operator"].astype(str) == NEUTRAL
+    if not neutral.any():
+        return rows
+    sites = study.layer("sites")
+    ops = sorted(set(sites.loc[sites["technology"].astype(str) == "5G", "operator"].astype(str))) \
+        or sorted(set(sites["operator"].astype(str)))
+    parts = [rows[~neutral]]
+    for op in ops:
+        band = operator_band(sites, op, str(rows.loc[neutral, "band"].iloc[0]))
+        parts.append(rows[neutral].assign(operator=op, band=band, sector_id=rows.loc[neutral, "sector_id"] + f"-{op}"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _sectors(study: Study, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The planned sites' 5G sectors (sites.csv columns) with their phase, as WGS84 points."""
     from .candidates import candidate_sectors
 
-    rows = candidate_sectors(sites)
-    if "phase" in sites and "phase" not in rows:
-        rows = rows.merge(sites[["candidate_id", "phase"]], on="candidate_id", how="left") \
-            if "candidate_id" in rows else rows.assign(phase=sites["phase"].iloc[0])
-    return _variant.sectors_frame(rows.drop(columns=[c for c in ("candidate_id",) if c in rows]))
+    parts = [candidate_sectors(part).assign(phase=str(ph)) for ph, part in sites.groupby("phase", sort=True)]
+    return _variant.sectors_frame(_moran(pd.concat(parts, ignore_index=True), study))
 
 
-def _capacity(after: Results, sites: gpd.GeoDataFrame, prm: Any) -> gpd.GeoDataFrame | None:
+def _capacity(study: Study, after: Results, ro: Any, prm: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Second carriers (costed; their effect is the load model's estimate) and neighbour sites
+    (candidates added to the plan) for the sectors over ``max_utilisation`` on the re-run plan."""
     from .rollout import capacity_additions
 
-    if after.coverage is None:
-        return None
-    return capacity_additions(after.coverage, sites, **_plan_overrides(prm))
+    empty = _empty(study.crs)
+    if after.coverage is None or not len(ro.chosen):
+        return empty, empty.iloc[:0]
+    add = capacity_additions(after.coverage, ro, study=study, **_plan_overrides(prm))
+    if not len(add):
+        return empty, empty.iloc[:0]
+    grid_crs = after.coverage.grid.crs
+    pts = gpd.GeoDataFrame(add, geometry=gpd.points_from_xy(add["x"], add["y"]), crs=grid_crs).to_crs(study.crs)
+    carriers = pts[pts["action"] == "second_carrier"].drop(columns=["x", "y"])
+    ids = set(pts.loc[pts["action"] == "neighbour_site", "candidate_id"].astype(str))
+    cands = ro.candidates
+    neighbours = cands[cands["candidate_id"].astype(str).isin(ids)].assign(reason="capacity")
+    return gpd.GeoDataFrame(carriers, crs=study.crs), neighbours
 
 
 # ============================================================================ one phase
@@ -96,11 +132,13 @@ def _additions(study: Study, sites: list[gpd.GeoDataFrame], carriers: list[gpd.G
                postal: Any) -> dict[str, gpd.GeoDataFrame]:
     """Layer name → the planned features to add, for a variant of every phase so far."""
     out: dict[str, gpd.GeoDataFrame] = {}
-    parts = [_sectors(s) for s in sites if len(s)] + [c for c in carriers if len(c)]
-    if parts:
-        out["sites"] = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
+    planned = [s for s in sites if len(s)]
+    if planned:
+        out["sites"] = _sectors(study, pd.concat(planned, ignore_index=True))
     if fiber is not None and len(fiber.segments):
         out["fiber_routes"] = fiber.routes_layer().assign(phase="2025")
+        if len(fiber.access_points) and study.has("access_points"):  # new FATs: ports for the households passed
+            out["access_points"] = fiber.access_points_layer().assign(phase="2025")
     if postal is not None and len(postal.points):
         out["postal_points"] = postal.points_layer().assign(phase="2025")
     return out
@@ -122,19 +160,22 @@ def _phase(study: Study, before: Results, py: str, kinds: Mapping[str, float], s
            root: Path, progress: bool | None) -> None:
     """Build phase ``py`` on ``state`` (the phases so far), write it, re-run the analyses on it."""
     left = None if state["budget"] is None else max(state["budget"] - state["spent"], 0.0)
-    fixed = pd.concat(state["sites"], ignore_index=True) if state["sites"] else None
+    fixed = [str(i) for s in state["sites"] for i in s["candidate_id"]]
     ro = _rollout(study, before, kinds.get("pop_5g"), state["operator"], left, fixed, prm, progress)
-    chosen = ro.chosen.assign(phase=py)
     state["rollout"][py] = ro
-    state["spent"] += float(chosen["cost_vnd"].sum()) if len(chosen) else 0.0
+    chosen = ro.chosen.assign(phase=py, reason="coverage")
     state["sites"].append(chosen)
     after, folder = _check_phase(study, py, _additions(study, state["sites"], state["carriers"], state["fiber"],
                                                         state["postal"]), root, progress)
-    extra = _capacity(after, pd.concat(state["sites"], ignore_index=True), prm)
-    if extra is not None and len(extra):  # congested sectors get a carrier; the plan is checked again with it
-        state["carriers"].append(extra.assign(phase=py))
-        after, folder = _check_phase(study, py, _additions(study, state["sites"], state["carriers"], state["fiber"],
-                                                            state["postal"]), root, progress)
+    carriers, neighbours = _capacity(study, after, ro, prm)
+    if len(carriers) or len(neighbours):  # congested sectors: carriers costed, neighbour sites built and re-checked
+        state["carriers"].append(carriers.assign(phase=py))
+        if len(neighbours):
+            state["sites"].append(neighbours.assign(phase=py))
+            after, folder = _check_phase(study, py, _additions(study, state["sites"], state["carriers"],
+                                                                state["fiber"], state["postal"]), root, progress)
+    state["spent"] += float(sum(s["cost_vnd"].sum() for s in state["sites"] if s["phase"].iloc[0] == py)) \
+        if state["sites"] else 0.0
     state["after"][py] = after
     state["variants"][py] = folder
 
