@@ -230,6 +230,8 @@ def _coerce(job: str, name: str, value: Any, default: Any) -> Any:
     """A value of the default's type (int → float allowed), or one clear error."""
     if default is None or value is None:
         return value
+    if isinstance(default, tuple) and isinstance(value, list):  # a TOML array: the tuple the default is
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
     if isinstance(default, bool) or not isinstance(default, int | float | str):
         return value
     if isinstance(default, float) and isinstance(value, int | float) and not isinstance(value, bool):

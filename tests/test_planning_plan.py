@@ -132,3 +132,19 @@ def test_by_commune_places_each_feature_in_its_commune(camau):
     assert sorted(bc["commune_code"]) == sorted(c["commune_code"].astype(str))
     assert bc.set_index("commune_code").loc[str(c["commune_code"].iloc[1]), "cost_vnd"] == 1.6e9
     assert np.all(bc["commune_name"].notna())
+
+
+def test_variant_is_judged_with_todays_resolved_parameters_and_the_phase_year(camau, tmp_path):
+    import dataclasses
+
+    from ictplan import parameters, workflow
+    from ictplan.planning import phases
+
+    prm = {j: parameters.resolve(j, camau) for j in ("coverage", "fiber", "sharing", "scorecard")}
+    prm["fiber"] = dataclasses.replace(prm["fiber"], drop_limit_m=500.0)  # as a CLI flag would set it
+    before = workflow.Results(study=camau, parameters=prm)
+    v = write_variant(camau, tmp_path / "v", additions={}, name="x",
+                      parameters=phases._today_parameters(camau, before, 2030))
+    assert parameters.resolve("fiber", v) == prm["fiber"]  # tuples read back as tuples, the flag kept
+    assert parameters.resolve("coverage", v) == dataclasses.replace(prm["coverage"], year=2030)
+    assert parameters.resolve("scorecard", v) == prm["scorecard"]

@@ -198,11 +198,22 @@ def _write_sensitivity(res: Results, out: Path) -> None:
          f"{tab.attrs.get('seconds', float('nan')):.1f} s)")
 
 
-_WRITERS = {"coverage": _write_coverage, "fiber": _write_fiber, "sharing": _write_sharing, "scorecard": _write_scorecard,
-            "sensitivity": _write_sensitivity}
+def _write_plan(res: Results, out: Path) -> None:
+    from ..planning import outputs
 
-#: The jobs the demo runs beyond :data:`ictplan.workflow.JOBS`: the sensitivity table (an optional job).
-DEMO_JOBS: tuple[str, ...] = ("sensitivity",)
+    p = res.require("plan")
+    outputs.write_outputs(p, out / "plan", overwrite=True)
+    for line in outputs.summary_lines(p)[2:]:
+        if line.startswith(("## By", "- ")):
+            echo(f"  {line.removeprefix('## ')}")
+
+
+_WRITERS = {"coverage": _write_coverage, "fiber": _write_fiber, "sharing": _write_sharing, "scorecard": _write_scorecard,
+            "sensitivity": _write_sensitivity, "plan": _write_plan}
+
+#: The jobs the demo runs beyond :data:`ictplan.workflow.JOBS`: the sensitivity table and the plan
+#: (what to build by 2025 and 2030, re-run through the scorecard), both optional jobs.
+DEMO_JOBS: tuple[str, ...] = ("sensitivity", "plan")
 
 
 def _write_pages(res: Results, out: Path, lang: str) -> dict[str, Path]:
@@ -212,16 +223,20 @@ def _write_pages(res: Results, out: Path, lang: str) -> dict[str, Path]:
     steps = {
         "map": lambda: maps.save_html(maps.results_map(res, lang=lang), out / "map.html", overwrite=True),
         "report": lambda: report.save(report.build(res, lang=lang), out / f"report_{lang}.html", overwrite=True),
+        # a QGIS project of the outputs just written, styled like the map (None: no output to show)
+        "qgis": lambda: maps.write_qgis_project(out, crs=res.study.crs, lang=lang, overwrite=True),
     }
     paths: dict[str, Path] = {}
     for name, make in steps.items():
         t0 = time.perf_counter()
         try:
-            paths[name] = make()
+            path = make()
         except IctplanError as err:
             echo(f"\n[{name}] could not be made: {err}")
             continue
-        echo(f"\n[{name}] done in {time.perf_counter() - t0:.1f} s")
+        if path is not None:
+            paths[name] = path
+            echo(f"\n[{name}] done in {time.perf_counter() - t0:.1f} s")
     return paths
 
 
@@ -249,7 +264,8 @@ def demo(study: Path, out: Path, overwrite: bool, lang: str, drop_limit_m: float
         _print_summary(s, out)
     except IctplanError as err:
         echo(f"\nNo district summary: {err}")
-    res = run_jobs(s, (*workflow.JOBS, *DEMO_JOBS), steps=True, fiber={"drop_limit_m": drop_limit_m})
+    res = run_jobs(s, (*workflow.JOBS, *DEMO_JOBS), steps=True, fiber={"drop_limit_m": drop_limit_m},
+                   plan={"variant_dir": str(out / "plan" / "variants")})
     for job in res.ran:
         echo(f"\n{job}:")
         _WRITERS[job](res, out)
@@ -258,6 +274,9 @@ def demo(study: Path, out: Path, overwrite: bool, lang: str, drop_limit_m: float
     echo(f"\nDone in {time.perf_counter() - t_start:.1f} s. Ran: {', '.join(res.ran)}{skipped}. "
          f"Outputs in {out}/ ({', '.join(f'{j}/' for j in res.ran)}).")
     for name, path in pages.items():
-        echo(f"Open the {name}:{' ' * (7 - len(name))}file://{path.resolve()}")
-    if not layers_ok or len(pages) < 2:
+        if name == "qgis":
+            echo(f"Open in QGIS:    {path.resolve()}")
+        else:
+            echo(f"Open the {name}:{' ' * (7 - len(name))}file://{path.resolve()}")
+    if not layers_ok or not {"map", "report"} <= set(pages):
         raise IctplanError("some layers failed to load or a page could not be made (see above); fix them and run again.")

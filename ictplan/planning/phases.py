@@ -3,6 +3,7 @@ re-run the analyses on it (:func:`ictplan.planning.plan.run` is the entry point)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -60,8 +61,6 @@ _ORCHESTRATION = ("targets", "year", "operator", "budget_vnd", "variant_dir", "h
 def _plan_overrides(prm: Any) -> dict[str, Any]:
     """The resolved plan parameters as keyword overrides for the pieces (which resolve them
     again), less the ones this module passes by name."""
-    import dataclasses
-
     return {f.name: getattr(prm, f.name) for f in dataclasses.fields(prm) if f.name not in _ORCHESTRATION}
 
 
@@ -115,7 +114,12 @@ def _capacity(study: Study, after: Results, ro: Any, prm: Any) -> tuple[gpd.GeoD
     empty = _empty(study.crs)
     if after.coverage is None or not len(ro.chosen):
         return empty, empty.iloc[:0]
-    add = capacity_additions(after.coverage, ro, study=study, **_plan_overrides(prm))
+    from .candidates import NEUTRAL
+
+    ops = sorted(set(after.coverage.sectors["operator"].astype(str))) if ro.operator == NEUTRAL else [ro.operator]
+    found = [capacity_additions(after.coverage, dataclasses.replace(ro, operator=op), study=study,
+                                **_plan_overrides(prm)) for op in ops]  # a neutral host: every operator's carrier
+    add = pd.concat([f for f in found if len(f)], ignore_index=True) if any(len(f) for f in found) else found[0]
     if not len(add):
         return empty, empty.iloc[:0]
     grid_crs = after.coverage.grid.crs
@@ -144,7 +148,24 @@ def _additions(study: Study, sites: list[gpd.GeoDataFrame], carriers: list[gpd.G
     return out
 
 
-def _check_phase(study: Study, py: str, additions: dict[str, gpd.GeoDataFrame], root: Path,
+def _today_parameters(study: Study, before: Results, year: int) -> dict[str, dict[str, Any]]:
+    """The analyses' parameters as today's run resolved them (study.toml and CLI flags), for the
+    variant, with files named relative to the study made absolute and the phase's demand year."""
+    out: dict[str, dict[str, Any]] = {}
+    for job in ("coverage", "fiber", "sharing", "scorecard"):
+        prm = before.parameters.get(job)
+        if prm is None:
+            continue
+        vals = {k: v for k, v in dataclasses.asdict(prm).items() if v is not None}
+        for k, v in vals.items():
+            if k.endswith("_table") and isinstance(v, str):
+                vals[k] = str((study.root / v).resolve())
+        out[job] = vals
+    out.setdefault("coverage", {})["year"] = year
+    return out
+
+
+def _check_phase(study: Study, before: Results, py: str, additions: dict[str, gpd.GeoDataFrame], root: Path,
                  progress: bool | None) -> tuple[Results, Path]:
     from .. import workflow
 
@@ -152,7 +173,7 @@ def _check_phase(study: Study, py: str, additions: dict[str, gpd.GeoDataFrame], 
     name = f"{study.name} — plan to {py}"
     v = _variant.write_variant(study, folder, additions=additions, name=name,
                                description=f"ictplan plan: today's layers plus what the plan builds by {py}",
-                               parameters={"coverage": {"year": int(py)}})
+                               parameters=_today_parameters(study, before, int(py)))
     return workflow.run(v, jobs=("scorecard",), progress=progress), folder
 
 
@@ -165,14 +186,14 @@ def _phase(study: Study, before: Results, py: str, kinds: Mapping[str, float], s
     state["rollout"][py] = ro
     chosen = ro.chosen.assign(phase=py, reason="coverage")
     state["sites"].append(chosen)
-    after, folder = _check_phase(study, py, _additions(study, state["sites"], state["carriers"], state["fiber"],
+    after, folder = _check_phase(study, before, py, _additions(study, state["sites"], state["carriers"], state["fiber"],
                                                         state["postal"]), root, progress)
     carriers, neighbours = _capacity(study, after, ro, prm)
     if len(carriers) or len(neighbours):  # congested sectors: carriers costed, neighbour sites built and re-checked
         state["carriers"].append(carriers.assign(phase=py))
         if len(neighbours):
             state["sites"].append(neighbours.assign(phase=py))
-            after, folder = _check_phase(study, py, _additions(study, state["sites"], state["carriers"],
+            after, folder = _check_phase(study, before, py, _additions(study, state["sites"], state["carriers"],
                                                                 state["fiber"], state["postal"]), root, progress)
     state["spent"] += float(sum(s["cost_vnd"].sum() for s in state["sites"] if s["phase"].iloc[0] == py)) \
         if state["sites"] else 0.0
