@@ -24,7 +24,7 @@ draws only what :class:`ictplan.workflow.Results` holds and names the skipped jo
 
 Modules: :mod:`.base` (text safety, the page, legends, saving), :mod:`.layers` (vector,
 choropleth, sector and raster layers), :mod:`.studymap` (a study's map),
-:mod:`.results` (result layers).
+:mod:`.results` (result layers), :mod:`.qgis` (a QGIS project beside the outputs, styled like the map).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from .layers import (
     raster_image,
     sector_wedges,
 )
+from .qgis import write_qgis_project
 from .results import result_layers, results_map, skipped_notes
 from .studymap import RASTER_PEOPLE, commune_figures, labels, raster_people, study_map
 
@@ -77,6 +78,7 @@ __all__ = [
     "results_map",
     "result_layers",
     "skipped_notes",
+    "write_qgis_project",
     "labels",
     "commune_figures",
     "raster_people",
