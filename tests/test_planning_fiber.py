@@ -282,3 +282,17 @@ def test_sample_extension_reaches_every_hamlet_in_the_rerun(tmp_path):
     prov = after.province.iloc[0]
     assert int(prov["hamlets_reached"]) == int(prov["hamlets"]) == tot["hamlets"]
     assert float(prov["households_reachable"]) == pytest.approx(tot["households_reachable_after"], rel=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_extension_refuses_bad_arguments():
+    from ictplan import study
+    from ictplan.planning.fiber_ext import extend_fiber
+
+    st = study.load(DATA)
+    with pytest.raises(InputValidationError, match="households_target_frac"):
+        extend_fiber(st, households_target_frac=1.5)
+    with pytest.raises(InputValidationError, match="budget_vnd"):
+        extend_fiber(st, budget_vnd=-1.0)
+    with pytest.raises(InputValidationError, match="operator 'Nobody'"):
+        extend_fiber(st, operator="Nobody")

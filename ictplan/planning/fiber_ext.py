@@ -48,10 +48,13 @@ How it works
    until ``households_target_frac`` of the province's households are within reach or the
    ``budget_vnd`` is spent; every piece gets the step that built it.
 7. **Access points** (where the study reaches households through access points, F1 and F2
-   count only those): one new FAT (GPON) at each attachment node, with ``ports`` sized to
-   the households it serves (a multiple of ``[parameters.fiber] ports_per_access_point``
-   at the 2030 take-up). Without an ``access_points`` layer the new routes give access
-   along their whole length, as F1 reads routes.
+   count only those): new FATs (GPON) on the built tree, placed bottom-up where a needed
+   row's slack runs out (the greedy that is optimal for covering points on a tree, each
+   within its own radius; rows on today's cables get one at their own node), ``ports``
+   sized to the households each serves (a multiple of ``[parameters.fiber]
+   ports_per_access_point`` at the 2030 take-up). FATs carry no unit cost of their own
+   (``PlanParameters`` has none). Without an ``access_points`` layer the new routes give
+   access along their whole length, as F1 reads routes.
 8. **Segments**: the built pieces merged into lines between branch points, split where the
    order step, the placement or the commune changes; per segment its length, cost,
    crossings, the households it newly passes (their nearest new access lies on it), the
@@ -622,8 +625,9 @@ def _segment_stats(seg: gpd.GeoDataFrame, pp: Any, row_seg: np.ndarray, hh: np.n
     seg["households_per_km"] = np.divide(passed, L / 1000.0, out=np.zeros(n), where=L > 0)
     count = np.zeros(n, np.int64)
     if d.order is not None and d.tree is not None and n:
-        sel = d.order.selected[np.searchsorted(d.groups, d.ham)]
-        A = _st._path_incidence(d.tree.parent, d.tree.cmap[d.attach[sel]], d.ham[sel], len(d.connectable)).tocsr()
+        inc = d.order.incidence
+        assert inc is not None
+        A = inc[np.flatnonzero(d.order.selected)]  # selected groups x nodes
         node_seg = np.full(d.tree.n, -1, np.int64)
         child = np.flatnonzero(d.keep)
         piece_to_seg = np.full(len(g.a), -1, np.int64)

@@ -96,7 +96,8 @@ class PrizeOrder:
     ``cum_weight``, ``cum_prize``: running sums; ``selected``: per group, whether it was
     connected; ``step``: per group its position in ``order`` (−1: not connected);
     ``edge_step``: per tree edge (the ``tree``'s order) the step that built it (−1: not
-    needed by a selected group); ``tree``: the tree it ordered.
+    needed by a selected group); ``tree``: the tree it ordered; ``incidence``: group × node,
+    1 where the edge from the node's parent lies on the group's way to the root.
     """
 
     order: np.ndarray
@@ -108,6 +109,7 @@ class PrizeOrder:
     step: np.ndarray
     edge_step: np.ndarray
     tree: SteinerTree
+    incidence: sparse.csr_matrix | None = None  # group x node: node's parent edge is on the group's paths
 
 
 # =========================================================================== graph helpers
@@ -380,24 +382,33 @@ def _rooted(tree: SteinerTree, n: int, root: int) -> tuple[np.ndarray, np.ndarra
     return order, parent, pw
 
 
-def _path_incidence(parent: np.ndarray, nodes: np.ndarray, groups: np.ndarray, n_groups: int) -> sparse.csc_matrix:
+def _path_incidence(parent: np.ndarray, depth: np.ndarray, nodes: np.ndarray, groups: np.ndarray,
+                    n_groups: int) -> sparse.csc_matrix:
     """Group × node incidence: node x is marked for group g when the edge (parent(x), x)
-    lies on the path from one of g's terminals to the root."""
+    lies on the path from one of g's terminals to the root. Walked level by level from the
+    deepest, so each (group, node) pair is handled once."""
     n = len(parent)
-    key = np.unique(groups.astype(np.int64) * n + nodes)
-    rows, cols = [], []
-    while len(key):
-        g_, c_ = key // n, key % n
-        ok = parent[c_] >= 0
-        g_, c_ = g_[ok], c_[ok]
-        rows.append(g_)
-        cols.append(c_)
-        key = np.unique(g_ * n + parent[c_])
-    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-    key = np.unique(r * n + c)
-    r, c = key // n, key % n
-    return sparse.csc_matrix((np.ones(len(r)), (r, c)), shape=(n_groups, n))
+    ok = np.isfinite(depth[nodes]) & (parent[nodes] >= 0)
+    d = depth[nodes[ok]].astype(np.int64)
+    keys = groups[ok].astype(np.int64) * n + nodes[ok]
+    if len(keys) == 0:
+        return sparse.csc_matrix((n_groups, n))
+    by = np.argsort(-d, kind="stable")
+    keys, d = keys[by], d[by]
+    starts = np.r_[0, np.flatnonzero(np.diff(d)) + 1, len(d)]
+    level_of = {int(d[starts[i]]): (starts[i], starts[i + 1]) for i in range(len(starts) - 1)}
+    out = []
+    cur = np.zeros(0, np.int64)
+    for lv in range(int(d[0]), 0, -1):
+        lo_hi = level_of.get(lv)
+        cur = np.unique(np.r_[cur, keys[lo_hi[0]:lo_hi[1]]] if lo_hi else cur)
+        out.append(cur)
+        c_ = cur % n
+        cur = (cur // n) * n + parent[c_]
+        cur = cur[parent[c_] >= 0]
+        cur = cur[parent[cur % n] >= 0]  # the root's own "edge" is none
+    key = np.concatenate(out) if out else np.zeros(0, np.int64)
+    return sparse.csc_matrix((np.ones(len(key)), (key // n, key % n)), shape=(n_groups, n))
 
 
 def prize_order(graph: Any, terminals: Any, prizes: Any, *, root: int, groups: Any = None,
@@ -447,10 +458,13 @@ def prize_order(graph: Any, terminals: Any, prizes: Any, *, root: int, groups: A
     if tree is None:
         tree = mehlhorn(g, np.r_[root, nodes])
     _, parent, pw = _rooted(tree, n, int(root))
+    tm = tree.matrix(n)
+    hop = sparse.csr_matrix((np.ones(tm.nnz), tm.indices, tm.indptr), shape=tm.shape)
+    depth = dijkstra(hop, directed=False, indices=int(root), unweighted=True)
     reach = (parent >= 0) | (np.arange(n) == root)
     ok_g = np.ones(len(prize), bool)
     np.logical_and.at(ok_g, grp, reach[nodes])
-    A = _path_incidence(parent, nodes, grp, len(prize))
+    A = _path_incidence(parent, depth, nodes, grp, len(prize))
     marginal = np.asarray(A @ pw).reshape(-1)
     return _greedy(A, pw, prize, marginal, ok_g, parent, tree, target, budget)
 
@@ -491,4 +505,4 @@ def _greedy(A: sparse.csc_matrix, pw: np.ndarray, prize: np.ndarray, marginal: n
     # per tree edge (u < v): the step of its child end
     child = np.where(parent[tree.v] == tree.u, tree.v, tree.u)
     return PrizeOrder(order=o, marginal=m, prize=prize[o], cum_weight=np.cumsum(m), cum_prize=np.cumsum(prize[o]),
-                      selected=step_of >= 0, step=step_of, edge_step=node_step[child], tree=tree)
+                      selected=step_of >= 0, step=step_of, edge_step=node_step[child], tree=tree, incidence=Ar)
