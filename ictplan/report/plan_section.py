@@ -255,7 +255,8 @@ def communes_table(by_commune: Any, lang: str, *, top: int = 5) -> dict[str, Any
         sub = bc[key == code]
         by_item = sub.groupby("item")["cost_vnd"].sum().sort_values(ascending=False, kind="stable").head(2)
         what = ", ".join(ITEMS.get(str(i), (str(i), str(i)))[0 if lang == "vi" else 1] for i in by_item.index)
-        rows.append([str(sub["commune_name"].iloc[0]),
+        name = sub["commune_name"].iloc[0]
+        rows.append([str(name) if isinstance(name, str) and name else str(code),  # a commune not in the study: its code
                      *(billions(sub[sub["phase"] == p]["cost_vnd"].sum(), lang) for p in names),
                      billions(totals[code], lang), what])
     head = [W["h_commune"], *(W["h_cost"].format(phase=p) for p in names), W["h_total_cost"], W["h_what"]]
