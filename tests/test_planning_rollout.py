@@ -42,10 +42,10 @@ def viettel20(base):
 def neutral_extra(base):
     """A few neutral-host candidates of each kind but upgrades, with their coverage sets."""
     study, result = base
-    cands = C.candidates(study, operator=None)
+    cands = C.candidate_sites(study, operator=None)
     pick = pd.concat([cands[cands["kind"] == k].iloc[::97].head(N_NEUTRAL_EXTRA // 2) for k in ("colocation", "new_tower")])
     pick = pick.reset_index(drop=True)
-    return pick, CS.coverage_sets(study, pick, coverage=result, operator=None)
+    return pick, CS.coverage_matrix(study, pick, coverage=result, operator=None)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def rerun(base, viettel20, neutral_extra, tmp_path_factory):
 def test_candidates_have_the_kinds_costs_and_sectors(base) -> None:
     study, _ = base
     sites = study.layer("sites")
-    c = C.candidates(study, operator="VNPT")
+    c = C.candidate_sites(study, operator="VNPT")
     assert set(c["kind"]) == {"upgrade", "colocation", "new_tower"}
     assert (c["band"] == "n78").all() and (c["operator"] == "VNPT").all()
     assert c["candidate_id"].is_unique
@@ -91,15 +91,15 @@ def test_candidates_have_the_kinds_costs_and_sectors(base) -> None:
     secs = C.candidate_sectors(c)
     assert list(secs.columns) == C.SITES_COLUMNS and len(secs) == sum(len(s) for s in c["sectors"])
     # the neutral host: no upgrades, co-location on every tower, its own band
-    n = C.candidates(study, operator=None)
+    n = C.candidate_sites(study, operator=None)
     assert set(n["kind"]) == {"colocation", "new_tower"} and (n["band"] == prm.neutral_host_band).all()
     with pytest.raises(InputValidationError, match="no sites"):
-        C.candidates(study, operator="Gmobile")
+        C.candidate_sites(study, operator="Gmobile")
 
 
 def test_new_tower_rule_people_within_1km(base) -> None:
     study, _ = base
-    c = C.candidates(study, operator=None, kinds=("new_tower",), new_tower_min_people=400.0)
+    c = C.candidate_sites(study, operator=None, kinds=("new_tower",), new_tower_min_people=400.0)
     pop = study.population
     t = pop.grid.transform
     cols = ((c.geometry.x.to_numpy() - t.c) / t.a).astype(int)

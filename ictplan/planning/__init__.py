@@ -13,9 +13,9 @@ Unit costs and every other default are :class:`ictplan.parameters.PlanParameters
 """
 
 from .candidates import candidate_sectors as candidate_sectors
-from .candidates import candidates as candidates
+from .candidates import candidate_sites as candidate_sites
 from .coverage_sets import CoverageSets as CoverageSets
-from .coverage_sets import coverage_sets as coverage_sets
+from .coverage_sets import coverage_matrix as coverage_matrix
 from .datacentre import DatacentreSiting as DatacentreSiting
 from .datacentre import datacentre_sites as datacentre_sites
 from .fiber_ext import FiberExtension as FiberExtension

@@ -28,7 +28,7 @@ import pandas as pd
 from .. import parameters as _parameters
 from .._errors import InputValidationError
 
-__all__ = ["NEUTRAL", "KINDS", "candidates", "candidate_sectors", "operator_band", "SITES_COLUMNS"]
+__all__ = ["NEUTRAL", "KINDS", "candidate_sites", "candidate_sectors", "operator_band", "SITES_COLUMNS"]
 
 NEUTRAL = "neutral"
 """Operator label of the neutral host's candidates (and its sectors in a variant study)."""
@@ -157,7 +157,7 @@ def _new_towers(ctx: _Context, study: Any, tw: gpd.GeoDataFrame) -> pd.DataFrame
                          "sectors": None})
 
 
-def candidates(study: Any, /, *, operator: str | None, kinds: tuple[str, ...] = KINDS,
+def candidate_sites(study: Any, /, *, operator: str | None, kinds: tuple[str, ...] = KINDS,
                **overrides: Any) -> gpd.GeoDataFrame:
     """The candidate 5G sites of ``operator`` (``None``: the neutral host) in the study.
 

@@ -35,7 +35,7 @@ from .. import radio
 from ..coverage import CoverageResult
 from .candidates import NEUTRAL, candidate_sectors
 
-__all__ = ["CoverageSets", "coverage_sets", "existing_covered", "study_radio"]
+__all__ = ["CoverageSets", "coverage_matrix", "existing_covered", "study_radio"]
 
 _BOX_SAFETY_DB = 0.01  # the boxes' cutoff lies this far below the lowest covering threshold
 _PRM_KEYS = ("location_probability", "urban_model", "urban_density_per_km2", "urban_commune_types",
@@ -130,9 +130,9 @@ def _sector_cells(plan: Any, s: int, thr_r: float, thr_u: float, cells: Any) -> 
     return (r + ra).astype(np.int64) * plan.shape[1] + (c + ca)
 
 
-def coverage_sets(study: Any, cands: gpd.GeoDataFrame, /, *, coverage: CoverageResult | None = None,
+def coverage_matrix(study: Any, cands: gpd.GeoDataFrame, /, *, coverage: CoverageResult | None = None,
                   operator: str | None = None, radio_inputs: StudyRadio | None = None) -> CoverageSets:
-    """The cells × candidates matrix of ``cands`` (:func:`ictplan.planning.candidates.candidates`).
+    """The cells × candidates matrix of ``cands`` (:func:`ictplan.planning.candidates.candidate_sites`).
 
     ``coverage`` (the study's coverage run) gives the location probability and the cells
     already covered by ``operator``'s existing 5G (``None``: any operator's; the neutral host).

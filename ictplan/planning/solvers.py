@@ -113,25 +113,38 @@ def reduce_instance(A: Any, people: np.ndarray, cost: np.ndarray, covered0: np.n
     A, w, c, cov0 = _check(A, people, cost, covered0)
     base = float(w[cov0].sum())
     csr = A.tocsr()
+    csr.eliminate_zeros()
     csr.data[:] = 1
     deg = np.diff(csr.indptr)
     keep = np.flatnonzero(~cov0 & (w > 0) & (deg > 0))
     csr = csr[keep]
     wk = w[keep]
-    rng = np.random.default_rng(12345)
-    h1, h2 = rng.integers(1, 2**62, size=(2, c.size), dtype=np.uint64)
-    rid = np.repeat(np.arange(keep.size), np.diff(csr.indptr))
-    k1 = np.zeros(keep.size, np.uint64)
-    k2 = np.zeros(keep.size, np.uint64)
-    np.add.at(k1, rid, h1[csr.indices])  # wraps mod 2^64: a hash of the row's column set
-    np.add.at(k2, rid, h2[csr.indices])
-    deg_k = np.diff(csr.indptr).astype(np.uint64)
-    _, first, inv = np.unique(np.stack([k1, k2, deg_k], axis=1), axis=0, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
+    first, inv = _same_rows(csr, c.size)
     red = csr[first].astype(np.float64)
     wr = np.bincount(inv, weights=wk, minlength=first.size)
     return Instance(csc=red.tocsc(), csr=sp.csr_matrix(red), people=wr, cost=c, base_people=base,
                     coverable_people=base + float(wr.sum()))
+
+
+def _same_rows(csr: sp.csr_matrix, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of rows with the same column set (every row has one): (first row of each group,
+    group of each row). Rows are keyed by two random 64-bit hashes of their columns (sums mod
+    2^64) and their length, sorted together (a false merge needs both hashes to collide)."""
+    if csr.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(12345)
+    h1, h2 = rng.integers(1, 2**62, size=(2, n_cols), dtype=np.uint64)
+    starts = csr.indptr[:-1]
+    k1 = np.add.reduceat(h1[csr.indices], starts)
+    k2 = np.add.reduceat(h2[csr.indices], starts)
+    deg = np.diff(csr.indptr)
+    order = np.lexsort((k2, k1, deg))
+    k1, k2, deg = k1[order], k2[order], deg[order]
+    new = np.r_[True, (k1[1:] != k1[:-1]) | (k2[1:] != k2[:-1]) | (deg[1:] != deg[:-1])]
+    group = np.cumsum(new) - 1
+    inv = np.empty(order.size, dtype=np.int64)
+    inv[order] = group
+    return order[new], inv
 
 
 def covered_people(inst: Instance, chosen: np.ndarray) -> float:
@@ -277,6 +290,8 @@ def greedy(A: Any, people: np.ndarray, cost: np.ndarray, covered0: np.ndarray | 
         meta["swaps"] = _local_search(st, need, budget, t0 + SWAP_TIME_S)
     bounds.append(_online(st, need, budget))
     res = _result(st, inst, "greedy", t0, status, meta)
+    if bound_kind not in ("online", "lp"):
+        raise InputValidationError(f"bound_kind {bound_kind!r}: use \"online\" or \"lp\".")
     if bound_kind == "lp":
         res.bound, res.bound_kind = lp_bound(inst, target_people=None if need is None else inst.base_people + need,
                                              budget=budget), "lp"
