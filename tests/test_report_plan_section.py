@@ -189,7 +189,14 @@ def test_report_with_a_plan(study):
     res.plan = fake_plan()  # type: ignore[attr-defined]  # the lead adds Results.plan
     qty, cost = _by_hand()
     total = sum(v for v in cost.values() if v == v) / 1e9
-    vi, en = (_section(report.build(res, lang=lang, maps=[])) for lang in ("vi", "en"))
+    pages = {lang: report.build(res, lang=lang, maps=[]) for lang in ("vi", "en")}
+    vi, en = (_section(pages[lang]) for lang in ("vi", "en"))
+    # the plan in one sentence among the findings: sites by hand 3 + 2 + 5 upgrades, 1 new tower, 2 co-located = 13
+    first = {lang: html.unescape(re.sub(r"<[^>]+>", " ", p[p.index('id="findings"'):p.index('<h2 id="plan">')]))
+             for lang, p in pages.items()}
+    assert (f"Kế hoạch đầu tư đến năm 2030 (mục “Cần xây dựng gì tiếp theo”): khoảng {_vi(total, 1)} tỷ đồng; 13 trạm 5G, "
+            "15,8 km cáp quang, 4 điểm bưu chính mới. Sau kế hoạch, toàn tỉnh đạt 2 trên 4 chỉ tiêu (hiện nay –).") in first["vi"]
+    assert f"about VND {total:,.1f} bn for 13 5G sites, 15.8 km of fiber and 4 new postal points." in first["en"]
     assert f"Tổng chi phí ước tính: {_vi(total, 1)} tỷ đồng" in vi and f"VND {total:,.1f} bn" in en
     assert "Trạm hiện có nâng cấp lên 5G" in vi and "Existing sites upgraded to 5G" in en
     assert "Các xã cần đầu tư nhiều nhất" in vi and "Tạ An Khương Đông" in vi

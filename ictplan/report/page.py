@@ -265,6 +265,9 @@ def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | N
         columns={"indicator": T["indicator"], "how": T["how"]})
     province = study.province
     found, priority = _findings(sc, figures, lang, results.fiber)
+    plan = _plan.plan_section(getattr(results, "plan", None), lang, today=sc)
+    if plan.get("headline"):  # the plan in one sentence on the first screen; the section has the rest
+        found = {**found, "more": [plan["headline"], *found.get("more", [])]}
     # a synthetic study is named as sample data in the reader's language, not by its (English) study name
     study_name = T["sample_study"] if study.synthetic and lang == "vi" else study.name
     return {
@@ -274,7 +277,7 @@ def _page_context(results: Results, sc: Any, maps: Sequence[tuple[str, str]] | N
         "skipped": _skipped.skipped_list(results, T, lang), "detail_label": _skipped.detail_label(lang),
         "notes": [T[people_note]] if people_note else [],
         "findings": found, "priority": priority,
-        "plan": _plan.plan_section(getattr(results, "plan", None), lang, today=sc),  # the lead adds Results.plan
+        "plan": plan,
         "kpis": _kpis(figures.get("province"), sc, T, lang),
         "scorecard_note": T["key_figures_note"] if sc is None else "",
         "plan_line": (f"{plan_name}" + (f" — {uc['plan_label']}" if uc["plan_label"] else "") + f". {T['marks']}"

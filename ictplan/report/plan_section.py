@@ -69,6 +69,9 @@ _W = {
         "still_nd": "Vẫn chưa có dữ liệu để đánh giá: {ids}.",
         "notes": "Bộ lập kế hoạch ghi {n} lưu ý kỹ thuật (bằng tiếng Anh) trong kết quả của lệnh lập kế hoạch.",
         "nothing": "Kế hoạch không cần xây thêm hạng mục nào: các chỉ tiêu mà bộ lập kế hoạch tính đã đạt.",
+        "headline": "Kế hoạch đầu tư đến năm {year} (mục “Cần xây dựng gì tiếp theo”): khoảng {cost} tỷ đồng; {sites} trạm 5G, "
+                    "{km} km cáp quang, {postal} điểm bưu chính mới.{after}",
+        "headline_after": " Sau kế hoạch, toàn tỉnh đạt {after} trên {n} chỉ tiêu (hiện nay {before}).",
         "uncosted": "Dấu – ở cột chi phí: hạng mục chỉ chọn địa điểm, chưa có đơn giá (chi phí do nhà đầu tư), không tính vào tổng.",
     },
     "en": {
@@ -98,6 +101,9 @@ _W = {
         "still_nd": "Still no data to judge: {ids}.",
         "notes": "The planner's notes:",
         "nothing": "The plan builds nothing more: the targets the planner works to are already met.",
+        "headline": "The investment plan to {year} (see “What to build next”): about VND {cost} bn for {sites} 5G sites, "
+                    "{km} km of fiber and {postal} new postal points.{after}",
+        "headline_after": " After it the province meets {after} of {n} targets (today {before}).",
         "uncosted": "A – in the cost columns: the item is sited, not costed (the investor's cost), and is not in the totals.",
     },
 }
@@ -307,6 +313,20 @@ def after_table(today_sc: Any, after_sc: Any, lang: str) -> dict[str, Any]:
             "met_before": met_before, "met_after": met_after, "n": len(measured)}
 
 
+def _headline(plan: Any, build: dict[str, Any], after: dict[str, Any], lang: str) -> str:
+    """The plan in one sentence for the first screen: its cost, 5G sites, km of fiber, postal points, targets after."""
+    W = _W[lang]
+    ph = _frame(getattr(plan, "phases", None), ("phase", "item", "operator", "count", "km", "cost_vnd"))
+    sites = ph[ph["item"].isin(["5g_upgrade", "5g_colocation", "5g_new_tower"])]
+    tail = (W["headline_after"].format(after=number(after["met_after"], lang), n=number(after["n"], lang),
+                                       before=number(after["met_before"], lang)) if after.get("rows") else "")
+    return W["headline"].format(
+        year=int(getattr(plan, "year", 2030)), cost=billions(sum(build["cost_by_phase"].values()), lang),
+        sites=_qty_text("5g_upgrade", _quantity("5g_upgrade", sites), lang),
+        km=_qty_text("fiber_km", _quantity("fiber_km", ph[ph["item"] == "fiber_km"]), lang),
+        postal=_qty_text("postal_point", _quantity("postal_point", ph[ph["item"] == "postal_point"]), lang), after=tail)
+
+
 def plan_section(plan: Any, lang: str, *, today: Any = None) -> dict[str, Any]:
     """The section's context for the template (``_plan_section.html.j2``).
 
@@ -325,11 +345,12 @@ def plan_section(plan: Any, lang: str, *, today: Any = None) -> dict[str, Any]:
     tprov = today.province().set_index("target_id") if today is not None and hasattr(today, "province") else None
     build = build_table(getattr(plan, "phases", None), lang)
     notes = [str(n) for n in (getattr(plan, "notes", None) or [])]
+    after = after_table(today, getattr(plan, "scorecard_after", None), lang)
     return {
         "heading": W["heading"], "ready": True, "aim": _aim(plan, tprov, lang),
         "build": build, "cost": _cost_line(build["cost_by_phase"], lang) if build["rows"] else W["nothing"],
-        "communes": communes_table(getattr(plan, "by_commune", None), lang),
-        "after": after_table(today, getattr(plan, "scorecard_after", None), lang),
+        "communes": communes_table(getattr(plan, "by_commune", None), lang), "after": after,
+        "headline": _headline(plan, build, after, lang) if build["rows"] else W["nothing"],
         "notes_head": (W["notes"] if lang == "en" else W["notes"].format(n=number(len(notes), lang))) if notes else "",
         "notes": notes if lang == "en" else [],
     }
