@@ -161,6 +161,13 @@ def test_aim_names_host_budget_and_targets():
                   "ngân sách 5G tối đa 500 tỷ đồng.", "Kế hoạch được tính để đạt: M3 Dân số được phủ sóng 5G ≥ 20\u00a0%."]
     en = ps._aim(fake_plan(operator="Viettel", targets={}), today, "en")
     assert en == ["The plan to 2030, for Viettel."]
+    # the planner's own form: its kinds of target in the plan's year (5G: M3 in 2025, X2 in 2030; postal points a count)
+    full = _province(TODAY + [("X2", "pop_5g_pct", 2030, 14.7, "%", ">=", 99.0, "not met", 1e6, "people")]).set_index("target_id")
+    kinds = {"postal_points": 300.0, "hamlets": 1.0, "pop_5g": 0.99}
+    assert ps._aim(fake_plan(targets=kinds), full, "vi")[1] == (
+        "Kế hoạch được tính để đạt: P1 Số điểm phục vụ bưu chính ≥ 300\u00a0điểm; F1 Ấp, khóm có cáp quang ≥ 100\u00a0%; "
+        "X2 Dân số được phủ sóng 5G ≥ 99\u00a0%.")
+    assert ps._aim(fake_plan(targets=kinds, year=2025), full, "en")[1].endswith("M3 People covered by 5G ≥ 99\u00a0%.")
 
 
 # ============================================================================ in the report

@@ -214,9 +214,30 @@ def build_table(phases: pd.DataFrame, lang: str) -> dict[str, Any]:
             "uncosted": W["uncosted"] if uncosted else ""}
 
 
-def _target_goal(tid: str, value: float, today: pd.DataFrame | None, lang: str) -> str:
-    """``"M3 Dân số có sóng 5G ≥ 99 %"``: a planner's target (a fraction; a count for postal points)."""
-    row = today.loc[tid] if today is not None and tid in today.index else None
+#: the planner's kinds of target (``PlanResult.targets`` keys) -> the targets file's indicator
+#: (:data:`ictplan.planning.plan.TARGET_KINDS`, reversed)
+KIND_INDICATORS: dict[str, str] = {"pop_5g": "pop_5g_pct", "hamlets": "hamlets_reached_pct",
+                                   "households": "households_fiber_pct", "postal_points": "postal_points_count",
+                                   "postal_communes": "communes_staffed_postal_pct"}
+
+
+def _target_row(key: str, today: pd.DataFrame | None, year: int) -> tuple[str, pd.Series | None]:
+    """The target a key of ``PlanResult.targets`` stands for: a target id (``"M3"``), or a kind of
+    target (``"pop_5g"``): the target of that indicator in the plan's year, else the latest before."""
+    if today is None:
+        return key, None
+    if key in today.index:
+        return key, today.loc[key]
+    ind = KIND_INDICATORS.get(key)
+    rows = today[today["indicator"] == ind] if ind else today.iloc[:0]
+    rows = rows[pd.to_numeric(rows["year"], errors="coerce") <= year].sort_values("year", kind="stable")
+    return (str(rows.index[-1]), rows.iloc[-1]) if len(rows) else (key, None)
+
+
+def _target_goal(key: str, value: float, today: pd.DataFrame | None, lang: str, year: int = 2030) -> str:
+    """``"X2 Dân số được phủ sóng 5G ≥ 99 %"``: a target the plan was built to (a fraction; a count for
+    postal points), by target id or by the planner's kind of target."""
+    tid, row = _target_row(key, today, year)
     unit = str(row["unit"]) if row is not None and isinstance(row["unit"], str) else "%"
     name = words.name(str(row["indicator"]), lang) if row is not None else ""
     cmp = _CMP.get(str(row["comparison"]), "≥") if row is not None else "≥"
@@ -234,7 +255,8 @@ def _aim(plan: Any, today: pd.DataFrame | None, lang: str) -> list[str]:
                            budget=W["budget"].format(v=billions(budget, lang)) if budget is not None else "")]
     tg: Mapping[str, float] = getattr(plan, "targets", None) or {}
     if tg:
-        out.append(W["built_to"].format(items="; ".join(_target_goal(k, float(v), today, lang) for k, v in tg.items())))
+        year = int(getattr(plan, "year", 2030))
+        out.append(W["built_to"].format(items="; ".join(_target_goal(k, float(v), today, lang, year) for k, v in tg.items())))
     return out
 
 
