@@ -171,5 +171,15 @@ def test_budget_fixed_and_bad_arguments(base, viettel20) -> None:
     assert later.share >= 0.25
     with pytest.raises(InputValidationError, match="exactly one"):
         R.plan_5g(study, result, operator="Viettel")
+    with pytest.raises(InputValidationError, match="solver"):
+        R.plan_5g(study, result, operator="Viettel", target_share=0.2, solver="cplex")
     with pytest.raises(InputValidationError, match="not candidates"):
         R.plan_5g(study, result, operator="Viettel", target_share=0.2, exclude=["nope"])
+
+
+def test_highs_plan_is_no_worse_than_the_greedy_and_bounded(base, viettel20) -> None:
+    study, result = base
+    h = R.plan_5g(study, result, operator="Viettel", target_share=0.2, solver="highs", time_limit_s=8.0)
+    assert h.share >= 0.2 and h.solver == "highs" and h.bound_kind == "highs"
+    assert h.bound - 1e-6 <= h.cost_vnd <= viettel20.cost_vnd + 1e-6  # warm-started from the greedy
+    assert viettel20.bound <= h.cost_vnd + 1e-6  # the greedy's lower bound holds for HiGHS's answer too

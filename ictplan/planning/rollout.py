@@ -134,6 +134,10 @@ def plan_5g(study: Any, coverage: CoverageResult, /, *, operator: str | None, ta
     if target_share is not None and not 0.0 <= target_share <= 1.0:
         raise InputValidationError(f"target_share is a share of the population in [0, 1], got {target_share:g}.")
     prm = _parameters.resolve("plan", study, **overrides)
+    if prm.solver not in ("greedy", "highs"):
+        raise InputValidationError(f"[parameters.plan] solver = {prm.solver!r}: use \"greedy\" or \"highs\".")
+    if bound not in ("online", "lp"):
+        raise InputValidationError(f"bound = {bound!r}: use \"online\" (the greedy's own) or \"lp\" (LP relaxation).")
     t0 = time.perf_counter()
     cands = candidate_sites(study, operator=operator, **overrides)
     exc, fix = _ids(exclude), _ids(fixed)
@@ -159,14 +163,12 @@ def _solve(sets: CoverageSets, cands: gpd.GeoDataFrame, fixed_mask: np.ndarray, 
     cost = cands["cost_vnd"].to_numpy(float)[cols]
     target = None if target_share is None else float(target_share) * sets.total_people
     inst = _solvers.reduce_instance(A[:, cols], sets.people, cost, cov0)
-    if prm.solver == "greedy":
-        res = _solvers.greedy(None, inst.people, inst.cost, target_people=target, budget=budget_vnd, instance=inst,
-                              bound_kind=bound)
-    elif prm.solver == "highs":
+    if prm.solver == "highs":
         res = _solvers.milp(None, inst.people, inst.cost, target_people=target, budget=budget_vnd,
                             mip_gap=prm.mip_gap, time_limit_s=prm.time_limit_s, instance=inst)
     else:
-        raise InputValidationError(f"[parameters.plan] solver = {prm.solver!r}: use \"greedy\" or \"highs\".")
+        res = _solvers.greedy(None, inst.people, inst.cost, target_people=target, budget=budget_vnd, instance=inst,
+                              bound_kind=bound)
     if res.status.startswith("target_unreachable"):
         m = res.meta
         warnings.warn(f"the 5G target ({m['target_people']:,.0f} people) is above what the candidates can cover "
