@@ -128,3 +128,53 @@ def test_qgis_opens_it_with_every_layer_valid(outputs):
     assert "6 layers;" in run.stdout and "invalid: []" in run.stdout and "crs: EPSG:32648" in run.stdout
     for kind in ("categorizedSymbol", "graduatedSymbol", "singlebandpseudocolor"):
         assert kind in run.stdout, run.stdout
+
+
+@pytest.fixture(scope="module")
+def with_plan(outputs, tmp_path_factory) -> Path:
+    """The outputs and a small plan.gpkg as the planner writes it: 5G sites of two phases, new fiber."""
+    import geopandas as gpd
+    import shapely
+
+    out = tmp_path_factory.mktemp("qgsplan") / "out"
+    shutil.copytree(outputs, out, ignore=shutil.ignore_patterns("*.qgs"))
+    (out / "plan").mkdir()
+    pts = [shapely.Point(500100 + 50 * i, 1000100 + 30 * i) for i in range(5)]
+    gpd.GeoDataFrame({"kind": ["upgrade", "new_tower", "colocation", "new_tower", "upgrade"],
+                      "phase": ["2025", "2025", "2030", "2030", "2030"]}, geometry=pts, crs="EPSG:32648").to_file(
+        out / "plan" / "plan.gpkg", layer="sites_5g")
+    gpd.GeoDataFrame({"phase": ["2025"]}, geometry=[shapely.LineString([(500000, 1000000), (500500, 1000200)])],
+                     crs="EPSG:32648").to_file(out / "plan" / "plan.gpkg", layer="fiber_extension")
+    return out
+
+
+def test_a_plan_adds_its_layers_one_per_phase(with_plan):
+    from ictplan.maps.planlayers import KIND_COLOURS
+
+    layers = _layers(write_qgis_project(with_plan, crs="EPSG:32648", lang="vi"))
+    names = [m.find("layername").text for m in layers]
+    assert names[:3] == ["Kế hoạch 2025: trạm 5G", "Kế hoạch 2030: trạm 5G", "Kế hoạch 2025: tuyến cáp quang mới"]
+    assert names[3] == "Trạm BTS theo nhà mạng"  # the plan above today's sites
+    assert layers[1].find("datasource").text == "./plan/plan.gpkg|layername=sites_5g|subset=\"phase\" = '2030'"
+    cats = [c.get("value") for c in layers[0].find("renderer-v2/categories")]
+    assert cats == [*KIND_COLOURS, ""]  # by kind, in the web map's plan colours (and 'other')
+
+
+COUNT_IN_QGIS = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from qgis.core import QgsApplication, QgsProject
+app = QgsApplication([], False); app.initQgis()
+p = QgsProject.instance(); assert p.read(sys.argv[1])
+print({l.name(): l.featureCount() for l in p.mapLayers().values() if hasattr(l, "featureCount")})
+"""
+
+
+@pytest.mark.skipif(not _has_qgis(), reason="QGIS is not installed (Debian: apt-get install python3-qgis)")
+def test_qgis_counts_each_phase(with_plan):
+    path = write_qgis_project(with_plan, crs="EPSG:32648", lang="en", overwrite=True)
+    run = subprocess.run([QGIS_PY, "-c", COUNT_IN_QGIS, str(path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    counts = eval(run.stdout.strip().splitlines()[-1])  # noqa: S307  # the dict the script printed
+    assert counts["Plan 2025: 5G sites"] == 2 and counts["Plan 2030: 5G sites"] == 3  # by hand: the rows written above
+    assert counts["Plan 2025: new fiber"] == 1

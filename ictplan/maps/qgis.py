@@ -9,7 +9,9 @@ paths relative to itself (the folder can be moved or zipped whole):
 * the 4G and 5G busy-hour throughput rasters (off; over the communes when on, as in the web map);
 * people covered by 4G and by 5G per commune, classed as the web map classes them
   (:func:`~ictplan.maps.classify` with the plan's thresholds as bounds, the purple scale);
-* the scorecard's status of 5G coverage (M3) per commune, green / red / grey as in the report (off).
+* the scorecard's status of 5G coverage (M3) per commune, green / red / grey as in the report (off);
+* with a plan (``plan/plan.gpkg``): per phase, the proposed 5G sites by kind, the new fiber and the
+  postal points, and the ranked data-centre sites, in the web map's plan colours (:mod:`.planlayers`).
 
 The file is QGIS project XML (QGIS 3.x); every layer name is in the reader's language.
 Nothing is run: only files already written are named.
@@ -161,6 +163,40 @@ def _raster_max(path: Path) -> float:
     return float(np.percentile(v, 99)) if v.size and np.percentile(v, 99) > 0 else 1.0
 
 
+def _phases(path: Path, layer: str) -> list[str]:
+    import pyogrio
+
+    try:
+        df = pyogrio.read_dataframe(path, layer=layer, columns=["phase"], read_geometry=False)
+    except Exception:  # noqa: BLE001  # no such layer: nothing to show
+        return []
+    return sorted({str(p) for p in df["phase"].dropna()}) if "phase" in df.columns else [""]
+
+
+def _plan_layers(root: Path, lang: str) -> list[dict[str, Any]]:
+    """The plan's layers (``plan/plan.gpkg``), one per phase, in the web map's colours and words
+    (:mod:`.planlayers`): 5G sites by kind, new fiber, postal points; the ranked data-centre sites."""
+    from .planlayers import _WORDS, KIND_COLOURS
+
+    path = root / "plan" / "plan.gpkg"
+    if not path.exists():
+        return []
+    P = _WORDS["vi" if lang == "vi" else "en"]
+    out: list[dict[str, Any]] = []
+    kinds = [(k, P[k], c) for k, c in KIND_COLOURS.items()]
+    for layer, key, make in (("sites_5g", "sites", lambda: _categorized("kind", kinds, "marker", P["kind"])),
+                             ("fiber_extension", "fiber", lambda: _single("line", "#d81b60")),
+                             ("postal_points", "postal", lambda: _single("marker", "#795548"))):
+        for ph in _phases(path, layer):
+            out.append({"path": path, "layer": layer, "name": P[key].format(p=ph).strip(), "geometry":
+                        "Line" if layer == "fiber_extension" else "Point", "show": key != "postal", "renderer": make(),
+                        "subset": f"\"phase\" = '{ph}'" if ph else ""})
+    if _phases(path, "datacentre_sites"):
+        out.append({"path": path, "layer": "datacentre_sites", "name": P["dc"], "geometry": "Point", "show": False,
+                    "renderer": _single("marker", "#000000")})
+    return out
+
+
 def _vector_layers(root: Path, W: dict[str, str], lang: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     sharing, fiber, cov = root / "sharing" / "sharing.gpkg", root / "fiber" / "fiber.gpkg", root / "coverage" / "coverage.gpkg"
@@ -203,7 +239,7 @@ def project_layers(out_dir: str | os.PathLike[str], /, *, lang: str = "vi") -> l
     "name", "geometry" ("Point", "Line", "Polygon" or None for a raster), "show", "renderer" or "pipe"}``."""
     root = Path(out_dir)
     W = _NAMES["vi" if lang == "vi" else "en"]
-    vectors = _vector_layers(root, W, lang)
+    vectors = _plan_layers(root, lang) + _vector_layers(root, W, lang)
     status = _status_layer(root, W)
     rasters = []
     for key, tech in (("tput_4g", "4G"), ("tput_5g", "5G")):
@@ -258,7 +294,8 @@ def write_qgis_project(out_dir: str | os.PathLike[str], /, *, crs: Any, lang: st
     for i, spec in enumerate(layers):
         lid = f"ictplan_layer_{i:02d}"  # QGIS keeps a layer id only when longer than 10 characters
         rel = "./" + spec["path"].relative_to(root).as_posix()
-        source = rel + (f"|layername={spec['layer']}" if spec["layer"] else "")
+        source = rel + (f"|layername={spec['layer']}" if spec["layer"] else "") + (
+            f"|subset={spec['subset']}" if spec.get("subset") else "")  # one phase of a plan layer
         ET.SubElement(tree, "layer-tree-layer", id=lid, name=spec["name"], source=source,
                       providerKey="gdal" if spec["geometry"] is None else "ogr",
                       checked="Qt::Checked" if spec["show"] else "Qt::Unchecked", expanded="0")
