@@ -35,6 +35,8 @@ from .coverage_sets import CoverageSets, coverage_matrix
 
 __all__ = ["RolloutResult", "plan_5g", "capacity_additions", "sites_with"]
 
+_TARGET_SLACK = 1e-9  # relative: the people target is share × population × (1 + this)
+
 
 @dataclass
 class RolloutResult:
@@ -161,7 +163,8 @@ def _solve(sets: CoverageSets, cands: gpd.GeoDataFrame, fixed_mask: np.ndarray, 
         cov0 |= np.asarray(A[:, np.flatnonzero(fixed_mask)].sum(axis=1)).reshape(-1) > 0
     cols = np.flatnonzero(free)
     cost = cands["cost_vnd"].to_numpy(float)[cols]
-    target = None if target_share is None else float(target_share) * sets.total_people
+    # a hair above the share, so that the re-run's own float sums (zone weights) still reach it
+    target = None if target_share is None else float(target_share) * sets.total_people * (1.0 + _TARGET_SLACK)
     inst = _solvers.reduce_instance(A[:, cols], sets.people, cost, cov0)
     if prm.solver == "highs":
         res = _solvers.milp(None, inst.people, inst.cost, target_people=target, budget=budget_vnd,
