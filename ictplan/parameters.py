@@ -188,7 +188,7 @@ class PlanParameters:
     aerial_share: float = 0.7  # share of new route km hung on existing poles (the rest trenched), where poles exist
     households_target_frac: float = 1.0  # connect hamlets (cheapest per household first) until this share of the
     # province's households is within fiber reach; 1: every hamlet F1 counts as unreached
-    fiber_piece_m: float = 100.0  # network edges are cut into pieces this long for the design (the overbuild at a leaf)
+    fiber_piece_m: float = 50.0  # edges are cut into pieces this long for the design (at most one too many per leaf)
     # --- postal gaps (ictplan.planning.postal)
     postal_reach_m: float = 3000.0  # a person is served by a postal point within this road distance
     postal_points_target: int = 300  # P1: points in the province
