@@ -174,6 +174,7 @@ class PlanParameters:
     cost_fiber_aerial_vnd_per_km: float = 6.0e7  # aerial cable on existing poles, hardware and labour
     cost_fiber_duct_vnd_per_km: float = 3.0e8  # new trench and duct along a road or canal bank
     cost_crossing_vnd: float = 8.0e7  # a canal or river crossing (bridge attachment or directional drilling)
+    cost_fat_vnd: float = 2.5e6  # a fiber access point (FAT: splitter box with 8-16 drop ports) fitted on a pole or wall
     cost_postal_point_vnd: float = 2.0e8  # a staffed postal point fitted out and connected (first year's staff excluded)
     # --- 5G roll-out (ictplan.planning.rollout)
     solver: str = "greedy"  # "greedy" (lazy greedy + swap local search) or "highs" (exact MILP, warm-started, gap reported)

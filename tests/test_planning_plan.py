@@ -108,14 +108,18 @@ def test_phases_table_sums_counts_km_and_cost_per_phase_item_and_operator(camau)
                              geometry=[shapely.LineString([(0, 0), (1500, 0)]), shapely.LineString([(0, 0), (500, 0)])],
                              crs=crs)
     empty = _tables._concat([], crs)
-    feats = {"sites": _sites(crs), "carriers": empty, "fiber": fiber, "postal": empty,
+    aps = gpd.GeoDataFrame({"operator": ["VNPT"] * 3, "phase": ["2025"] * 3, "cost_vnd": [2.5e6] * 3},
+                           geometry=[shapely.Point(0, 0)] * 3, crs=crs)
+    feats = {"sites": _sites(crs), "carriers": empty, "fiber": fiber, "access_points": aps, "postal": empty,
              "datacentres": empty.assign(build=pd.Series(dtype=bool))}
     t = _tables.phases_table(feats, None)
     row = t[(t["phase"] == "2030") & (t["item"] == "5g_upgrade")].iloc[0]
     assert row["count"] == 1 and row["cost_vnd"] == 6e8
     fib = t[t["item"] == "fiber_km"].iloc[0]
     assert fib["km"] == pytest.approx(2.0) and fib["count"] == 2 and fib["cost_vnd"] == pytest.approx(1.5e8)
-    assert t["cost_vnd"].sum() == pytest.approx(6e8 * 2 + 1.6e9 + 9e8 + 1.5e8)
+    fat = t[t["item"] == "fiber_access_point"].iloc[0]
+    assert fat["count"] == 3 and fat["cost_vnd"] == pytest.approx(7.5e6)
+    assert t["cost_vnd"].sum() == pytest.approx(6e8 * 2 + 1.6e9 + 9e8 + 1.5e8 + 7.5e6)
     assert list(t[t["phase"] == "2030"]["item"]) == ["5g_upgrade", "5g_colocation", "5g_new_tower"]  # reading order
 
 
@@ -128,7 +132,8 @@ def test_by_commune_places_each_feature_in_its_commune(camau):
     empty = _tables._concat([], camau.crs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bc = _tables.by_commune(camau, {"sites": sites, "carriers": empty, "fiber": empty, "postal": empty})
+        bc = _tables.by_commune(camau, {"sites": sites, "carriers": empty, "fiber": empty, "access_points": empty,
+                                        "postal": empty})
     assert sorted(bc["commune_code"]) == sorted(c["commune_code"].astype(str))
     assert bc.set_index("commune_code").loc[str(c["commune_code"].iloc[1]), "cost_vnd"] == 1.6e9
     assert np.all(bc["commune_name"].notna())

@@ -18,7 +18,8 @@ __all__ = ["write_outputs", "summary_lines"]
 
 #: GeoPackage layer name of each planned feature set.
 LAYERS: dict[str, str] = {"sites": "sites_5g", "carriers": "carriers_5g", "fiber": "fiber_extension",
-                          "postal": "postal_points", "datacentres": "datacentre_sites"}
+                          "access_points": "fiber_access_points", "postal": "postal_points",
+                          "datacentres": "datacentre_sites"}
 
 
 def _plain(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -35,7 +36,7 @@ def _plain(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def write_outputs(result: PlanResult, out_dir: str | Path, /, *, overwrite: bool = False) -> dict[str, Path]:
-    """``plan.gpkg`` (layers sites_5g, carriers_5g, fiber_extension, postal_points,
+    """``plan.gpkg`` (layers sites_5g, carriers_5g, fiber_extension, fiber_access_points, postal_points,
     datacentre_sites: the non-empty ones, each with ``phase``), ``plan_phases.csv``,
     ``plan_by_commune.csv``, ``plan_check.csv`` (the province scorecard today and after each
     phase), one CSV per layer without geometry, and ``plan.md``. The variant studies are

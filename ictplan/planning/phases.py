@@ -223,7 +223,7 @@ def build(study: Study, before: Results, kinds: Mapping[str, Mapping[str, float]
     for py, k in kinds.items():
         _timed(seconds, f"phase_{py}", _phase, study, before, py, k, state, prm, root, progress)
     last = list(kinds)[-1]
-    feats = _tables.features(study, state, dc, first)
+    feats = _tables.features(study, state, dc, first, prm)
     return {
         **feats,
         "phases": _tables.phases_table(feats, prm),

@@ -61,9 +61,9 @@ class PlanResult:
     """What :func:`run` planned and what the re-run analyses say of it.
 
     ``phases``: one row per phase × item × operator (``item`` one of ``5g_upgrade``,
-    ``5g_colocation``, ``5g_new_tower``, ``5g_carrier``, ``fiber_km``, ``postal_point``,
+    ``5g_colocation``, ``5g_new_tower``, ``5g_carrier``, ``fiber_km``, ``fiber_access_point``, ``postal_point``,
     ``datacentre_site``) with ``count``, ``km`` and ``cost_vnd``; ``by_commune`` the same per
-    commune. ``sites``, ``carriers``, ``fiber``, ``postal`` and ``datacentres`` are the
+    commune. ``sites``, ``carriers``, ``fiber``, ``access_points`` (new FATs), ``postal`` and ``datacentres`` are the
     planned features (GeoDataFrames with ``phase``). ``check``: the province scorecard rows
     today and after each phase (``value_today``, ``value_2025``, ``status_2025``, ...);
     ``scorecard_after`` the re-run scorecard of the last phase. ``targets``: the phase-of-
@@ -81,6 +81,7 @@ class PlanResult:
     sites: gpd.GeoDataFrame
     carriers: gpd.GeoDataFrame
     fiber: gpd.GeoDataFrame
+    access_points: gpd.GeoDataFrame
     postal: gpd.GeoDataFrame
     datacentres: gpd.GeoDataFrame
     check: pd.DataFrame

@@ -19,8 +19,8 @@ __all__ = ["features", "phases_table", "by_commune", "check_table", "PHASE_COLUM
 
 PHASE_COLUMNS: tuple[str, ...] = ("phase", "item", "operator", "count", "km", "cost_vnd")
 #: The items of the phases table, in the order a reader sees them.
-ITEMS: tuple[str, ...] = ("5g_upgrade", "5g_colocation", "5g_new_tower", "5g_carrier", "fiber_km", "postal_point",
-                          "datacentre_site")
+ITEMS: tuple[str, ...] = ("5g_upgrade", "5g_colocation", "5g_new_tower", "5g_carrier", "fiber_km",
+                          "fiber_access_point", "postal_point", "datacentre_site")
 _SITE_ITEMS = {"upgrade": "5g_upgrade", "colocation": "5g_colocation", "new_tower": "5g_new_tower"}
 
 
@@ -32,16 +32,19 @@ def _concat(parts: list[gpd.GeoDataFrame], crs: Any) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
 
 
-def features(study: Study, state: Mapping[str, Any], dc: Any, first: str) -> dict[str, gpd.GeoDataFrame]:
-    """The planned features, in the study's CRS, each with its ``phase``."""
+def features(study: Study, state: Mapping[str, Any], dc: Any, first: str, prm: Any) -> dict[str, gpd.GeoDataFrame]:
+    """The planned features, in the study's CRS, each with its ``phase`` (and ``cost_vnd``)."""
     crs = study.crs
     fib = state.get("fiber")
+    aps = fib.access_points.assign(phase=first, cost_vnd=float(prm.cost_fat_vnd)) \
+        if fib is not None and len(fib.access_points) else None
     pst = state.get("postal")
     dcs = dc.sites.assign(phase="2030", build=np.arange(len(dc.sites)) == 0) if dc is not None and len(dc.sites) else None
     return {
         "sites": _concat(list(state["sites"]), crs),
         "carriers": _concat(list(state["carriers"]), crs),
         "fiber": _concat([fib.segments.assign(phase=first)] if fib is not None else [], crs),
+        "access_points": _concat([aps] if aps is not None else [], crs),
         "postal": _concat([pst.points.assign(phase=first)] if pst is not None else [], crs),
         "datacentres": _concat([dcs] if dcs is not None else [], crs),
     }
@@ -66,7 +69,8 @@ def phases_table(feats: Mapping[str, gpd.GeoDataFrame], prm: Any) -> pd.DataFram
     The data centre is sited, not costed (its cost is the investor's): ``cost_vnd`` NaN."""
     dc = feats["datacentres"]
     parts = [_rows(feats["sites"], None), _rows(feats["carriers"], "5g_carrier"),
-             _rows(feats["fiber"], "fiber_km", km=True), _rows(feats["postal"], "postal_point"),
+             _rows(feats["fiber"], "fiber_km", km=True), _rows(feats["access_points"], "fiber_access_point"),
+             _rows(feats["postal"], "postal_point"),
              _rows(dc[dc["build"]] if len(dc) else dc, "datacentre_site").assign(cost_vnd=np.nan)]
     out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
     out["order"] = out["item"].map({k: i for i, k in enumerate(ITEMS)})
@@ -93,7 +97,8 @@ def by_commune(study: Study, feats: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFr
     names = communes.set_index(communes["commune_code"].astype(str))["commune_name"] \
         if "commune_name" in communes else pd.Series(dtype=str)
     rows = []
-    for key, item in (("sites", None), ("carriers", "5g_carrier"), ("fiber", "fiber_km"), ("postal", "postal_point")):
+    for key, item in (("sites", None), ("carriers", "5g_carrier"), ("fiber", "fiber_km"),
+                      ("access_points", "fiber_access_point"), ("postal", "postal_point")):
         f = feats[key]
         if not len(f):
             continue
