@@ -11,6 +11,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..grid import OUTSIDE_ZONES
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..study import Study
     from ..workflow import Results
@@ -92,7 +94,9 @@ def _commune_of(frame: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> pd.Serie
 
 
 def by_commune(study: Study, feats: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
-    """``commune_code, commune_name, phase, item, count, km, cost_vnd``: what each commune gets."""
+    """``commune_code, commune_name, phase, item, count, km, cost_vnd``: what each commune gets
+    (features in no commune, e.g. a tower on an islet outside the polygons, under ``(outside zones)``:
+    the rows add up to the phases table)."""
     communes = study.layer_in_crs("communes")
     names = communes.set_index(communes["commune_code"].astype(str))["commune_name"] \
         if "commune_name" in communes else pd.Series(dtype=str)
@@ -102,7 +106,7 @@ def by_commune(study: Study, feats: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFr
         f = feats[key]
         if not len(f):
             continue
-        code = _commune_of(f, communes).to_numpy()
+        code = _commune_of(f, communes).fillna(OUTSIDE_ZONES).to_numpy()  # a feature in no commune: its own row
         rows.append(_rows(f.assign(commune_code=code), item, km=key == "fiber", by="commune_code"))
     if not rows:
         return pd.DataFrame(columns=["commune_code", "commune_name", "phase", "item", "count", "km", "cost_vnd"])
