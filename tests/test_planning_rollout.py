@@ -179,7 +179,23 @@ def test_budget_fixed_and_bad_arguments(base, viettel20) -> None:
 
 def test_highs_plan_is_no_worse_than_the_greedy_and_bounded(base, viettel20) -> None:
     study, result = base
-    h = R.plan_5g(study, result, operator="Viettel", target_share=0.2, solver="highs", time_limit_s=8.0)
+    h = R.plan_5g(study, result, operator="Viettel", target_share=0.2, solver="highs", time_limit_s=4.0)
     assert h.share >= 0.2 and h.solver == "highs" and h.bound_kind == "highs"
     assert h.bound - 1e-6 <= h.cost_vnd <= viettel20.cost_vnd + 1e-6  # warm-started from the greedy
     assert viettel20.bound <= h.cost_vnd + 1e-6  # the greedy's lower bound holds for HiGHS's answer too
+
+
+def test_road_towers_lie_on_roads_near_unserved_people(base) -> None:
+    study, result = base
+    c = C.candidate_sites(study, operator=None, kinds=("new_tower",))
+    road, grid = c[c["source"] == "road"], c[c["source"] == "grid"]
+    assert len(road) > 0 and len(grid) > 0
+    roads = study.layer("roads").to_crs(c.crs)
+    roads = roads[roads["kind"] == "road"]
+    assert road.geometry.distance(roads.union_all()).max() < 1.0  # on a road line (m)
+    gap = road.geometry.apply(lambda p: grid.geometry.distance(p).min())
+    prm = R._parameters.resolve("plan", study)
+    assert gap.min() > prm.new_tower_grid_m * C._ROAD_SPACING / 2.0
+    # nobody unserved: no road towers; the grid is unchanged
+    none = C.candidate_sites(study, operator=None, kinds=("new_tower",), unserved=np.zeros(study.population.counts.shape, bool))
+    assert (none["source"] == "grid").all() and len(none) == len(grid)

@@ -9,7 +9,11 @@ Three kinds (:class:`ictplan.parameters.PlanParameters` prices them):
   sites and cells, ``cost_colocation_vnd``); for the neutral host every tower;
 * ``new_tower``: points of a square grid ``new_tower_grid_m`` apart whose disc of 1 km holds
   at least ``new_tower_min_people`` people and with no tower within the sharing
-  ``colocation_m`` (``cost_new_tower_vnd``, antennas at ``new_tower_height_m``).
+  ``colocation_m`` (``cost_new_tower_vnd``, antennas at ``new_tower_height_m``); and points
+  along the study's roads (``kind == "road"`` where the layer has a kind), one per square of
+  half the grid spacing, whose disc of 1 km holds that many *unserved* people (outside the
+  existing 5G, when ``unserved`` is given) and that lie no closer than a quarter of the grid
+  spacing to a grid point (``source`` tells ``grid`` from ``road``).
 
 A candidate is three sectors 120° apart (an upgrade keeps its 4G azimuths);
 :func:`candidate_sectors` writes them in the columns of a study's ``sites.csv`` so that a
@@ -38,6 +42,7 @@ SITES_COLUMNS = ["sector_id", "site_id", "operator", "technology", "band", "azim
                  "tilt_deg", "tx_power_dbm", "lon", "lat"]
 _DISC_M = 1000.0  # the new-tower rule's people "within 1 km"
 _AZIMUTHS_DEG = (0.0, 120.0, 240.0)
+_ROAD_SPACING = 0.5  # road towers: one per square of this × new_tower_grid_m
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ def _upgrades(ctx: _Context) -> pd.DataFrame:
     sectors = df.drop_duplicates(["site", "az"]).groupby("site", sort=True)[["az", "h", "tilt"]].apply(
         lambda d: [tuple(r) for r in d.to_numpy().tolist()])
     out["sectors"] = sectors.reindex(out["site"]).to_list()
-    return pd.DataFrame({"kind": "upgrade", "host_site_id": out["site"], "x": out["x"], "y": out["y"],
+    return pd.DataFrame({"kind": "upgrade", "host_site_id": out["site"], "x": out["x"], "y": out["y"], "source": "site",
                          "height_m": out["height_m"], "cost_vnd": float(ctx.prm.cost_upgrade_vnd),
                          "sectors": out["sectors"]})
 
@@ -115,7 +120,7 @@ def _colocations(ctx: _Context, tw: gpd.GeoDataFrame) -> pd.DataFrame:
     mine = ops.apply(lambda o: ctx.operator in o) if ctx.operator != NEUTRAL else pd.Series(False, index=tw.index)
     t = tw[~mine.to_numpy()]
     h = pd.to_numeric(t["height_m"], errors="coerce").fillna(ctx.prm.new_tower_height_m).to_numpy(float)
-    return pd.DataFrame({"kind": "colocation", "host_site_id": t["tower_uid"].astype(str).to_numpy(),
+    return pd.DataFrame({"kind": "colocation", "host_site_id": t["tower_uid"].astype(str).to_numpy(), "source": "tower",
                          "x": t.geometry.x.to_numpy(), "y": t.geometry.y.to_numpy(), "height_m": h,
                          "cost_vnd": float(ctx.prm.cost_colocation_vnd), "sectors": None})
 
@@ -152,13 +157,56 @@ def _new_towers(ctx: _Context, study: Any, tw: gpd.GeoDataFrame) -> pd.DataFrame
         d, _ = cKDTree(txy).query(np.column_stack([x, y]), k=1)
         keep = d > _parameters.resolve("sharing", study).colocation_m
         x, y = x[keep], y[keep]
-    return pd.DataFrame({"kind": "new_tower", "host_site_id": "", "x": x, "y": y,
+    return _new_frame(ctx, x, y, "grid")
+
+
+def _new_frame(ctx: _Context, x: np.ndarray, y: np.ndarray, source: str) -> pd.DataFrame:
+    return pd.DataFrame({"kind": "new_tower", "host_site_id": "", "x": x, "y": y, "source": source,
                          "height_m": float(ctx.prm.new_tower_height_m), "cost_vnd": float(ctx.prm.cost_new_tower_vnd),
                          "sectors": None})
 
 
+def _far_from(xy: np.ndarray, others: np.ndarray, distance_m: float) -> np.ndarray:
+    """Mask of the points of ``xy`` farther than ``distance_m`` from every point of ``others``."""
+    from scipy.spatial import cKDTree
+
+    if len(others) == 0 or len(xy) == 0:
+        return np.ones(len(xy), dtype=bool)
+    d, _ = cKDTree(others).query(xy, k=1)
+    return np.asarray(d > distance_m)
+
+
+def _road_towers(ctx: _Context, study: Any, tw: gpd.GeoDataFrame, grid_xy: np.ndarray,
+                 unserved: np.ndarray | None) -> pd.DataFrame:
+    """Road points near enough unserved people, away from towers and grid points."""
+    import shapely
+
+    roads = study.layer("roads").to_crs(ctx.sites.crs)
+    if "kind" in roads.columns:
+        roads = roads[roads["kind"].astype(str) == "road"]
+    spacing_m = ctx.prm.new_tower_grid_m * _ROAD_SPACING
+    pts = shapely.get_coordinates(shapely.segmentize(roads.geometry.to_numpy(), spacing_m / 2.0))
+    pop = study.population
+    grid, t = pop.grid, pop.grid.transform
+    col = np.floor((pts[:, 0] - t.c) / t.a).astype(np.int64)
+    row = np.floor((pts[:, 1] - t.f) / t.e).astype(np.int64)
+    inside = (col >= 0) & (col < grid.width) & (row >= 0) & (row < grid.height)
+    pts, col, row = pts[inside], col[inside], row[inside]
+    _, first = np.unique(np.floor(pts / spacing_m).astype(np.int64), axis=0, return_index=True)
+    pts, col, row = pts[first], col[first], row[first]
+    counts = np.where(pop.nodata_mask, 0.0, pop.counts).astype(np.float64)
+    if unserved is not None:
+        counts = counts * np.asarray(unserved, dtype=bool).reshape(counts.shape)
+    near = _people_within_m(counts, abs(t.a), _DISC_M)[row, col]
+    keep = near >= ctx.prm.new_tower_min_people - 1e-9
+    txy = np.column_stack([tw.geometry.x.to_numpy(), tw.geometry.y.to_numpy()]) if len(tw) else np.zeros((0, 2))
+    keep &= _far_from(pts, txy, _parameters.resolve("sharing", study).colocation_m)
+    keep &= _far_from(pts, grid_xy, spacing_m / 2.0)
+    return _new_frame(ctx, pts[keep, 0], pts[keep, 1], "road")
+
+
 def candidate_sites(study: Any, /, *, operator: str | None, kinds: tuple[str, ...] = KINDS,
-               **overrides: Any) -> gpd.GeoDataFrame:
+                    roads: bool = True, unserved: np.ndarray | None = None, **overrides: Any) -> gpd.GeoDataFrame:
     """The candidate 5G sites of ``operator`` (``None``: the neutral host) in the study.
 
     Parameters
@@ -170,6 +218,9 @@ def candidate_sites(study: Any, /, *, operator: str | None, kinds: tuple[str, ..
         tower a co-location; band ``neutral_host_band``, operator label ``"neutral"``).
     kinds
         The kinds to generate (default all three).
+    roads, unserved
+        Also new towers along the study's roads (when it has a ``roads`` layer) near
+        ``unserved`` people (bool per grid cell, e.g. outside the existing 5G; ``None``: everyone).
     overrides
         :class:`ictplan.parameters.PlanParameters` fields (``cost_new_tower_vnd=...``).
 
@@ -178,7 +229,8 @@ def candidate_sites(study: Any, /, *, operator: str | None, kinds: tuple[str, ..
     geopandas.GeoDataFrame
         In the population grid's CRS: ``candidate_id`` (``<kind>-<operator>-<n>``), ``kind``,
         ``operator``, ``host_site_id`` (``""`` for new towers), ``band``, ``height_m``,
-        ``cost_vnd``, ``sectors`` (list of ``(azimuth_deg, height_m, tilt_deg)``), point geometry.
+        ``cost_vnd``, ``source`` (``site``, ``tower``, ``grid`` or ``road``), ``sectors`` (list of
+        ``(azimuth_deg, height_m, tilt_deg)``), point geometry.
 
     Raises
     ------
@@ -204,12 +256,15 @@ def candidate_sites(study: Any, /, *, operator: str | None, kinds: tuple[str, ..
     if "colocation" in kinds:
         parts.append(_colocations(ctx, tw))
     if "new_tower" in kinds:
-        parts.append(_new_towers(ctx, study, tw))
+        grid_part = _new_towers(ctx, study, tw)
+        parts.append(grid_part)
+        if roads and study.has("roads"):
+            parts.append(_road_towers(ctx, study, tw, grid_part[["x", "y"]].to_numpy(), unserved))
     return _assemble(ctx, [p for p in parts if len(p)], crs)
 
 
 def _assemble(ctx: _Context, parts: list[pd.DataFrame], crs: Any) -> gpd.GeoDataFrame:
-    cols = ["candidate_id", "kind", "operator", "host_site_id", "band", "height_m", "cost_vnd", "sectors"]
+    cols = ["candidate_id", "kind", "operator", "host_site_id", "band", "height_m", "cost_vnd", "source", "sectors"]
     if not parts:
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
     df = pd.concat(parts, ignore_index=True)

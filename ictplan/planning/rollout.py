@@ -31,7 +31,7 @@ from .._errors import IctplanWarning, InputValidationError
 from ..coverage import CoverageResult
 from . import solvers as _solvers
 from .candidates import NEUTRAL, candidate_sectors, candidate_sites
-from .coverage_sets import CoverageSets, coverage_matrix
+from .coverage_sets import CoverageSets, coverage_matrix, existing_covered
 
 __all__ = ["RolloutResult", "plan_5g", "capacity_additions", "sites_with"]
 
@@ -141,7 +141,8 @@ def plan_5g(study: Any, coverage: CoverageResult, /, *, operator: str | None, ta
     if bound not in ("online", "lp"):
         raise InputValidationError(f"bound = {bound!r}: use \"online\" (the greedy's own) or \"lp\" (LP relaxation).")
     t0 = time.perf_counter()
-    cands = candidate_sites(study, operator=operator, **overrides)
+    unserved = ~existing_covered(coverage, operator)  # road towers go where the existing 5G does not reach
+    cands = candidate_sites(study, operator=operator, unserved=unserved, **overrides)
     exc, fix = _ids(exclude), _ids(fixed)
     cands, fixed_mask = _split_fixed(cands, exc, fix)
     t1 = time.perf_counter()

@@ -157,7 +157,9 @@ def covered_people(inst: Instance, chosen: np.ndarray) -> float:
 
 # ============================================================================ greedy
 class _State:
-    """Cover counts per row and the chosen set, with marginal gains on demand."""
+    """Cover counts per row and the chosen set, with marginal gains on demand; after
+    :meth:`track` the gains of every candidate are kept up to date on each move (the rows
+    whose count leaves or reaches 0 change them), instead of one sparse product per call."""
 
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
@@ -166,6 +168,7 @@ class _State:
         self.in_s = np.zeros(inst.n, dtype=bool)
         self.f = 0.0  # people added
         self.cost = 0.0
+        self._g: np.ndarray | None = None  # δ_k(S) of every candidate, the chosen included
 
     def rows(self, k: int) -> np.ndarray:
         a = self.inst.csc
@@ -175,10 +178,19 @@ class _State:
         r = self.rows(k)
         return float(self.inst.people[r][self.cnt[r] == 0].sum())
 
+    def track(self) -> None:
+        self._g = np.asarray(self.inst.csc.T @ (self.inst.people * (self.cnt == 0)))
+
+    def _shift(self, rows: np.ndarray, sign: float) -> None:
+        if self._g is not None and rows.size:
+            self._g += sign * np.asarray(self.inst.csr[rows].T @ self.inst.people[rows]).reshape(-1)
+
     def add(self, k: int) -> float:
         r = self.rows(k)
-        g = float(self.inst.people[r][self.cnt[r] == 0].sum())
+        new = r[self.cnt[r] == 0]
+        g = float(self.inst.people[new].sum())
         self.cnt[r] += 1
+        self._shift(new, -1.0)
         self.chosen.append(k)
         self.in_s[k] = True
         self.f += g
@@ -188,16 +200,18 @@ class _State:
     def drop(self, k: int) -> None:
         r = self.rows(k)
         self.cnt[r] -= 1
+        lost = r[self.cnt[r] == 0]
+        self._shift(lost, 1.0)
         self.chosen.remove(k)
         self.in_s[k] = False
-        self.f -= float(self.inst.people[r][self.cnt[r] == 0].sum())
+        self.f -= float(self.inst.people[lost].sum())
         self.cost -= float(self.inst.cost[k])
 
     def gains(self) -> np.ndarray:
         """δ_k(S) for every candidate (0 for the chosen)."""
-        g = self.inst.csc.T @ (self.inst.people * (self.cnt == 0))
+        g = self._g.copy() if self._g is not None else np.asarray(self.inst.csc.T @ (self.inst.people * (self.cnt == 0)))
         g[self.in_s] = 0.0
-        return np.asarray(g)
+        return g
 
 
 def _frac_knapsack_value(gain: np.ndarray, cost: np.ndarray, budget: float) -> float:
@@ -334,6 +348,7 @@ def _best_single(st: _State, budget: float) -> None:
 def _local_search(st: _State, need: float | None, budget: float | None, deadline: float) -> int:
     """Drop and swap moves until none improves (or the deadline); returns the moves made."""
     moves, improved = 0, True
+    st.track()
     while improved and time.perf_counter() < deadline:
         improved = False
         for j in sorted(st.chosen, key=lambda k: -st.inst.cost[k]):
