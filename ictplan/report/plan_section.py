@@ -37,6 +37,8 @@ ITEMS: dict[str, tuple[str, str, str, str]] = {
     "5g_new_tower": ("Trạm 5G trên cột ăng-ten xây mới", "5G sites on new towers", "trạm", "sites"),
     "5g_carrier": ("Sóng mang 5G bổ sung (trạm quá tải)", "Second 5G carriers (busy sectors)", "sóng mang", "carriers"),
     "fiber_km": ("Cáp quang kéo mới", "New fiber", "km", "km"),
+    "fiber_access_point": ("Điểm truy nhập cáp quang mới (hộp chia FAT)", "New fiber access points (FATs)", "điểm",
+                           "points"),
     "postal_point": ("Điểm phục vụ bưu chính mới", "New postal service points", "điểm", "points"),
     "datacentre_site": ("Địa điểm trung tâm dữ liệu", "Data-centre sites", "địa điểm", "sites"),
 }
