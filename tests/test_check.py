@@ -96,7 +96,7 @@ def test_band_unknown_to_profiles(tmp_path, capsys):
 def test_sample_passes(capsys):
     rc, text = run_check(REPO / "data" / "camau", capsys)
     assert rc == 0, text
-    assert last_line(text) == "check: OK — 15 layers, 0 warnings"
+    assert last_line(text) == "check: OK — 19 layers, 0 warnings"
     for job in ("coverage", "fiber", "sharing", "scorecard"):
         assert f"{job}: ready" in text
 

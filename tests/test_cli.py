@@ -134,7 +134,7 @@ def test_demo(demo_run, out, communes):
     assert f"households within reach of fiber: {100 * fib['households_reachable'] / fib['households']:.1f} %" in text
     reach_500 = _province(out / "fiber" / "fiber_province.csv")["households_reachable"] if (out / "fiber").is_dir() else None
     assert reach_500 is None or fib["households_reachable"] < reach_500  # 300 m reaches fewer than 500 m
-    assert "Ran: coverage, fiber, sharing, scorecard, sensitivity." in text
+    assert "Ran: coverage, fiber, sharing, scorecard, sensitivity, plan." in text
     sens = pd.read_csv(d / "sensitivity" / "sensitivity.csv")
     assert sens["scenario"].iloc[0] == "base" and len(sens) >= 5 and (d / "sensitivity" / "sensitivity.md").is_file()
     cov = pd.read_csv(d / "coverage" / "coverage_province.csv")

@@ -78,7 +78,7 @@ def test_cli_errors_are_one_clean_line(tmp_path, capsys):
 
     assert main(["info", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "study.toml is missing" in err[0]
+    assert len(err) == 1 and err[0].startswith("error: ") and "nowhere: it does not exist" in err[0]
     with pytest.raises(errors.MissingFileError):
         main(["-vv", "info", str(tmp_path / "nowhere")])
 
@@ -110,6 +110,7 @@ def test_check_all_without_files(tmp_path):
         "fiber: needs roads — missing; population or households — missing",
         "sharing: ready",
         "scorecard: needs a [targets] file — missing",
+        "plan: needs population — missing; a [profiles] file — missing; a [targets] file — missing",
     ]
     assert result.verdict() == "check: OK — 2 layers, 0 warnings"
 

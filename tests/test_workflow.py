@@ -229,5 +229,5 @@ def test_gso_communes_without_districts_run_coverage_scorecard_map_and_report(tm
     paths = _targets.write_scorecard(res.scorecard, tmp_path / "sc")
     import pyogrio
 
-    assert [name for name, _ in pyogrio.list_layers(paths["gpkg"])] == ["communes"]
+    assert [name for name, _ in pyogrio.list_layers(paths["gpkg"])] == ["communes", "targets"]  # targets: the field lookup
     assert "## Districts" not in paths["markdown"].read_text(encoding="utf-8")
