@@ -153,3 +153,16 @@ def test_variant_is_judged_with_todays_resolved_parameters_and_the_phase_year(ca
     assert parameters.resolve("fiber", v) == prm["fiber"]  # tuples read back as tuples, the flag kept
     assert parameters.resolve("coverage", v) == dataclasses.replace(prm["coverage"], year=2030)
     assert parameters.resolve("scorecard", v) == prm["scorecard"]
+
+
+def test_notes_name_every_planned_target_the_re_run_still_misses():
+    check = pd.DataFrame({"target_id": ["F1", "F2", "X2", "M1"], "year": [2025, 2025, 2030, 2025],
+                          "unit": ["%"] * 3 + ["Mb/s"], "status_2030": ["met", "not met", "not met", "not met"],
+                          "value_2030": [100.0, 89.9, 97.0, 20.0]})
+    kinds = {"2025": {"pop_5g": 0.2, "hamlets": 1.0, "households": 1.0},
+             "2030": {"pop_5g": 0.99, "hamlets": 1.0, "households": 1.0}}
+    short = type("R", (), {"share": 0.97})()
+    n = _tables.notes({"rollout": {"2030": short}}, kinds, check)
+    assert len(n) == 3  # the roll-out's own shortfall, F2 and X2; not F1 (met), not M1 (not planned)
+    assert n[0].startswith("2030: the 5G roll-out reaches 97.0 %")
+    assert "F2 is still not met after the plan (89.9 %" in n[1] and "X2" in n[2]

@@ -79,6 +79,10 @@ def _bn(vnd: float) -> str:
     return "not costed" if vnd != vnd else f"{vnd / 1e9:,.1f} bn VND"
 
 
+def _fmt(v: float) -> str:
+    return "–" if v != v else f"{v:,.1f}"
+
+
 def summary_lines(result: PlanResult, /) -> list[str]:
     """The plan in a few lines: per phase the sites by kind, km of fiber, postal points and
     cost; then the targets today and after the plan (the re-run analyses)."""
@@ -95,9 +99,9 @@ def summary_lines(result: PlanResult, /) -> list[str]:
               "| target | threshold | today | " + " | ".join(f"after {p}" for p in result.phase_targets) + " |",
               "|---|---|---|" + "---|" * len(result.phase_targets)]
     for r in result.check.itertuples():
-        vals = [f"{getattr(r, f'value_{p}', float('nan')):.1f} ({getattr(r, f'status_{p}', '')})"
+        vals = [f"{_fmt(getattr(r, f'value_{p}', float('nan')))} ({getattr(r, f'status_{p}', '')})"
                 for p in result.phase_targets]
-        lines.append(f"| {r.target_id} | {r.comparison} {r.threshold:g} {r.unit} | {r.value_today:.1f} "
-                     f"({r.status_today}) | " + " | ".join(vals) + " |")
+        thr = f"{r.comparison} {r.threshold:g} {r.unit}" if r.threshold == r.threshold else "–"
+        lines.append(f"| {r.target_id} | {thr} | {_fmt(r.value_today)} ({r.status_today}) | " + " | ".join(vals) + " |")
     lines += [""] + [f"- {n}" for n in result.notes]
     return lines

@@ -228,9 +228,9 @@ def build(study: Study, before: Results, kinds: Mapping[str, Mapping[str, float]
         **feats,
         "phases": _tables.phases_table(feats, prm),
         "by_commune": _tables.by_commune(study, feats),
-        "check": _tables.check_table(before, state["after"]),
+        "check": (check := _tables.check_table(before, state["after"])),
         "scorecard_after": state["after"][last].scorecard,
         "variants": state["variants"],
         "rollout": state["rollout"],
-        "notes": _tables.notes(state, kinds),
+        "notes": _tables.notes(state, kinds, check),
     }

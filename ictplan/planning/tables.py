@@ -130,12 +130,31 @@ def check_table(before: Results, after: Mapping[str, Results]) -> pd.DataFrame:
     return today
 
 
-def notes(state: Mapping[str, Any], kinds: Mapping[str, Mapping[str, float]]) -> list[str]:
-    """Sentences on what the plan could not do or assumed (budget short, targets missed by the re-run)."""
+#: Why a target the planner builds to can still be missed in the re-run, by target kind.
+_SHORT_WHY = {
+    "households": "the fiber extension brings every hamlet to its F1 share of households within reach "
+                  "(hamlet_threshold_frac); the households beyond that share, and those an access point has no "
+                  "free port for, remain",
+    "pop_5g": "the candidates could not cover more, or the budget ran out",
+}
+_KIND_TARGETS = {"pop_5g": ("M3", "X2"), "hamlets": ("F1",), "households": ("F2",), "postal_points": ("P1",),
+                 "postal_communes": ("P2",)}
+
+
+def notes(state: Mapping[str, Any], kinds: Mapping[str, Mapping[str, float]], check: pd.DataFrame) -> list[str]:
+    """Sentences on what the plan could not do: the roll-out short of its target, and every target
+    the plan builds to that the re-run analyses still find not met, with the reason."""
     out = []
     for py, ro in state["rollout"].items():
         want = kinds[py].get("pop_5g")
         if want is not None and getattr(ro, "share", 1.0) + 1e-9 < want:
             out.append(f"{py}: the 5G roll-out reaches {100 * ro.share:.1f} % of people, short of "
                        f"{100 * want:.0f} % (budget or candidates exhausted).")
+    last = list(kinds)[-1]
+    c = check.set_index("target_id")
+    for kind in kinds[last]:
+        for tid in _KIND_TARGETS.get(kind, ()):
+            if tid in c.index and int(c.loc[tid, "year"]) <= int(last) and c.loc[tid, f"status_{last}"] == "not met":
+                out.append(f"{tid} is still not met after the plan ({c.loc[tid, f'value_{last}']:.1f} {c.loc[tid, 'unit']} "
+                           f"in the re-run analyses): {_SHORT_WHY.get(kind, 'see the re-run scorecard')}.")
     return out
