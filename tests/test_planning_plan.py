@@ -165,4 +165,5 @@ def test_notes_name_every_planned_target_the_re_run_still_misses():
     n = _tables.notes({"rollout": {"2030": short}}, kinds, check)
     assert len(n) == 3  # the roll-out's own shortfall, F2 and X2; not F1 (met), not M1 (not planned)
     assert n[0].startswith("2030: the 5G roll-out reaches 97.0 %")
-    assert "F2 is still not met after the plan (89.9 %" in n[1] and "X2" in n[2]
+    assert any("F2 is still not met after the plan (89.9 %" in x for x in n[1:])
+    assert any(x.startswith("X2 is still not met after the plan (97.0 %") for x in n[1:])
