@@ -1,6 +1,7 @@
 """Map layers of a plan (:class:`ictplan.planning.plan.PlanResult`): proposed 5G sites by kind,
 extra carriers, fiber extension routes, postal points and data-centre sites, one layer per
-phase, in colours apart from the operators' and from the commune colour scale."""
+phase, in colours apart from the operators' and from the commune colour scale; all off when
+the map opens (the planner turns a phase on in the layer panel)."""
 
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ def plan_layers(plan: PlanResult, /, *, lang: str = "en") -> list[dict[str, Any]
     out: list[dict[str, Any]] = []
     for p, part in _by_phase(plan.sites):
         g = _words(part.assign(kind_text=part["kind"]), ("kind_text", "operator"), W)
-        out.append({"key": f"plan_sites_{p}", "gdf": g, "name": W["sites"].format(p=p), "colour_by": "kind",
-                    "colours": KIND_COLOURS, "radius": 5, "show": True,
+        out.append({"key": f"plan_sites_{p}", "gdf": g, "name": W["sites"].format(p=p), "colour_by": "kind_text",
+                    "colours": {W[k]: c for k, c in KIND_COLOURS.items()}, "radius": 5, "show": False,
                     "fields": {"kind_text": W["kind"], "operator": W["operator"],
                                **({"people_added": W["people"]} if "people_added" in g else {}),
                                "cost_bn_vnd": W["cost"]}})
@@ -71,7 +72,7 @@ def plan_layers(plan: PlanResult, /, *, lang: str = "en") -> list[dict[str, Any]
                                     ("households_passed", W["households"]), ("hamlets_connected", W["hamlets"]),
                                     ("cost_bn_vnd", W["cost"])) if k in g}
         out.append({"key": f"plan_fiber_{p}", "gdf": g, "name": W["fiber"].format(p=p), "colour": "#d81b60",
-                    "weight": 4, "show": True, "fields": fields})
+                    "weight": 4, "show": False, "fields": fields})
     for p, part in _by_phase(plan.postal):
         g = _words(part, (), W)
         fields = {k: v for k, v in (("commune_name", W["commune"]), ("people_within_reach", W["people"]),
