@@ -115,9 +115,11 @@ def plan_5g(study: Any, coverage: CoverageResult, /, *, operator: str | None, ta
         Candidate ids never to choose, and ids built in an earlier phase (their coverage
         counts, their cost is not this plan's).
     bound
-        The greedy's stated bound: ``"online"`` (from its marginal gains, free) or ``"lp"``
-        (the LP relaxation in HiGHS: much tighter near full coverage, ~10-20 s on the sample
-        at 99 %); see :mod:`ictplan.planning.solvers`. HiGHS reports its own dual bound.
+        The greedy's stated bound: ``"online"`` (from its marginal gains, free; weak near full
+        coverage) or ``"lp"`` (the LP relaxation in HiGHS, tighter; ~20 s on the sample at 20 %,
+        but not solved within 120 s at 99 % with ~10,000 candidates, when the online bound is
+        kept and ``meta["lp_bound"]`` is NaN); see :mod:`ictplan.planning.solvers`. HiGHS
+        (``solver="highs"``) reports its own dual bound.
     overrides
         :class:`ictplan.parameters.PlanParameters` fields (``solver="highs"``, costs, grid ...).
 

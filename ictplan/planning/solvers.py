@@ -306,11 +306,12 @@ def greedy(A: Any, people: np.ndarray, cost: np.ndarray, covered0: np.ndarray | 
     res = _result(st, inst, "greedy", t0, status, meta)
     if bound_kind not in ("online", "lp"):
         raise InputValidationError(f"bound_kind {bound_kind!r}: use \"online\" or \"lp\".")
-    if bound_kind == "lp":
-        res.bound, res.bound_kind = lp_bound(inst, target_people=None if need is None else inst.base_people + need,
-                                             budget=budget), "lp"
-    else:
-        res.bound = min(bounds) + inst.base_people if budget is not None else max(bounds)
+    res.bound = min(bounds) + inst.base_people if budget is not None else max(bounds)
+    if bound_kind == "lp":  # the LP's bound where HiGHS solves it in time, else the online one (said in meta)
+        lp = lp_bound(inst, target_people=None if need is None else inst.base_people + need, budget=budget)
+        res.meta["lp_bound"] = lp
+        if np.isfinite(lp):
+            res.bound, res.bound_kind = lp, "lp"
     res.gap = _gap(res, budget is not None)
     res.seconds = time.perf_counter() - t0
     return res
@@ -473,12 +474,16 @@ def _model(inst: Instance, need: float | None, budget: float | None, *, relax: b
 
 
 def lp_bound(inst: Instance, *, target_people: float | None = None, budget: float | None = None,
-             time_limit_s: float = 600.0) -> float:
-    """The LP relaxation's optimum: a lower bound on the min cost, an upper bound on the max people."""
+             time_limit_s: float = 120.0) -> float:
+    """The LP relaxation's optimum: a lower bound on the min cost, an upper bound on the max
+    people; NaN when HiGHS does not solve it to optimality within ``time_limit_s`` (an
+    unfinished LP's objective bounds nothing)."""
     need, _, _ = _need(inst, target_people, budget)
     h = _model(inst, need, budget, relax=True)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.run()
+    if h.modelStatusToString(h.getModelStatus()) != "Optimal":
+        return float("nan")
     val = float(h.getInfo().objective_function_value)
     return val + inst.base_people if budget is not None else val
 
