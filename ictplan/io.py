@@ -568,6 +568,47 @@ def read_population(path: str | os.PathLike, /, *, band: int = 1) -> Population:
     return Population(grid=grid, counts=counts, nodata_mask=mask, source=str(path))
 
 
+def _require_on_grid(src: Grid, grid: Grid, what: str, path: Path, *, resampling: str) -> None:
+    """Refuse a raster that is not on ``grid`` (same CRS, cells, extent) with the ``gdalwarp``
+    command that puts it there: ictplan never resamples."""
+    if src.crs.equals(grid.crs) and src.shape == grid.shape and src.transform.almost_equals(grid.transform,
+                                                                                           precision=1e-6):
+        return
+    minx, miny, maxx, maxy = grid.bounds
+    rx, ry = grid.res_m
+    raise InputValidationError(
+        f"{what} is not on the population grid ({src.width}×{src.height} cells in {_crs.crs_label(src.crs)}; "
+        f"the grid is {grid.width}×{grid.height} in {_crs.crs_label(grid.crs)}). ictplan never resamples: warp it "
+        f"first with `gdalwarp -t_srs {_crs.crs_label(grid.crs)} -tr {rx:g} {ry:g} -te {minx:g} {miny:g} {maxx:g} {maxy:g} "
+        f"-r {resampling} {path.name} {path.stem}_on_grid.tif`."
+    )
+
+
+def read_elevation(path: str | os.PathLike, grid: Grid, /, *, band: int = 1) -> np.ndarray:
+    """Elevation in metres (float32, NaN at nodata) on the analysis grid, for data-centre siting.
+
+    Floating-point rasters are metres; integer rasters are metres too unless their ``units``
+    tag starts with "decimet" (the sample's int16 decimetres). A raster on another grid is
+    refused with the ``gdalwarp`` command that puts it there (``-r bilinear``).
+
+    Raises
+    ------
+    MissingFileError, DataSourceError, MissingCRSError, InputValidationError
+    """
+    path = Path(path)
+    what = f"elevation ({path.name})"
+    data, nodata, src = _read_band(path, what, band)
+    _require_on_grid(src, grid, what, path, resampling="bilinear")
+    with rasterio.open(path) as ds:
+        units = str(ds.tags().get("units", "")).lower()
+    z = data.astype(np.float32)
+    if nodata is not None:
+        z[data == nodata] = np.nan
+    if np.issubdtype(data.dtype, np.integer) and units.startswith("decimet"):
+        z /= np.float32(10.0)
+    return z
+
+
 def read_landcover(path: str | os.PathLike, grid: Grid, /, *, band: int = 1) -> np.ndarray:
     """Land-cover class codes (int32) on the analysis grid, for clutter loss per cell.
 
@@ -583,17 +624,7 @@ def read_landcover(path: str | os.PathLike, grid: Grid, /, *, band: int = 1) -> 
     path = Path(path)
     what = f"landcover ({path.name})"
     data, _, lc_grid = _read_band(path, what, band)
-    same = (lc_grid.crs.equals(grid.crs) and lc_grid.shape == grid.shape
-            and lc_grid.transform.almost_equals(grid.transform, precision=1e-6))
-    if not same:
-        minx, miny, maxx, maxy = grid.bounds
-        rx, ry = grid.res_m
-        raise InputValidationError(
-            f"{what} is not on the population grid ({lc_grid.width}×{lc_grid.height} cells in {_crs.crs_label(lc_grid.crs)}; "
-            f"the grid is {grid.width}×{grid.height} in {_crs.crs_label(grid.crs)}). ictplan never resamples: warp it "
-            f"first with `gdalwarp -t_srs {_crs.crs_label(grid.crs)} -tr {rx:g} {ry:g} -te {minx:g} {miny:g} {maxx:g} {maxy:g} "
-            f"-r mode {path.name} landcover_on_grid.tif`."
-        )
+    _require_on_grid(lc_grid, grid, what, path, resampling="mode")
     if not np.issubdtype(data.dtype, np.integer):
         if not np.all(np.isfinite(data)) or not np.all(data == np.round(data)):
             raise InputValidationError(f"{what} must hold integer class codes; it holds fractional values. Use the classified raster.")

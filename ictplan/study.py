@@ -273,11 +273,11 @@ class Study:
     @property
     def elevation(self) -> np.ndarray | None:
         """Ground elevation in metres (float32, NaN outside) on the population grid, or None when
-        the study names no ``elevation`` raster (:func:`ictplan.planning.datacentre.read_elevation`)."""
+        the study names no ``elevation`` raster (:func:`ictplan.io.read_elevation`)."""
         if "elevation" not in self.layer_specs:
             return None
         if "elevation" not in self._cache:
-            from .planning.datacentre import read_elevation
+            from .io import read_elevation
 
             self._cache["elevation"] = read_elevation(self.root / self.layer_specs["elevation"]["path"],
                                                       self.population.grid)

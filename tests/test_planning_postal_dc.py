@@ -398,4 +398,4 @@ def test_read_elevation_refuses_another_grid(tmp_path):
                        transform=grid.transform) as ds:
         ds.write(np.ones((10, 10), np.float32), 1)
     with pytest.raises(ictplan.errors.InputValidationError, match="gdalwarp"):
-        dcm.read_elevation(path, grid)
+        ictplan.io.read_elevation(path, grid)

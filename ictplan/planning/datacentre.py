@@ -44,29 +44,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
-import rasterio
 import shapely
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .. import parameters as _parameters
-from .._errors import ConfigError, InputValidationError, MissingFileError
+from .._errors import ConfigError, InputValidationError
 from ..network import snap_xy
 from ..network.redundancy import _capacity_graph, _fiber_corridors, _route_network
 from ..services import sample_grid
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..grid import Grid
     from ..study import Study
 
-__all__ = ["DatacentreSiting", "datacentre_sites", "score_sites", "fiber_paths", "read_elevation", "CRITERIA"]
+__all__ = ["DatacentreSiting", "datacentre_sites", "score_sites", "fiber_paths", "CRITERIA"]
 
 log = logging.getLogger(__name__)
 
@@ -96,42 +93,6 @@ class DatacentreSiting:
 
 
 # ============================================================================ elevation
-def read_elevation(path: str | Path, grid: Grid, /) -> np.ndarray:
-    """Elevation in metres (float32, NaN at nodata) of a raster on ``grid`` (same CRS, cells, extent).
-
-    Floating-point rasters are metres; integer rasters are metres too unless their ``units`` tag
-    starts with "decimet" (the sample's int16 decimetres). ictplan never resamples: a raster on
-    another grid is refused with the ``gdalwarp`` command that puts it there.
-
-    Raises
-    ------
-    MissingFileError
-        No such file.
-    InputValidationError
-        The raster is not on the grid.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"elevation raster not found: {path}. Fix the path under [layers] in study.toml.")
-    with rasterio.open(path) as ds:
-        same = (ds.crs is not None and grid.crs.equals(ds.crs) and (ds.height, ds.width) == grid.shape
-                and ds.transform.almost_equals(grid.transform, precision=1e-6))
-        if not same:
-            minx, miny, maxx, maxy = grid.bounds
-            rx, ry = grid.res_m
-            raise InputValidationError(
-                f"elevation ({path.name}) is not on the population grid ({ds.width}×{ds.height}; the grid is "
-                f"{grid.width}×{grid.height}). ictplan never resamples: warp it first with `gdalwarp -t_srs "
-                f"EPSG:{grid.crs.to_epsg()} -tr {rx:g} {ry:g} -te {minx:g} {miny:g} {maxx:g} {maxy:g} -r bilinear "
-                f"{path.name} elevation_on_grid.tif`.")
-        data = ds.read(1, masked=True)
-        units = str(ds.tags().get("units", "")).lower()
-    z = np.ma.filled(data.astype(np.float32), np.nan)
-    if np.issubdtype(data.dtype, np.integer) and units.startswith("decimet"):
-        z = z / np.float32(10.0)
-    return z
-
-
 # ============================================================================ criteria
 def _clip01(v: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(v, nan=0.0), 0.0, 1.0)
