@@ -167,3 +167,41 @@ def test_notes_name_every_planned_target_the_re_run_still_misses():
     assert n[0].startswith("2030: the 5G roll-out reaches 97.0 %")
     assert any("F2 is still not met after the plan (89.9 %" in x for x in n[1:])
     assert any(x.startswith("X2 is still not met after the plan (97.0 %") for x in n[1:])
+
+
+# ============================================================================ the command line
+@pytest.mark.parametrize("flags, words", [
+    (["--target", "Z9=1"], "unknown target"), (["--target", "M3=abc"], "give a number"),
+    (["--target", "M1=0.5"], "cannot build to"), (["--budget", "-1"], "budget"),
+    (["--operator", "Nobody"], "operator 'Nobody' has no sites"), (["--year", "2040"], "2040"),
+])
+def test_cli_refuses_a_bad_flag_at_once_and_leaves_no_folder(flags, words, tmp_path, capsys):
+    """Before any analysis runs (each case here takes well under a second; the analyses ~20 s)."""
+    import time
+
+    from ictplan.cli._main import main
+
+    out = tmp_path / "plan"
+    t0 = time.perf_counter()
+    rc = main(["plan", str(datasets.camau().root), "--out", str(out), *flags])
+    assert rc != 0 and not out.exists()
+    assert time.perf_counter() - t0 < 10.0
+    err = capsys.readouterr().err
+    assert words in err and err.lower().count("error") == 1, err  # said once
+
+
+def test_check_request_names_a_missing_targets_file(camau, tmp_path):
+    import tomllib
+
+    import tomli_w
+
+    from ictplan import study as _study
+
+    cfg = tomllib.loads((camau.root / "study.toml").read_text(encoding="utf-8"))
+    for spec in cfg["layers"].values():
+        spec["path"] = str((camau.root / spec["path"]).resolve())
+    cfg["profiles"]["path"] = str((camau.root / cfg["profiles"]["path"]).resolve())
+    del cfg["targets"]
+    (tmp_path / "study.toml").write_text(tomli_w.dumps(cfg), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[targets\]"):
+        _plan.check_request(_study.load(tmp_path))

@@ -44,15 +44,17 @@ def plan(study: Path, out: Path, overwrite: bool, targets: tuple[str, ...], year
     studies (OUT/variants/) and the scorecard re-run on them."""
     from .. import study as _study
     from ..planning import outputs as _outputs
+    from ..planning.plan import check_request
 
     if operator and neutral_host:
         raise click.UsageError("give --operator or --neutral-host, not both.")
     t0 = time.perf_counter()
     s = _study.load(study)
-    fresh = not out.exists()
-    out = out_dir(out, overwrite)
     prm = {"targets": targets or None, "year": int(year) if year else None, "operator": "" if neutral_host else operator,
            "budget_vnd": budget_vnd, "solver": solver, "variant_dir": str(out / "variants")}
+    check_request(s, **prm)  # a bad flag is refused before the analyses run (and before OUT is made)
+    fresh = not out.exists()
+    out = out_dir(out, overwrite)
     try:
         res = run_jobs(s, ("plan",), steps=True, plan=prm).require("plan")
         paths = _outputs.write_outputs(res, out, overwrite=True)

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..study import Study
     from ..workflow import Results
 
-__all__ = ["PlanResult", "run", "parse_targets", "TARGET_KINDS"]
+__all__ = ["PlanResult", "run", "check_request", "parse_targets", "TARGET_KINDS"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,38 @@ def _plannable(by_id: Mapping[str, Any]) -> list[str]:
 
 
 # ============================================================================ running
+def check_request(study: Study, /, **overrides: Any) -> tuple[Any, dict[str, dict[str, float]]]:
+    """The resolved plan parameters and the phase targets, or the one error that says what is
+    wrong with the request (year, budget, targets, operator, a missing layer or targets file):
+    cheap, so that ``ictplan plan`` refuses a bad flag before any analysis runs.
+
+    Raises
+    ------
+    ConfigError
+        A bad year, budget, target or operator, or a study the planner cannot run on.
+    """
+    from .. import validation
+
+    if overrides.get("operator") is None:
+        overrides.pop("operator", None)
+    prm = _parameters.resolve("plan", study, **overrides)
+    reason = validation.skip_reason(study, "plan")
+    if reason is not None:
+        raise ConfigError(reason)
+    year = int(prm.year)
+    if year not in PHASE_YEARS:
+        raise ConfigError(f"year {year}: the plan's phases are {', '.join(map(str, PHASE_YEARS))}.")
+    if prm.budget_vnd is not None and not prm.budget_vnd > 0:
+        raise ConfigError(f"budget {prm.budget_vnd!r}: give a positive amount in VND, e.g. --budget 5e11.")
+    kinds = phase_targets(study, parse_targets(prm.targets), year)
+    if prm.operator:
+        ops = sorted(set(study.layer("sites")["operator"].astype(str)))
+        if prm.operator not in ops:
+            raise ConfigError(f"operator {prm.operator!r} has no sites in the study; known: {', '.join(ops)}. "
+                              "Pass one of them (--operator), or --neutral-host.")
+    return prm, kinds
+
+
 def _variant_root(variant_dir: str | os.PathLike[str] | None) -> Path:
     if variant_dir is not None:
         return Path(variant_dir)
@@ -187,15 +219,8 @@ def run(study: Study, /, *, before: Results | None = None, progress: bool | None
     """
     from .. import workflow
 
-    if overrides.get("operator") is None:
-        overrides.pop("operator", None)
-    prm = _parameters.resolve("plan", study, **overrides)
+    prm, kinds = check_request(study, **overrides)
     year = int(prm.year)
-    if year not in PHASE_YEARS:
-        raise ConfigError(f"year {year}: the plan's phases are {', '.join(map(str, PHASE_YEARS))}.")
-    if prm.budget_vnd is not None and not prm.budget_vnd > 0:
-        raise ConfigError(f"budget {prm.budget_vnd!r}: give a positive amount in VND, e.g. --budget 5e11.")
-    kinds = phase_targets(study, parse_targets(prm.targets), year)
     operator = prm.operator or None
     t0 = time.perf_counter()
     if before is None or before.scorecard is None:
