@@ -27,9 +27,38 @@ def test_parse_targets_reads_fractions_and_percentages():
     assert _plan.parse_targets(["M3=0.99", "x2=95"]) == {"M3": 0.99, "X2": 0.95}
     assert _plan.parse_targets({"F1": 1}) == {"F1": 1.0}
     assert _plan.parse_targets(None) == {}
-    for bad in (["M3"], ["M3=abc"], ["M3=0"], ["M3=150"], ["=0.5"]):
+    assert _plan.parse_targets(["P1=350"]) == {"P1": 350.0}  # above 100: a count
+    for bad in (["M3"], ["M3=abc"], ["M3=0"], ["M3=inf"], ["=0.5"]):
         with pytest.raises(ConfigError, match="target"):
             _plan.parse_targets(bad)
+
+
+def test_phase_targets_take_counts_for_p1_and_refuse_them_for_shares(camau):
+    assert _plan.phase_targets(camau, _plan.parse_targets(["P1=350"]), 2025)["2025"]["postal_points"] == 350.0
+    assert _plan.phase_targets(camau, _plan.parse_targets(["P1=50"]), 2025)["2025"]["postal_points"] == 50.0
+    with pytest.raises(ConfigError, match="M3 is a share"):
+        _plan.phase_targets(camau, _plan.parse_targets(["M3=150"]), 2030)
+
+
+def test_phase_targets_keep_the_stricter_threshold_whatever_the_file_order(camau, monkeypatch):
+    from types import SimpleNamespace
+
+    from ictplan import targets as _targets
+
+    real = _targets.load_targets(camau.targets_path)
+    monkeypatch.setattr(_targets, "load_targets", lambda _p: SimpleNamespace(targets=list(reversed(real.targets))))
+    k = _plan.phase_targets(camau, {}, 2030)  # X2 (2030, 99 %) now read before M3 (2025, 20 %)
+    assert k["2025"]["pop_5g"] == pytest.approx(0.20) and k["2030"]["pop_5g"] == pytest.approx(0.99)
+
+
+def test_the_postal_piece_builds_to_the_p1_count_of_the_targets(camau, monkeypatch):
+    from ictplan import parameters
+    from ictplan.planning import phases, postal
+
+    seen = {}
+    monkeypatch.setattr(postal, "postal_gaps", lambda study, progress=None, **kw: seen.update(kw))
+    phases._postal(camau, {"postal_points": 350.0}, parameters.resolve("plan", camau), None)
+    assert seen["postal_points_target"] == 350
 
 
 def test_phase_targets_take_the_plans_thresholds_and_the_given_one_in_its_year(camau):

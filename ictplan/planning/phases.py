@@ -46,7 +46,10 @@ def _postal(study: Study, kinds: Mapping[str, float], prm: Any, progress: bool |
 
     if not study.has("postal_points"):
         return None
-    return postal_gaps(study, progress=progress, **_plan_overrides(prm))
+    over = _plan_overrides(prm)
+    if "postal_points" in kinds:  # P1's count, from the targets file (or --target P1=N), not a second default
+        over["postal_points_target"] = int(round(kinds["postal_points"]))
+    return postal_gaps(study, progress=progress, **over)
 
 
 def _datacentres(study: Study, prm: Any, progress: bool | None) -> Any:

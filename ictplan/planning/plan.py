@@ -101,7 +101,8 @@ class PlanResult:
 def parse_targets(values: Mapping[str, Any] | list[str] | tuple[str, ...] | None, /) -> dict[str, float]:
     """``{"M3": 0.99}`` from a mapping or from ``["M3=0.99", ...]`` (the CLI's ``--target``).
 
-    A value above 1 is read as a percentage (``M3=99`` → 0.99).
+    A value in (1, 100] is read as a percentage (``M3=99`` → 0.99); one above 100 is kept as
+    it is, a count (``P1=350`` points; :func:`phase_targets` refuses it for a share).
     """
     if values is None:
         return {}
@@ -112,9 +113,9 @@ def parse_targets(values: Mapping[str, Any] | list[str] | tuple[str, ...] | None
             val = float(raw)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"target {key}={raw!r}: give a number, e.g. --target M3=0.99.") from err
-        if not 0 < val <= 100:
-            raise ConfigError(f"target {key}={raw!r}: give a share in (0, 1] or a percentage in (1, 100].")
-        out[str(key).upper()] = val / 100.0 if val > 1 else val
+        if not 0 < val < float("inf"):
+            raise ConfigError(f"target {key}={raw!r}: give a share in (0, 1], a percentage in (1, 100] or a count.")
+        out[str(key).upper()] = val if val > 100 else val / 100.0 if val > 1 else val
     return out
 
 
@@ -145,11 +146,14 @@ def phase_targets(study: Study, targets: Mapping[str, float], year: int) -> dict
         kinds: dict[str, float] = {}
         for t in plan.targets:
             kind = TARGET_KINDS.get(t.indicator)
-            if kind and t.threshold is not None and t.year <= py:  # a 2025 target still holds in 2030
-                kinds[kind] = _frac(t.indicator, t.threshold)
+            if kind and t.threshold is not None and t.year <= py:  # a 2025 target still holds in 2030:
+                kinds[kind] = max(kinds.get(kind, 0.0), _frac(t.indicator, t.threshold))  # the stricter, in any order
         if py == max(year, PHASE_YEARS[0]):
             for k, v in targets.items():
                 kind = TARGET_KINDS[by_id[k].indicator]
+                if kind != "postal_points" and v > 1:
+                    raise ConfigError(f"target {k}={v:g}: {k} is a share; give it in (0, 1] or as a percentage "
+                                      "in (1, 100], e.g. --target M3=0.99.")
                 kinds[kind] = v * 100.0 if kind == "postal_points" and v <= 1 else v
         out[str(py)] = kinds
     return out
