@@ -52,8 +52,9 @@ How it works
    row's slack runs out (the greedy that is optimal for covering points on a tree, each
    within its own radius; rows on today's cables get one at their own node), ``ports``
    sized to the households each serves (a multiple of ``[parameters.fiber]
-   ports_per_access_point`` at the 2030 take-up). FATs carry no unit cost of their own
-   (``PlanParameters`` has none). Without an ``access_points`` layer the new routes give
+   ports_per_access_point`` at the 2030 take-up). FATs are not in the extension's own
+   ``cost_vnd`` nor in its order (routes only); the plan prices each at ``cost_fat_vnd``
+   (:func:`ictplan.planning.tables.features`, item ``fiber_access_point``). Without an ``access_points`` layer the new routes give
    access along their whole length, as F1 reads routes.
 8. **Segments**: the built pieces merged into lines between branch points, split where the
    order step, the placement or the commune changes; per segment its length, cost,
