@@ -52,6 +52,7 @@ def test_min_cost_milp_equals_brute_force_and_greedy_within_its_bound(seed: int)
     g = S.greedy(A, w, c, cov0, target_people=target)
     assert S.covered_people(inst, g.chosen) >= target - 1e-9  # feasible (recounted)
     assert g.bound <= opt + 1e-9 <= g.cost + 1e-9  # the stated lower bound holds
+    assert g.bound > 0 or opt == 0  # and says something (a bound of 0 would pass the line above)
     lp = S.greedy(A, w, c, cov0, target_people=target, bound_kind="lp")
     assert g.bound <= opt + 1e-9 and lp.bound <= opt + 1e-6  # the LP relaxation's bound holds too
 
