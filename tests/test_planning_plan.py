@@ -234,3 +234,21 @@ def test_check_request_names_a_missing_targets_file(camau, tmp_path):
     (tmp_path / "study.toml").write_text(tomli_w.dumps(cfg), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\[targets\]"):
         _plan.check_request(_study.load(tmp_path))
+
+
+def test_plan_md_states_the_solvers_bound_and_gap_per_phase():
+    from types import SimpleNamespace
+
+    from ictplan.planning.outputs import summary_lines
+
+    phases = pd.DataFrame({"phase": ["2025", "2030"], "item": ["5g_new_tower"] * 2, "operator": ["neutral"] * 2,
+                           "count": [2.0, 3.0], "km": [0.0, 0.0], "cost_vnd": [3.2e9, 4.8e9]})
+    ro = {"2025": SimpleNamespace(solver="greedy", bound=2.4e9, bound_kind="online", gap=0.25, meta={"form": "target"}),
+          "2030": SimpleNamespace(solver="highs", bound=1234.0, bound_kind="highs", gap=0.01, meta={"form": "budget"})}
+    check = pd.DataFrame(columns=["target_id", "comparison", "threshold", "unit", "value_today", "status_today"])
+    res = SimpleNamespace(study=SimpleNamespace(name="s"), operator=None, year=2030, phases=phases, rollout=ro,
+                          check=check, phase_targets={"2025": {}, "2030": {}}, notes=[])
+    text = "\n".join(summary_lines(res))
+    assert "- 5G solver greedy: no plan reaches the target for less than 2.4 bn VND (the greedy's online bound); " \
+           "gap ≤ 25.0 %" in text
+    assert "- 5G solver highs: at most 1,234 people for the money (HiGHS's dual bound); gap ≤ 1.0 %" in text

@@ -83,6 +83,21 @@ def _fmt(v: float) -> str:
     return "–" if v != v else f"{v:,.1f}"
 
 
+def _solver_line(ro: object) -> str | None:
+    """How far the phase's 5G answer can be from the optimum: the solver's bound and gap."""
+    gap, bound = getattr(ro, "gap", float("nan")), getattr(ro, "bound", float("nan"))
+    if gap != gap or bound != bound:
+        return None
+    meta = getattr(ro, "meta", {}) or {}
+    kind = {"online": "the greedy's online bound", "lp": "the LP relaxation", "highs": "HiGHS's dual bound"}.get(
+        str(getattr(ro, "bound_kind", "")), str(getattr(ro, "bound_kind", "")))
+    if meta.get("form") == "budget":
+        what = f"at most {bound:,.0f} people for the money ({kind})"
+    else:
+        what = f"no plan reaches the target for less than {_bn(float(bound))} ({kind})"
+    return f"- 5G solver {getattr(ro, 'solver', '')}: {what}; gap ≤ {100 * float(gap):.1f} %"
+
+
 def summary_lines(result: PlanResult, /) -> list[str]:
     """The plan in a few lines: per phase the sites by kind, km of fiber, postal points and
     cost; then the targets today and after the plan (the re-run analyses)."""
@@ -94,6 +109,8 @@ def summary_lines(result: PlanResult, /) -> list[str]:
         for r in part.itertuples():
             what = f"{r.km:,.1f} km" if r.item == "fiber_km" else f"{r.count:,.0f}"
             lines.append(f"- {r.item} ({r.operator}): {what}, {_bn(float(r.cost_vnd))}")
+        solver = _solver_line(result.rollout.get(str(phase))) if str(phase) in result.rollout else None
+        lines += [solver] if solver else []
         lines.append("")
     lines += ["## Targets today and after the plan (re-run analyses, province)", "",
               "| target | threshold | today | " + " | ".join(f"after {p}" for p in result.phase_targets) + " |",

@@ -77,8 +77,10 @@ def _rollout(study: Study, before: Results, share: float | None, operator: str |
     kw = _plan_overrides(prm)
     ro = plan_5g(study, cov, operator=operator, target_share=share if share is not None else 0.0, fixed=fixed,
                  progress=progress, **kw)
+    ro.meta["form"] = "target"
     if budget_left is not None and ro.cost_vnd > budget_left:
         ro = plan_5g(study, cov, operator=operator, budget_vnd=budget_left, fixed=fixed, progress=progress, **kw)
+        ro.meta["form"] = "budget"
     return ro
 
 
