@@ -21,10 +21,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-#: Rows of the phases table: the item of each kind of planned feature.
-SITE_ITEMS: dict[str, str] = {"upgrade": "5g_upgrade", "colocation": "5g_colocation", "new_tower": "5g_new_tower"}
-CHECK_TARGETS: tuple[str, ...] = ("M3", "X2", "M1", "M2", "F1", "F2", "F3", "P1", "P2", "D2")
-
 
 def _empty(crs: Any) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"phase": pd.Series(dtype=str)}, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
