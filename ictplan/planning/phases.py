@@ -219,7 +219,8 @@ def build(study: Study, before: Results, kinds: Mapping[str, Mapping[str, float]
     state: dict[str, Any] = {"operator": operator, "budget": budget_vnd, "spent": 0.0, "sites": [], "carriers": [],
                              "rollout": {}, "after": {}, "variants": {}}
     state["fiber"] = _timed(seconds, "fiber", _fiber, study, before, kinds[first], operator, prm, progress)
-    state["postal"] = _timed(seconds, "postal", _postal, study, kinds[first], prm, progress)
+    # built in the first phase to the last phase's count (it holds every earlier target, and --target P1=N)
+    state["postal"] = _timed(seconds, "postal", _postal, study, kinds[list(kinds)[-1]], prm, progress)
     dc = _timed(seconds, "datacentre", _datacentres, study, prm, progress) if "2030" in kinds else None
     for py, k in kinds.items():
         _timed(seconds, f"phase_{py}", _phase, study, before, py, k, state, prm, root, progress)
