@@ -218,9 +218,11 @@ def build(study: Study, before: Results, kinds: Mapping[str, Mapping[str, float]
     first = next(iter(kinds))
     state: dict[str, Any] = {"operator": operator, "budget": budget_vnd, "spent": 0.0, "sites": [], "carriers": [],
                              "rollout": {}, "after": {}, "variants": {}}
-    state["fiber"] = _timed(seconds, "fiber", _fiber, study, before, kinds[first], operator, prm, progress)
-    # built in the first phase to the last phase's count (it holds every earlier target, and --target P1=N)
-    state["postal"] = _timed(seconds, "postal", _postal, study, kinds[list(kinds)[-1]], prm, progress)
+    # fiber and postal points are built in the first phase to the last phase's targets (they hold every
+    # earlier one, and a --target F2=... or P1=N given for --year 2030)
+    end = kinds[list(kinds)[-1]]
+    state["fiber"] = _timed(seconds, "fiber", _fiber, study, before, end, operator, prm, progress)
+    state["postal"] = _timed(seconds, "postal", _postal, study, end, prm, progress)
     dc = _timed(seconds, "datacentre", _datacentres, study, prm, progress) if "2030" in kinds else None
     for py, k in kinds.items():
         _timed(seconds, f"phase_{py}", _phase, study, before, py, k, state, prm, root, progress)
