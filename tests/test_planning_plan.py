@@ -252,3 +252,16 @@ def test_plan_md_states_the_solvers_bound_and_gap_per_phase():
     assert "- 5G solver greedy: no plan reaches the target for less than 2.4 bn VND (the greedy's online bound); " \
            "gap ≤ 25.0 %" in text
     assert "- 5G solver highs: at most 1,234 people for the money (HiGHS's dual bound); gap ≤ 1.0 %" in text
+
+
+def test_capacity_additions_are_counted_against_the_budget():
+    from ictplan.planning import phases
+
+    add = gpd.GeoDataFrame({"cost_vnd": [3e8, 3e8, 3e8]}, geometry=[shapely.Point(0, 0)] * 3, crs="EPSG:32648")
+    state = {"budget": 1.0e9, "spent": 5e8, "over_budget": 0}
+    kept = phases._affordable(add, state)
+    assert len(kept) == 1 and state["spent"] == pytest.approx(8e8) and state["over_budget"] == 2
+    free = {"budget": None, "spent": 0.0, "over_budget": 0}
+    assert len(phases._affordable(add, free)) == 3 and free["spent"] == pytest.approx(9e8)
+    n = _tables.notes({"rollout": {}, "over_budget": 2}, {"2025": {}}, pd.DataFrame({"target_id": []}))
+    assert n == ["2 capacity addition(s) (second carriers or neighbour sites) are left out: they do not fit in the budget."]

@@ -133,8 +133,7 @@ def _capacity(study: Study, after: Results, ro: Any, prm: Any) -> tuple[gpd.GeoD
 
 
 # ============================================================================ one phase
-def _additions(study: Study, sites: list[gpd.GeoDataFrame], carriers: list[gpd.GeoDataFrame], fiber: Any,
-               postal: Any) -> dict[str, gpd.GeoDataFrame]:
+def _additions(study: Study, sites: list[gpd.GeoDataFrame], fiber: Any, postal: Any) -> dict[str, gpd.GeoDataFrame]:
     """Layer name → the planned features to add, for a variant of every phase so far."""
     out: dict[str, gpd.GeoDataFrame] = {}
     planned = [s for s in sites if len(s)]
@@ -178,26 +177,39 @@ def _check_phase(study: Study, before: Results, py: str, additions: dict[str, gp
     return workflow.run(v, jobs=("scorecard",), progress=progress), folder
 
 
+def _affordable(frame: gpd.GeoDataFrame, state: dict[str, Any]) -> gpd.GeoDataFrame:
+    """The rows of ``frame`` (in order) that fit in what is left of the budget (all without one),
+    their cost counted as spent; the rows left out are counted in ``state["over_budget"]``."""
+    if state["budget"] is None or not len(frame):
+        keep = frame
+    else:
+        room = max(state["budget"] - state["spent"], 0.0)
+        keep = frame[frame["cost_vnd"].cumsum().to_numpy() <= room + 1e-6]
+        state["over_budget"] += len(frame) - len(keep)
+    state["spent"] += float(keep["cost_vnd"].sum()) if len(keep) else 0.0
+    return keep
+
+
 def _phase(study: Study, before: Results, py: str, kinds: Mapping[str, float], state: dict[str, Any], prm: Any,
            root: Path, progress: bool | None) -> None:
-    """Build phase ``py`` on ``state`` (the phases so far), write it, re-run the analyses on it."""
+    """Build phase ``py`` on ``state`` (the phases so far), write it, re-run the analyses on it.
+    Every cost of the phase (sites, then carriers and neighbour sites) is counted against the budget."""
     left = None if state["budget"] is None else max(state["budget"] - state["spent"], 0.0)
     fixed = [str(i) for s in state["sites"] for i in s["candidate_id"]]
     ro = _rollout(study, before, kinds.get("pop_5g"), state["operator"], left, fixed, prm, progress)
     state["rollout"][py] = ro
-    chosen = ro.chosen.assign(phase=py, reason="coverage")
-    state["sites"].append(chosen)
-    after, folder = _check_phase(study, before, py, _additions(study, state["sites"], state["carriers"], state["fiber"],
-                                                        state["postal"]), root, progress)
+    state["sites"].append(ro.chosen.assign(phase=py, reason="coverage"))
+    state["spent"] += float(ro.chosen["cost_vnd"].sum()) if len(ro.chosen) else 0.0
+    after, folder = _check_phase(study, before, py, _additions(study, state["sites"], state["fiber"],
+                                                                state["postal"]), root, progress)
     carriers, neighbours = _capacity(study, after, ro, prm)
-    if len(carriers) or len(neighbours):  # congested sectors: carriers costed, neighbour sites built and re-checked
+    carriers, neighbours = _affordable(carriers, state), _affordable(neighbours, state)
+    if len(carriers):  # costed; their effect is the load model's estimate (a re-run has one carrier per band)
         state["carriers"].append(carriers.assign(phase=py))
-        if len(neighbours):
-            state["sites"].append(neighbours.assign(phase=py))
-            after, folder = _check_phase(study, before, py, _additions(study, state["sites"], state["carriers"],
-                                                                state["fiber"], state["postal"]), root, progress)
-    state["spent"] += float(sum(s["cost_vnd"].sum() for s in state["sites"] if s["phase"].iloc[0] == py)) \
-        if state["sites"] else 0.0
+    if len(neighbours):  # neighbour sites are built and the plan checked again with them
+        state["sites"].append(neighbours.assign(phase=py))
+        after, folder = _check_phase(study, before, py, _additions(study, state["sites"], state["fiber"],
+                                                                    state["postal"]), root, progress)
     state["after"][py] = after
     state["variants"][py] = folder
 
@@ -216,7 +228,8 @@ def build(study: Study, before: Results, kinds: Mapping[str, Mapping[str, float]
     from . import tables as _tables
 
     first = next(iter(kinds))
-    state: dict[str, Any] = {"operator": operator, "budget": budget_vnd, "spent": 0.0, "sites": [], "carriers": [],
+    state: dict[str, Any] = {"operator": operator, "budget": budget_vnd, "spent": 0.0, "over_budget": 0,
+                             "sites": [], "carriers": [],
                              "rollout": {}, "after": {}, "variants": {}}
     # fiber and postal points are built in the first phase to the last phase's targets (they hold every
     # earlier one, and a --target F2=... or P1=N given for --year 2030)

@@ -150,6 +150,9 @@ def notes(state: Mapping[str, Any], kinds: Mapping[str, Mapping[str, float]], ch
         if want is not None and getattr(ro, "share", 1.0) + 1e-9 < want:
             out.append(f"{py}: the 5G roll-out reaches {100 * ro.share:.1f} % of people, short of "
                        f"{100 * want:.0f} % (budget or candidates exhausted).")
+    if state.get("over_budget"):
+        out.append(f"{state['over_budget']} capacity addition(s) (second carriers or neighbour sites) are left out: "
+                   "they do not fit in the budget.")
     last = list(kinds)[-1]
     c = check.set_index("target_id")
     for kind in kinds[last]:
