@@ -215,3 +215,16 @@ def test_report_with_a_plan(study):
     assert "Sau kế hoạch, toàn tỉnh đạt 2 trên 4 chỉ tiêu đo được (hiện nay –)." in vi
     for word in ("points", "households", "people", "sites", "not met", "no data", "phase", "cost"):
         assert re.search(rf"(?<![\w]){word}(?![\w])", vi) is None, word
+
+
+def test_the_cost_basis_names_the_unit_costs_as_assumptions():
+    import dataclasses
+
+    from ictplan.parameters import PLAN
+    from ictplan.report.plan_section import cost_basis
+
+    vi = cost_basis(PLAN, "vi")
+    assert "giả định" in vi and "cột mới có trạm 5G 1,6 tỷ đồng" in vi and "hộp chia FAT 2,5 triệu đồng" in vi
+    en = cost_basis(dataclasses.replace(PLAN, cost_new_tower_vnd=2.0e9), "en")
+    assert "assumptions" in en and "new tower with 5G 2 VND bn" in en and "aerial fiber 60 VND M/km" in en
+    assert cost_basis(None, "en") == ""

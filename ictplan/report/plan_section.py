@@ -123,6 +123,41 @@ def billions(vnd: Any, lang: str) -> str:
     return number(x / 1e9, lang)
 
 
+#: (PlanParameters field, vi, en, unit): the unit costs the plan's costs are made of, in the reader's words
+_UNIT_COSTS: tuple[tuple[str, str, str, str], ...] = (
+    ("cost_upgrade_vnd", "nâng cấp trạm 4G lên 5G", "5G upgrade of a 4G site", "bn"),
+    ("cost_colocation_vnd", "trạm 5G trên cột dùng chung", "5G on a shared tower", "bn"),
+    ("cost_new_tower_vnd", "cột mới có trạm 5G", "new tower with 5G", "bn"),
+    ("cost_carrier_vnd", "sóng mang 5G bổ sung", "second 5G carrier", "bn"),
+    ("cost_fiber_aerial_vnd_per_km", "cáp quang treo", "aerial fiber", "M/km"),
+    ("cost_fiber_duct_vnd_per_km", "cáp quang trong cống bể", "fiber in duct", "M/km"),
+    ("cost_crossing_vnd", "vượt sông, kênh", "river or canal crossing", "M"),
+    ("cost_fat_vnd", "hộp chia FAT", "FAT", "M"),
+    ("cost_postal_point_vnd", "điểm bưu chính có người phục vụ", "staffed postal point", "bn"),
+)
+_BASIS = {
+    "vi": ("Chi phí = đơn giá × khối lượng. Đơn giá là giả định (giá năm 2025, thay bằng đơn giá thực tế trong "
+           "[parameters.plan] của study.toml): {items}.", {"bn": "tỷ đồng", "M": "triệu đồng", "M/km": "triệu đồng/km"}),
+    "en": ("Cost = unit cost × quantity. The unit costs are assumptions (2025 prices; replace them with real ones in "
+           "study.toml's [parameters.plan]): {items}.", {"bn": "VND bn", "M": "VND M", "M/km": "VND M/km"}),
+}
+
+
+def cost_basis(prm: Any, lang: str) -> str:
+    """One sentence: the plan's costs are unit costs × quantities, and the unit costs (assumptions)."""
+    if prm is None:
+        return ""
+    text, units = _BASIS[lang]
+    parts = []
+    for name, vi, en, unit in _UNIT_COSTS:
+        v = getattr(prm, name, None)
+        if v is None:
+            continue
+        scale = 1e9 if unit == "bn" else 1e6
+        parts.append(f"{vi if lang == 'vi' else en} {number(float(v) / scale, lang)} {units[unit]}")
+    return text.format(items="; ".join(parts))
+
+
 def _frame(df: Any, columns: tuple[str, ...]) -> pd.DataFrame:
     """``df`` as a DataFrame with at least ``columns`` (missing ones empty)."""
     out = pd.DataFrame(df).copy() if df is not None else pd.DataFrame()
@@ -373,6 +408,7 @@ def plan_section(plan: Any, lang: str, *, today: Any = None) -> dict[str, Any]:
     return {
         "heading": W["heading"], "ready": True, "aim": _aim(plan, tprov, lang),
         "build": build, "cost": _cost_line(build["cost_by_phase"], lang) if build["rows"] else W["nothing"],
+        "basis": cost_basis(getattr(plan, "parameters", None), lang),
         "communes": communes_table(getattr(plan, "by_commune", None), lang), "after": after,
         "headline": _headline(plan, build, after, lang) if build["rows"] else W["nothing"],
         "notes_head": (W["notes"] if lang == "en" else W["notes"].format(n=number(len(notes), lang))) if notes else "",
