@@ -141,7 +141,7 @@ def test_phases_table_sums_counts_km_and_cost_per_phase_item_and_operator(camau)
                            geometry=[shapely.Point(0, 0)] * 3, crs=crs)
     feats = {"sites": _sites(crs), "carriers": empty, "fiber": fiber, "access_points": aps, "postal": empty,
              "datacentres": empty.assign(build=pd.Series(dtype=bool))}
-    t = _tables.phases_table(feats, None)
+    t = _tables.phases_table(feats)
     row = t[(t["phase"] == "2030") & (t["item"] == "5g_upgrade")].iloc[0]
     assert row["count"] == 1 and row["cost_vnd"] == 6e8
     fib = t[t["item"] == "fiber_km"].iloc[0]

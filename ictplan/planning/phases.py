@@ -4,7 +4,6 @@ re-run the analyses on it (:func:`ictplan.planning.plan.run` is the entry point)
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..study import Study
     from ..workflow import Results
 
-log = logging.getLogger(__name__)
 
 
 def _empty(crs: Any) -> gpd.GeoDataFrame:
@@ -243,7 +241,7 @@ def build(study: Study, before: Results, kinds: Mapping[str, Mapping[str, float]
     feats = _tables.features(study, state, dc, first, prm)
     return {
         **feats,
-        "phases": _tables.phases_table(feats, prm),
+        "phases": _tables.phases_table(feats),
         "by_commune": _tables.by_commune(study, feats),
         "check": (check := _tables.check_table(before, state["after"])),
         "scorecard_after": state["after"][last].scorecard,

@@ -24,7 +24,6 @@ second re-run.
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 import time
@@ -46,7 +45,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["PlanResult", "run", "check_request", "parse_targets", "TARGET_KINDS"]
 
-log = logging.getLogger(__name__)
 
 #: The kinds of target the planner builds to, by the targets file's indicator.
 TARGET_KINDS: dict[str, str] = {"pop_5g_pct": "pop_5g", "hamlets_reached_pct": "hamlets",

@@ -66,7 +66,7 @@ def _rows(frame: pd.DataFrame, item: Any, *, km: bool = False, by: str = "operat
         count=("count", "sum"), km=("km", "sum"), cost_vnd=("cost_vnd", lambda s: s.sum(min_count=1)))
 
 
-def phases_table(feats: Mapping[str, gpd.GeoDataFrame], prm: Any) -> pd.DataFrame:
+def phases_table(feats: Mapping[str, gpd.GeoDataFrame], /) -> pd.DataFrame:
     """One row per phase × item × operator: ``count``, ``km`` (fiber) and ``cost_vnd``.
     The data centre is sited, not costed (its cost is the investor's): ``cost_vnd`` NaN."""
     dc = feats["datacentres"]
